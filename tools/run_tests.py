@@ -1,0 +1,43 @@
+"""Run every notebook's tests (nbdev's own executor) and print a closing `N passed, N failed` line.
+
+Usage: python tools/run_tests.py [--flags "gpu slow"] [--n_workers 2] [notebooks...]
+Each notebook is one test: it passes when all its cells run without error (its `test_*` assertions included).
+Cells marked `#| slow` / `#| gpu` run only when their flag is given; `#| eval: false` cells never run.
+"""
+import argparse, os, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+def _run(path, flags):
+    os.environ['IN_TEST'] = '1'
+    os.environ.setdefault('MPLBACKEND', 'Agg')
+    from nbdev.config import get_config
+    from nbdev.test import test_nb
+    cfg = get_config()
+    skip = [f for f in cfg.tst_flags.split() if f not in flags]
+    t0 = time.time()
+    import io, contextlib
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        ok, _ = test_nb(path, skip_flags=skip, force_flags=flags, do_print=False, showerr=True, basepath=cfg.config_path)
+    return path, ok, time.time() - t0, err.getvalue()
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('notebooks', nargs='*', help='notebooks to test (default: all in nbs/ not starting with _ or .)')
+    ap.add_argument('--flags', default='', help='test flags to enable, e.g. "slow gpu"')
+    ap.add_argument('--n_workers', type=int, default=2)
+    a = ap.parse_args()
+    nbs = [Path(p) for p in a.notebooks] or sorted(p for p in Path('nbs').glob('*.ipynb') if not p.name.startswith(('_', '.')))
+    flags = a.flags.split()
+    passed, failed, t0 = 0, [], time.time()
+    with ProcessPoolExecutor(a.n_workers) as ex:
+        for path, ok, dt, err in ex.map(_run, nbs, [flags] * len(nbs)):
+            print(f'{"PASS" if ok else "FAIL"}  {path.name:<28} {dt:6.1f}s', flush=True)
+            if ok: passed += 1
+            else: failed.append(path.name); print(err[-4000:], file=sys.stderr, flush=True)
+    print(f'notebooks tested in {time.time() - t0:.0f}s' + (f'; failed: {", ".join(failed)}' if failed else ''))
+    print(f'{passed} passed, {len(failed)} failed')
+    return 1 if failed else 0
+
+if __name__ == '__main__': sys.exit(main())
