@@ -1,0 +1,161 @@
+"""Build the docs site offline, check it, and generate README.md from nbs/index.ipynb.
+
+  python tools/docs.py build [--check]   # nbdev_proc_nbs -> smalldocs -> vendored KaTeX -> _docs/
+  python tools/docs.py check             # checks on the built site (see `check_site`)
+  python tools/docs.py readme            # README.md from nbs/index.ipynb (what nbdev_readme does with Quarto)
+
+Quarto cannot be installed on these machines, so the site is rendered by smalldocs from the same `_quarto.yml`
+(nbdev_docs still works wherever Quarto exists). Math is pre-rendered with the KaTeX npm package at build time
+and its CSS and fonts are copied into the site, so no page loads anything from the network.
+"""
+import argparse, json, os, re, shutil, subprocess, sys, tarfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+KATEX_VERSION = '0.16.11'
+CACHE = ROOT / '.cache'
+
+def say(*a): print('[docs]', *a, flush=True)
+
+def proc_nbs():
+    "nbdev's notebook processing (what `nbdev_proc_nbs` does, without its attempt to install Quarto)."
+    from nbdev.config import get_config
+    from nbdev.quarto import refresh_quarto_yml, nbdev_sidebar, proc_nbs as _proc
+    import nbdev.doclinks
+    cfg = get_config()
+    refresh_quarto_yml()
+    nbdev.doclinks._build_modidx()
+    nbdev_sidebar.__wrapped__(path=cfg.nbs_path)
+    _proc(cfg.nbs_path, n_workers=1)
+    return cfg
+
+def katex_dir():
+    "The KaTeX npm package, unpacked once into .cache/."
+    d = CACHE / f'katex-{KATEX_VERSION}'
+    if (d / 'dist' / 'katex.js').exists(): return d
+    CACHE.mkdir(exist_ok=True)
+    say(f'fetching katex@{KATEX_VERSION} from the npm registry')
+    out = subprocess.run(['npm', 'pack', f'katex@{KATEX_VERSION}', '--silent'], cwd=CACHE, check=True, capture_output=True, text=True)
+    tgz = CACHE / out.stdout.strip().splitlines()[-1]
+    with tarfile.open(tgz) as t: t.extractall(CACHE / 'katex-tmp', filter='data')
+    shutil.move(CACHE / 'katex-tmp' / 'package', d); shutil.rmtree(CACHE / 'katex-tmp'); tgz.unlink()
+    return d
+
+def page_map(proc: Path) -> dict:
+    "Map nbdev's per-module page names (e.g. plif.html) to the page smalldocs writes for that notebook (01_plif.html)."
+    m = {}
+    for nb in proc.glob('*.ipynb'):
+        src = ''.join(''.join(c['source']) for c in json.loads(nb.read_text())['cells'][:2])
+        of = re.search(r'output-file:\s*(\S+)', src)
+        if of: m[of.group(1)] = nb.stem + '.html'
+    return m
+
+def postprocess(site: Path, cfg, pages: dict):
+    "Make the site self-contained: local KaTeX, relative doc links, no links into a repository that is not published."
+    kd = katex_dir()
+    dest = site / 'site_libs' / 'katex'
+    if dest.exists(): shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    shutil.copy(kd / 'dist' / 'katex.min.css', dest); shutil.copytree(kd / 'dist' / 'fonts', dest / 'fonts')
+    host = f"{cfg.doc_host}{cfg.doc_baseurl}".rstrip('/') + '/'
+    repo = cfg.git_url.rstrip('/')
+    htmls = sorted(site.rglob('*.html'))
+    for f in htmls:
+        h = f.read_text()
+        # KaTeX: CSS from the site, no client-side rendering (formulas are pre-rendered below)
+        h = re.sub(r'<link[^>]*href="https://cdn\.jsdelivr\.net/npm/katex@[^"]*/katex\.min\.css"[^>]*>',
+                   '<link rel="stylesheet" href="site_libs/katex/katex.min.css">', h)
+        h = re.sub(r'<script[^>]*src="https://cdn\.jsdelivr\.net/npm/katex@[^"]*"[^>]*>\s*</script>', '', h)
+        h = re.sub(r'<script>[^<]*renderMathInElement[^<]*</script>', '', h)
+        # nbdev's symbol links point at the published site: make them relative, to the page smalldocs wrote
+        h = re.sub(re.escape(host) + r'([\w\-]+\.html)', lambda m: pages.get(m.group(1), m.group(1)), h)
+        # source links / "report an issue" point into a repository that does not exist offline: keep the text only
+        h = re.sub(r'<a [^>]*href="' + re.escape(repo) + r'[^"]*"[^>]*>(.*?)</a>', r'\1', h, flags=re.S)
+        f.write_text(h)
+    for css in site.rglob('*.css'):  # Bootswatch themes @import web fonts: fall back to the system fonts instead
+        t = css.read_text(errors='ignore'); t2 = re.sub(r'@import\s+url\((["\']?)https?://[^)]*\)\s*;?', '', t)
+        if t2 != t: css.write_text(t2)
+    r = subprocess.run(['node', str(ROOT / 'tools' / 'katex_render.js'), str(kd), *map(str, htmls)], capture_output=True, text=True)
+    say(r.stdout.strip()); 
+    if r.returncode: print(r.stderr, file=sys.stderr); raise SystemExit('docs: KaTeX could not render some formulas (see above)')
+
+def build():
+    cfg = proc_nbs()
+    proc = ROOT / '_proc'
+    say('rendering _proc with smalldocs')
+    r = subprocess.run([str(BIN / 'smalldocs'), 'render', str(proc), '--quiet'], capture_output=True, text=True)
+    if r.returncode: print(r.stdout, r.stderr); raise SystemExit('docs: smalldocs failed')
+    ignorable = ('format commonmark is not built', 'is ignored', 'output-file is not read')
+    for w in r.stderr.splitlines():
+        if w.strip() and not any(x in w for x in ignorable): say(w)
+    built = proc / '_docs'
+    site = ROOT / '_docs'
+    if site.exists(): shutil.rmtree(site)
+    shutil.move(built, site)
+    postprocess(site, cfg, page_map(proc))
+    say(f'site written to {site.relative_to(ROOT)}/ (open _docs/index.html)')
+    return site
+
+EXTERNAL = re.compile(r'<(script|link|img|iframe|source)\b[^>]*\b(src|href)="(https?:)?//', re.I)
+
+def check_site(site: Path = ROOT / '_docs') -> bool:
+    "Every chapter has a page; math is rendered; nothing external is loaded; internal links resolve."
+    problems = []
+    nbs = sorted(p.stem for p in (ROOT / 'nbs').glob('*.ipynb') if not p.name.startswith(('_', '.')))
+    for n in nbs:
+        if not (site / f'{n}.html').exists(): problems.append(f'no page for nbs/{n}.ipynb')
+    for f in sorted(site.rglob('*.html')):
+        h = f.read_text(); rel = f.relative_to(site)
+        for m in EXTERNAL.finditer(h): problems.append(f'{rel}: loads an external resource: {h[m.start():m.start()+120]!r}')
+        if re.search(r'url\((["\']?)https?://', h): problems.append(f'{rel}: external url() in inline style')
+        body = re.sub(r'<(pre|code|script)[\s\S]*?</\1>', '', h)
+        if re.search(r'\\\(|\\\[', body): problems.append(f'{rel}: unrendered TeX delimiters \\( or \\[ remain')
+        if 'class="katex' in h and 'site_libs/katex/katex.min.css' not in h: problems.append(f'{rel}: KaTeX output without its stylesheet')
+        for href in re.findall(r'(?:href|src)="([^"#?]+)(?:[#?][^"]*)?"', h):
+            if re.match(r'^(https?:|mailto:|data:|javascript:)', href) or href.startswith('//'): continue
+            target = (f.parent / href).resolve()
+            if href.endswith('/'): target = target / 'index.html'
+            if not target.exists(): problems.append(f'{rel}: broken internal link {href}')
+    for css in site.rglob('*.css'):
+        if re.search(r'@import\s+url\((["\']?)https?://|url\((["\']?)https?://', css.read_text(errors='ignore')):
+            problems.append(f'{css.relative_to(site)}: stylesheet loads from the network')
+    n_math = sum(f.read_text().count('class="katex"') for f in site.rglob('*.html'))
+    for p in problems: print('  -', p)
+    say(f'{len(nbs)} notebooks, {len(list(site.rglob("*.html")))} pages, {n_math} rendered formulas, {len(problems)} problems')
+    if n_math == 0: print('  - no rendered math found anywhere'); return False
+    return not problems
+
+def readme():
+    "README.md from nbs/index.ipynb: markdown cells as they are, code cells with their stored text output."
+    nb = json.loads((ROOT / 'nbs' / 'index.ipynb').read_text())
+    out = []
+    for c in nb['cells']:
+        src = ''.join(c['source'])
+        lines = src.splitlines()
+        opts = [l for l in lines if l.startswith('#|')]
+        if any(re.match(r'#\|\s*(hide|include:\s*false)', o) for o in opts): continue
+        body = '\n'.join(l for l in lines if not l.startswith('#|')).strip()
+        if c['cell_type'] == 'markdown':
+            body = re.sub(r'\]\((?!https?:|#)([^)]+?)\.ipynb\)', r'](nbs/\1.ipynb)', body)     # chapter links
+            body = re.sub(r'\]\((?!https?:|#|nbs/)(images/[^)]+)\)', r'](nbs/\1)', body)        # images
+            out.append(body)
+        elif not any(re.match(r'#\|\s*echo:\s*false', o) for o in opts):
+            if body: out.append(f'```python\n{body}\n```')
+            txt = ''.join(''.join(o.get('text', '')) if o['output_type'] == 'stream' else ''.join(o.get('data', {}).get('text/plain', ''))
+                          for o in c.get('outputs', []))
+            if txt.strip(): out.append('```\n' + txt.rstrip() + '\n```')
+    (ROOT / 'README.md').write_text('<!-- generated from nbs/index.ipynb by `python tools/docs.py readme`: do not edit -->\n\n' + '\n\n'.join(out) + '\n')
+    say('README.md written from nbs/index.ipynb')
+
+if __name__ == '__main__':
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('cmd', choices=['build', 'check', 'readme'])
+    ap.add_argument('--check', action='store_true', help='after building, run the site checks')
+    a = ap.parse_args()
+    os.chdir(ROOT)
+    if a.cmd == 'readme': readme()
+    elif a.cmd == 'check': sys.exit(0 if check_site() else 1)
+    else:
+        site = build()
+        if a.check: sys.exit(0 if check_site(site) else 1)
