@@ -4,7 +4,7 @@ Usage: python tools/run_tests.py [--flags "gpu slow"] [--n_workers 2] [notebooks
 Each notebook is one test: it passes when all its cells run without error (its `test_*` assertions included).
 Cells marked `#| slow` / `#| gpu` run only when their flag is given; `#| eval: false` cells never run.
 """
-import argparse, os, sys, time
+import argparse, multiprocessing, os, sys, time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -31,7 +31,10 @@ def main():
     nbs = [Path(p) for p in a.notebooks] or sorted(p for p in Path('nbs').glob('*.ipynb') if not p.name.startswith(('_', '.')))
     flags = a.flags.split()
     passed, failed, t0 = 0, [], time.time()
-    with ProcessPoolExecutor(a.n_workers) as ex:
+    # a fresh interpreter per notebook: no state (imports, env vars such as TRITON_INTERPRET, IPython's __main__)
+    # leaks from one chapter into the next
+    ctx = multiprocessing.get_context('spawn')
+    with ProcessPoolExecutor(a.n_workers, mp_context=ctx, max_tasks_per_child=1) as ex:
         for path, ok, dt, err in ex.map(_run, nbs, [flags] * len(nbs)):
             print(f'{"PASS" if ok else "FAIL"}  {path.name:<28} {dt:6.1f}s', flush=True)
             if ok: passed += 1
