@@ -10,7 +10,7 @@ import torch
 import matplotlib.pyplot as plt
 
 # %% auto #0
-__all__ = ['spike_raster', 'membrane_trace', 'surrogate_plot', 'curves']
+__all__ = ['spike_raster', 'membrane_trace', 'surrogate_plot', 'curves', 'heatmap', 'bar_groups', 'token_raster']
 
 # %% ../nbs/99_viz.ipynb #cec3b79c
 def _np(x) -> np.ndarray:
@@ -106,4 +106,72 @@ def curves(series:dict,          # name -> (x, y) or name -> y (x = 0, 1, 2, ...
     ax.set_xlabel(xlabel); ax.set_ylabel(ylabel)
     if title: ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8); ax.grid(alpha=0.3)
+    return ax
+
+# %% ../nbs/99_viz.ipynb #e6bc09d5
+def heatmap(m,                 # values `[R, C]`
+            rows:list,         # R row labels
+            cols:list,         # C column labels
+            ax=None,           # axes to draw on
+            title:str='', xlabel:str='', ylabel:str='',
+            fmt:str='{:.2f}',  # cell annotation format ('' for none)
+            cmap:str='viridis',
+            vmin=None, vmax=None,
+           ):
+    "Annotated heatmap of a matrix with row and column labels; returns the axes."
+    m = _np(m)
+    if m.shape != (len(rows), len(cols)): raise ValueError(f'heatmap: values have shape {m.shape}, labels give {(len(rows), len(cols))}')
+    if ax is None: _, ax = plt.subplots(figsize=(1.2 + 0.55 * len(cols), 0.9 + 0.32 * len(rows)))
+    im = ax.imshow(m, cmap=cmap, aspect='auto', vmin=vmin, vmax=vmax)
+    ax.set_xticks(range(len(cols)), [str(c) for c in cols]); ax.set_yticks(range(len(rows)), [str(r) for r in rows])
+    if fmt:
+        lo, hi = im.norm.vmin, im.norm.vmax
+        for (i, j), v in np.ndenumerate(m):
+            if np.isfinite(v): ax.text(j, i, fmt.format(v), ha='center', va='center', fontsize=7,
+                                       color='w' if (v - lo) < 0.6 * (hi - lo) else 'k')
+    ax.figure.colorbar(im, ax=ax, fraction=0.05, pad=0.02)
+    ax.set_xlabel(xlabel); ax.set_ylabel(ylabel)
+    if title: ax.set_title(title, fontsize=10)
+    return ax
+
+# %% ../nbs/99_viz.ipynb #ab4cd097
+def bar_groups(values:dict,      # {series: {category: value}}; every series over the same categories
+               ax=None,          # axes to draw on
+               ylabel:str='', title:str='',
+               logy:bool=False,  # logarithmic y axis
+               fmt:str='',       # annotate each bar with this format, e.g. '{:.1f}' ('' for none)
+              ):
+    "Grouped bar chart: one group per category, one bar per series; returns the axes."
+    names = list(values); cats = list(values[names[0]])
+    if ax is None: _, ax = plt.subplots(figsize=(1.5 + 0.5 * len(cats) * len(names), 3))
+    w = 0.8 / len(names); x = np.arange(len(cats))
+    for i, n in enumerate(names):
+        y = [values[n][c] for c in cats]
+        bars = ax.bar(x + (i - (len(names) - 1) / 2) * w, y, w, label=n, color=f'C{i}')
+        if fmt: ax.bar_label(bars, [fmt.format(v) for v in y], fontsize=7, padding=1)
+    ax.set_xticks(x, [str(c) for c in cats])
+    if logy: ax.set_yscale('log')
+    ax.set_ylabel(ylabel); ax.legend(fontsize=8); ax.grid(axis='y', alpha=0.3)
+    if title: ax.set_title(title, fontsize=10)
+    return ax
+
+# %% ../nbs/99_viz.ipynb #cb2d2bf3
+def token_raster(s,              # spikes `[T*K, N]` (0/1), time-major: frame k of token n at row n*K + k
+                 K:int,          # frames per token
+                 labels=None,    # T token strings, written under their frames
+                 ax=None,        # axes to draw on
+                 title:str='',
+                 ms:float=2.0,   # marker size
+                ):
+    "Spike raster over frames with token boundaries and token labels; returns the axes."
+    s = _np(s)
+    if s.ndim != 2 or s.shape[0] % K: raise ValueError(f'token_raster: expected spikes [T*K, N] with K={K} dividing the first axis, got {s.shape}')
+    T = s.shape[0] // K
+    if labels is not None and len(labels) != T: raise ValueError(f'token_raster: {len(labels)} labels for {T} tokens')
+    if ax is None: _, ax = plt.subplots(figsize=(min(10, 1.5 + 0.35 * T), 2.8))
+    spike_raster(s, ax=ax, title=title, dt_label=f'frame ({K} per token)', ms=ms)
+    for n in range(1, T): ax.axvline(n * K - 0.5, color='C0', lw=0.4, alpha=0.6)
+    if labels is not None:
+        ax.set_xticks(np.arange(T) * K + (K - 1) / 2, [str(l) for l in labels], fontsize=8)
+        ax.set_xlabel(f'token ({K} frames each)')
     return ax
