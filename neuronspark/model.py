@@ -4,6 +4,7 @@
 
 # %% ../nbs/06_model.ipynb #9c5f7a28
 from __future__ import annotations
+from typing import Literal  # transformers 5 annotates config fields with it; show_doc resolves them here
 import math
 import torch
 import torch.nn as nn
