@@ -244,7 +244,7 @@ def evaluate(model, ds, cfg:TrainConfig, d:Dist=None, device='cpu', collate_fn=N
     tot = _all_sum(tot, d)
     return (tot[0] / tot[1].clamp(min=1)).item()
 
-# %% ../nbs/07_pretrain.ipynb #3b0b9008
+# %% ../nbs/07_pretrain.ipynb #49fe6344
 def train(model:nn.Module,            # a causal LM: `model(input_ids=, attention_mask=).logits` `[B, T, V]`
           train_ds,                   # rows `{'input_ids', 'labels'}` (labels -100 where not scored, unshifted)
           val_ds=None,                # validation rows (or None)
@@ -252,7 +252,7 @@ def train(model:nn.Module,            # a causal LM: `model(input_ids=, attentio
           collate_fn=None,            # batches rows; default: `train_ds.collate` or `collate_batch`
           resume=False,               # True: newest checkpoint in `cfg.out_dir`; or a checkpoint folder
           on_step=None,               # called as `on_step(step, loss)` after every optimizer step
-         ) -> dict:                   # `step`, `tokens`, `skipped`, `val_loss`, `interrupted`, `stopped_early`, `seconds`
+         ) -> dict:                   # `step`, `tokens`, `skipped`, `val_loss`, `interrupted`, `stopped_early`, `seconds`, `tokens_this_call`
     "Train with AdamW/Adam groups, warmup+cosine, accumulation, clipping, autocast, DDP, checkpoints and exact resume."
     cfg = cfg or TrainConfig()
     d, dev = init_distributed(cfg.device)
@@ -287,7 +287,7 @@ def train(model:nn.Module,            # a causal LM: `model(input_ids=, attentio
     batches = micro_batches(train_ds, cfg, d.rank, d.world, collate_fn, start=step * cfg.accum)
     bar = tqdm(total=cfg.steps, initial=step, disable=not (cfg.progress and d.main), unit='step', mininterval=2, dynamic_ncols=True)
     val_loss = validate() if val_ds is not None and step == 0 else None
-    win, t_win, bad_row, interrupted, early, t0 = [0.0, 0, 0], time.time(), 0, False, False, time.time()
+    win, t_win, bad_row, interrupted, early, t0, tokens0 = [0.0, 0, 0], time.time(), 0, False, False, time.time(), tokens
     try:
         with _StopFlag() as stop:
             while step < cfg.steps:
@@ -339,7 +339,8 @@ def train(model:nn.Module,            # a causal LM: `model(input_ids=, attentio
     finally:
         bar.close(); log.close()
     if interrupted and d.main: print(f'interrupted: checkpoint saved at step {step} in {cfg.out_dir}/checkpoints; run again with resume to continue')
-    return dict(step=step, tokens=tokens, skipped=skipped, val_loss=val_loss, interrupted=interrupted, stopped_early=early, seconds=time.time() - t0)
+    return dict(step=step, tokens=tokens, skipped=skipped, val_loss=val_loss, interrupted=interrupted, stopped_early=early,
+                seconds=time.time() - t0, tokens_this_call=tokens - tokens0)
 
 # %% ../nbs/07_pretrain.ipynb #500af6fc
 def count_params(model:nn.Module) -> int:
@@ -452,7 +453,7 @@ def parse_overrides(s:str) -> dict:
         except (ValueError, SyntaxError): out[k.strip()] = v.strip()
     return out
 
-# %% ../nbs/07_pretrain.ipynb #57d6ce5b
+# %% ../nbs/07_pretrain.ipynb #41d84f75
 from fastcore.script import call_parse
 
 @call_parse
@@ -520,7 +521,7 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
     H1 = unigram_entropy(train_ds.tokens, len(tok))
     if res['val_loss'] is not None:
         print(f"final validation loss {res['val_loss']:.3f} nats/token | unigram entropy of the training tokens {H1:.3f} | "
-              f"uniform ln V = {math.log(len(tok)):.3f} | {res['tokens'] / res['seconds']:,.0f} tokens/s over {res['seconds']:.0f} s")
+              f"uniform ln V = {math.log(len(tok)):.3f} | {res['tokens_this_call'] / res['seconds']:,.0f} tokens/s over {res['seconds']:.0f} s")
     for s in sample(model, tok, ['中国', '这本书', '我们', '今天'][:samples]): print('  sample:', s.replace('\n', ' / '))
     from matplotlib.figure import Figure                  # no pyplot: works without a display, leaves notebooks alone
     fig = Figure(figsize=(6, 3.2))
