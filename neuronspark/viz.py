@@ -10,7 +10,8 @@ import torch
 import matplotlib.pyplot as plt
 
 # %% auto #0
-__all__ = ['spike_raster', 'membrane_trace', 'surrogate_plot', 'curves', 'heatmap', 'bar_groups', 'token_raster']
+__all__ = ['spike_raster', 'membrane_trace', 'surrogate_plot', 'curves', 'heatmap', 'bar_groups', 'token_raster',
+           'gpu_cell_lines', 'skip_gpu_cells']
 
 # %% ../nbs/99_viz.ipynb #cec3b79c
 def _np(x) -> np.ndarray:
@@ -175,3 +176,26 @@ def token_raster(s,              # spikes `[T*K, N]` (0/1), time-major: frame k 
         ax.set_xticks(np.arange(T) * K + (K - 1) / 2, [str(l) for l in labels], fontsize=8)
         ax.set_xlabel(f'token ({K} frames each)')
     return ax
+
+# %% ../nbs/99_viz.ipynb #4f13e255
+_GPU_NOTE = "print('skipped: this cell needs a CUDA GPU (its output in the docs comes from a GPU run)')\n"
+
+def gpu_cell_lines(lines:list,       # the cell's source lines, as IPython passes them
+                   has_cuda:bool,    # is a CUDA device available?
+                  ) -> list:
+    "The cell unchanged, or a note instead of it when it is marked `#| gpu` and there is no CUDA."
+    for l in lines:                                      # the directives sit at the top of a cell
+        if not l.strip(): continue
+        if not l.lstrip().startswith('#|'): break
+        if not has_cuda and l.lstrip()[2:].split(':')[0].strip() == 'gpu': return [_GPU_NOTE]
+    return lines
+
+def skip_gpu_cells():
+    "In IPython without CUDA, run cells marked `#| gpu` as a printed note instead (see above)."
+    try: ip = get_ipython()                               # defined only inside IPython / Jupyter
+    except NameError: return
+    if torch.cuda.is_available(): return
+    fn = lambda lines: gpu_cell_lines(lines, False)
+    fn.__name__ = '_neuronspark_skip_gpu'
+    ts = ip.input_transformers_cleanup
+    if not any(getattr(t, '__name__', '') == fn.__name__ for t in ts): ts.append(fn)
