@@ -4,6 +4,7 @@
 #   bash bench/pretrain_gpu.sh ddp OUT      # 2 GPUs: the same run on 1 GPU (batch 2B) and on 2 GPUs (batch B each)
 # Needs: this source tree, out/data/ (ns-prepare-data, with its .idx/.tok caches), tokenizer_snn/, and python with
 # torch (CUDA), transformers>=5, tokenizers, safetensors, fastcore, tqdm, numpy, matplotlib.
+# Env: B (rows per GPU), SEQ (512), PRESET (small), BUDGET_S (300); a CPU smoke test: PRESET=tiny SEQ=32 B=4 BUDGET_S=5.
 # Writes OUT/<run>/metrics.jsonl (+ final/, loss.png) and OUT/<run>.log; the logs are what the chapter plots.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,9 +13,9 @@ PY=${PYTHON:-python}
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 mkdir -p "$OUT"
 [ -f out/data/train.jsonl ] || "$PY" -c "from neuronspark.data import prepare_data; prepare_data('out/data')"
-nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$OUT/gpus.txt"
-SEQ=512; BUDGET_S=${BUDGET_S:-300}   # seconds of training per run
-COMMON="--preset small --seq_len $SEQ --lr 1e-3 --eval_every 50 --eval_batches 20 --log_every 5 --save_every 0"
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$OUT/gpus.txt"
+SEQ=${SEQ:-512}; BUDGET_S=${BUDGET_S:-300}; PRESET=${PRESET:-small}   # BUDGET_S: seconds of training per run
+COMMON="--preset $PRESET --seq_len $SEQ --lr 1e-3 --eval_every 50 --eval_batches 20 --log_every 5 --save_every 0"
 
 calibrate() {  # calibrate NAME ARGS...: 12 steps, prints the number of steps that fit in BUDGET_S
   local name=$1; shift
@@ -45,4 +46,5 @@ else
   echo "usage: bash bench/pretrain_gpu.sh single|ddp OUT" >&2; exit 2
 fi
 rm -rf "$OUT"/calib_*/final "$OUT"/*/checkpoints
+[ "${KEEP_MODELS:-0}" = 1 ] || rm -rf "$OUT"/*/final           # the logs are what the chapter needs (KEEP_MODELS=1 keeps the models)
 echo "done: $OUT"
