@@ -202,8 +202,8 @@ def init_distributed(device:str='auto') -> tuple:
     "Read torchrun's environment, start the process group (NCCL on CUDA, gloo on CPU); return `(Dist, device)`."
     d = Dist(int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1)), int(os.environ.get('LOCAL_RANK', 0)))
     dev = torch.device(('cuda' if torch.cuda.is_available() else 'cpu') if device == 'auto' else device)
-    if dev.type == 'cuda':
-        if d.world > 1: dev = torch.device('cuda', d.local_rank)
+    if dev.type == 'cuda':                          # an explicit index: set_device rejects a bare 'cuda'
+        dev = torch.device('cuda', d.local_rank if d.world > 1 else (dev.index if dev.index is not None else torch.cuda.current_device()))
         torch.cuda.set_device(dev)
     if d.world > 1 and not dist.is_initialized(): dist.init_process_group('nccl' if dev.type == 'cuda' else 'gloo')
     return d, dev
