@@ -330,6 +330,7 @@ def _load(model:str, tokenizer:str=None, device:str='auto'):
     "Model (eval mode, on `device`) and its tokenizer, checked against each other, generation ids set from the tokenizer."
     from neuronspark.sft import load_lm
     from neuronspark.tokenizer import load_tokenizer
+    import transformers; transformers.utils.logging.disable_progress_bar()   # no loading bars in the terminal
     dev = torch.device(('cuda' if torch.cuda.is_available() else 'cpu') if device == 'auto' else device)
     m = load_lm(model).to(dev).eval()
     p = Path(model)
