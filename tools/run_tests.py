@@ -10,6 +10,8 @@ from pathlib import Path
 
 def _run(path, flags):
     os.environ['IN_TEST'] = '1'
+    # one thread per notebook: n_workers notebooks on as many cores, instead of each torch taking every core
+    for v in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'): os.environ.setdefault(v, '1')
     os.environ.setdefault('MPLBACKEND', 'Agg')
     from nbdev.config import get_config
     from nbdev.test import test_nb
