@@ -19,7 +19,7 @@ from tqdm import tqdm
 __all__ = ['lm_loss_sum', 'TrainConfig', 'lr_at', 'is_neuron', 'param_groups', 'make_optimizer', 'ResumableSampler',
            'micro_batches', 'list_checkpoints', 'save_checkpoint', 'load_checkpoint', 'MetricsLog', 'read_log', 'Dist',
            'init_distributed', 'evaluate', 'train', 'count_params', 'llama_params', 'llama_like', 'sample', 'plot_log',
-           'build_model', 'parse_overrides', 'ns_pretrain']
+           'build_model', 'parse_overrides', 'ns_pretrain', 'read_console_log']
 
 # %% ../nbs/07_pretrain.ipynb #87ea9752
 def lm_loss_sum(logits:torch.Tensor,  # `[B, T, V]` next-token logits
@@ -528,3 +528,22 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
     plot_log({f'{arch} {preset}': out}, ax=fig.subplots(), hline={'unigram entropy': H1}, smooth=5, title=f'{arch} {preset}: {res["tokens"]:,} tokens')
     fig.savefig(out / 'loss.png', dpi=90, bbox_inches='tight')
     print(f'saved {out / "loss.png"} and the model in {out / "final"}')
+
+# %% ../nbs/07_pretrain.ipynb #253b28e7
+def read_console_log(path:str|Path,   # what `ns-pretrain` printed (progress bars included)
+                    ) -> dict:        # `header`, `records` (kind='val', with estimated `seconds`), `final`, `samples`
+    "Read an `ns-pretrain` console log back: the run's shape, its validation losses and the final summary line."
+    text = Path(path).read_text(encoding='utf-8', errors='replace').replace('\r', '\n')
+    num = lambda s: float(s.replace(',', ''))
+    h = re.search(r'^(\w+) (\w+): ([\d,]+) parameters \| ([\d,]+) training rows of (\d+) tokens \| (\d+) steps x (\d+) rows = ([\d,]+) tokens', text, re.M)
+    if h is None: raise ValueError(f'read_console_log: {path} has no ns-pretrain header line ("<arch> <preset>: N parameters | ...")')
+    header = dict(arch=h[1], preset=h[2], params=int(num(h[3])), seq_len=int(h[5]), steps=int(h[6]), rows=int(h[7]), tokens=int(num(h[8])))
+    f = re.search(r'final validation loss ([\d.]+) nats/token \| unigram entropy of the training tokens ([\d.]+) \| '
+                  r'uniform ln V = ([\d.]+) \| ([\d,.]+) tokens/s over (\d+) s', text)
+    final = None if f is None else dict(val_loss=float(f[1]), unigram=float(f[2]), ln_v=float(f[3]), tok_s=num(f[4]))
+    per_step = header['rows'] * header['seq_len']                         # tokens per optimizer step
+    records = [dict(kind='val', step=int(s), tokens=int(s) * per_step, val_loss=float(v)) for s, v in re.findall(r'^step (\d+): val loss ([\d.]+)', text, re.M)]
+    if final is not None:
+        for r in records: r['seconds'] = r['tokens'] / final['tok_s']    # constant pace: the log has only the total time
+        final['seconds'] = records[-1]['seconds'] if records else float(f[5])
+    return dict(header=header, records=records, final=final, samples=re.findall(r'^  sample: (.*)$', text, re.M))
