@@ -68,14 +68,14 @@ def plif_ref(beta,         # decay: per step `[T, ...]` or per neuron `[...]` (o
     beta, theta = check_plif_args(beta, u, theta, v0, fn='plif_ref')
     dt = torch.promote_types(u.dtype, torch.float32)
     T = u.shape[0]
-    bs = beta.to(dt) if beta.ndim == u.ndim else beta.to(dt).expand(T, *beta.shape)     # [T, ...]
-    ths = theta.to(dt) if theta.ndim == u.ndim else theta.to(dt).expand(T, *theta.shape) # [T, ...]
+    per_step = lambda p: p.to(dt).expand(u.shape if p.ndim == u.ndim else (T, *p.shape))  # [T, ...]; a [1, ...] parameter holds for every step
     v = torch.zeros(u.shape[1:], dtype=dt, device=u.device) if v0 is None else v0.to(dt).expand(u.shape[1:])
     ss, vs = [], []
-    for t in range(T):
-        v_pre = bs[t] * v + u[t].to(dt)              # integrate
-        s_t = spike_fn(v_pre - ths[t], alpha)        # fire (surrogate in backward)
-        v = v_pre - ths[t] * s_t.detach()            # soft reset; the spike is a constant here
+    # unbind, not indexing: autograd then sums the T slices once, instead of a full [T, ...] zero tensor per step
+    for b_t, u_t, th_t in zip(per_step(beta).unbind(0), u.unbind(0), per_step(theta).unbind(0)):
+        v_pre = b_t * v + u_t.to(dt)                 # integrate
+        s_t = spike_fn(v_pre - th_t, alpha)          # fire (surrogate in backward)
+        v = v_pre - th_t * s_t.detach()              # soft reset; the spike is a constant here
         ss.append(s_t); vs.append(v)
     return torch.stack(ss), torch.stack(vs)
 
