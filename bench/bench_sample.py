@@ -8,6 +8,8 @@ For each context length n and batch size b it measures, with CUDA events after w
 decode step (one new token per row), and tokens/s = b / step time, for
 - the SNN (`--preset`, default v75): `decode_step` from the state left by a real prefill of n tokens. For batch b > 1
   the batch-1 state is repeated b times: the state has the same shape and the same cost whatever its values;
+- the same step recorded once as a CUDA graph and replayed (`StaticDecoder`, chapter 9: one launch per token instead
+  of hundreds), after checking its first step's logits against the eager step's;
 - a Hugging Face `LlamaForCausalLM` with the same parameter count (`llama_like`, chapter 7), bf16, SDPA attention,
   using its default `DynamicCache`, prefilled with n tokens (batch b prefilled at once when it fits, else batch 1
   repeated b times), so each step attends over n cached tokens;
@@ -62,7 +64,7 @@ def main():
     from transformers import LlamaForCausalLM
     from neuronspark.model import NeuronSparkConfig, NeuronSparkForCausalLM
     from neuronspark.train import llama_like, count_params
-    from neuronspark.sample import prefill, decode_step, state_floats, kv_cache_floats
+    from neuronspark.sample import prefill, decode_step, state_floats, kv_cache_floats, StaticDecoder
     dev = torch.device(a.device)
     cuda = dev.type == 'cuda'
     measure = timer(dev)
@@ -123,6 +125,22 @@ def main():
                 with torch.no_grad(), ac(): _, box['c'] = decode_step(snn, tok, box['c'])
             measure(step, a.warmup)
             rec('decode', 'snn', n, b, measure(step, a.steps))
+            # the same step recorded as a CUDA graph (StaticDecoder; eager on fixed buffers without CUDA), checked first
+            # against the eager step from the same state
+            try:
+                sd = StaticDecoder(snn, c, autocast=torch.bfloat16 if cuda else None)
+                with torch.no_grad(), ac(): want, _ = decode_step(snn, tok, c)
+                got = sd.step(tok).float()
+                diff = (got - want.float()).abs().max().item() / want.float().abs().max().item()
+                gstep = lambda: sd.step(tok, check=False)
+                measure(gstep, a.warmup)
+                rec('decode', 'snn_graph', n, b, measure(gstep, a.steps),
+                    note=f"({'CUDA graph' if sd.graph else 'eager, fixed buffers'}; first-step logits vs eager: max rel. diff {diff:.1e})")
+                decode[-1]['max_rel_diff'] = diff
+            except Exception as e:
+                if is_oom(e): raise
+                rec('decode', 'snn_graph', n, b, None, status='failed', note=f'{type(e).__name__}: {e}'[:300])
+            sd = None
             del box, c
         del state
         # --- Llama with its KV cache
@@ -171,20 +189,27 @@ def main():
     get = lambda m, n, b: next((r.get('ms') for r in decode if r['model'] == m and r['context'] == n and r['batch'] == b), None)
     summary = {}
     for b in batches:
-        snn_ms = [get('snn', n, b) for n in contexts]
-        summary[f'snn_latency_spread_b{b}'] = max(snn_ms) / min(snn_ms) - 1
+        for m in ('snn', 'snn_graph'):
+            ms = [get(m, n, b) for n in contexts]
+            if all(ms): summary[f'{m}_latency_spread_b{b}'] = max(ms) / min(ms) - 1
         for n in contexts:
-            l, s, r = get('llama', n, b), get('snn', n, b), get('snn_recompute', n, b)
+            l, s, g, r = get('llama', n, b), get('snn', n, b), get('snn_graph', n, b), get('snn_recompute', n, b)
             if l: summary[f'llama_over_snn_b{b}_ctx{n}'] = l / s
             if r: summary[f'recompute_over_snn_b{b}_ctx{n}'] = r / s
+            if g: summary[f'snn_over_graph_b{b}_ctx{n}'] = s / g
+            if g and l: summary[f'llama_over_graph_b{b}_ctx{n}'] = l / g
+            if g and r: summary[f'recompute_over_graph_b{b}_ctx{n}'] = r / g
     print('\nper-token decode latency (ms, median) | tokens/s')
-    print(f"{'context':>8} {'batch':>5} | {'SNN':>9} {'Llama KV':>9} {'recompute':>10} | {'SNN tok/s':>10} {'Llama tok/s':>11} | Llama/SNN  recompute/SNN")
+    print(f"{'context':>8} {'batch':>5} | {'SNN':>9} {'SNN graph':>9} {'Llama KV':>9} {'recompute':>10} | {'graph tok/s':>11} {'Llama tok/s':>11} | "
+          f"SNN/graph  Llama/graph  recompute/graph")
+    nan = float('nan')
     for b in batches:
         for n in contexts:
-            s, l, r = get('snn', n, b), get('llama', n, b), get('snn_recompute', n, b)
+            s, g, l, r = get('snn', n, b), get('snn_graph', n, b), get('llama', n, b), get('snn_recompute', n, b)
             f = lambda v: f'{v:9.2f}' if v else f"{'-':>9}"
-            print(f"{n:>8} {b:>5} | {f(s)} {f(l)} {f(r):>10} | {b * 1e3 / s:10.1f} {(b * 1e3 / l) if l else float('nan'):11.1f} | "
-                  f"{(l / s) if l else float('nan'):9.2f}  {(r / s) if r else float('nan'):12.1f}")
+            best = g or s
+            print(f"{n:>8} {b:>5} | {f(s)} {f(g)} {f(l)} {f(r):>10} | {b * 1e3 / best:11.1f} {(b * 1e3 / l) if l else nan:11.1f} | "
+                  f"{(s / g) if g else nan:9.2f}  {(l / best) if l else nan:11.2f}  {(r / best) if r else nan:15.1f}")
     print('\ntime to first token (batch 1, ms):', ', '.join(f"{r['model']} {r['context']}: {r['ms']:.1f}" for r in ttft))
     for k, v in summary.items(): print(f'{k}: {v:.3f}')
     info['seconds'] = time.time() - t_start

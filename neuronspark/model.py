@@ -279,6 +279,20 @@ class NeuronSparkForCausalLM(PreTrainedModel, GenerationMixin):
         g = self.lateral_inhibition(self.decode_proj(y.to(h.dtype)))
         return F.linear(g, self.embed_tokens.weight)
 
+    def stream(self, input_ids:torch.Tensor, # token ids `[B, T]`, already checked
+               mask=None,                    # bool `[B, T]`, False = padding
+               states=None,                  # per layer, the state to continue from (None: at rest)
+               keep_hidden:bool=False,       # also return the stream after every layer
+              ) -> tuple:                    # (final stream `[T*K, B, D]`, new states per layer, streams or None)
+        "The core of `forward` without its input checks (no host synchronisation): encode, then every layer from its state."
+        h = self.encode(input_ids, mask)                                           # [T*K, B, D]
+        new_states, hidden = [], ([h] if keep_hidden else None)
+        for layer, state in zip(self.layers, states or [None] * len(self.layers)):
+            h, state = layer(h, state)
+            new_states.append(state)
+            if keep_hidden: hidden.append(h)
+        return h, new_states, hidden
+
     def forward(self,
                 input_ids:torch.LongTensor=None,  # token ids `[B, T]`
                 attention_mask=None,              # `[B, T]` or `[B, past + T]`, 1 = token, 0 = padding (left or right)
@@ -308,13 +322,8 @@ class NeuronSparkForCausalLM(PreTrainedModel, GenerationMixin):
         returns_state = bool(use_cache) or past_key_values is not None
         mask = None if attention_mask is None else _check_mask(attention_mask, B, T, past_key_values is not None, returns_state)
 
-        h = self.encode(input_ids, mask)                                           # [T*K, B, D]
-        states = past_key_values.states if past_key_values is not None else [None] * len(self.layers)
-        new_states, hidden = [], ([h] if output_hidden_states else None)
-        for layer, state in zip(self.layers, states):
-            h, state = layer(h, state)
-            new_states.append(state)
-            if output_hidden_states: hidden.append(h)
+        h, new_states, hidden = self.stream(input_ids, mask, past_key_values.states if past_key_values is not None else None,
+                                            output_hidden_states)
         if logits_to_keep: h = h[-logits_to_keep * c.k_frames:]
         logits = self.decode(h)                                                    # [B, T, V]
 

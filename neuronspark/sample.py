@@ -8,13 +8,13 @@ import math, os, sys
 from pathlib import Path
 from typing import Callable, Iterable
 import torch
-from .model import NeuronSparkCache, NeuronSparkConfig
+from .model import NeuronSparkCache, NeuronSparkConfig, _check_ids
 from .tokenizer import check_vocab_fits
 
 # %% auto #0
 __all__ = ['state_floats', 'kv_cache_floats', 'prefill', 'decode_step', 'left_pad', 'check_sampling', 'process_logits', 'pick',
            'as_rows', 'generate_ids', 'configure_generation', 'TextStream', 'encode_prompt', 'generate_text',
-           'ChatSession', 'chat_loop', 'ns_sample', 'ns_chat']
+           'ChatSession', 'chat_loop', 'ns_sample', 'ns_chat', 'StaticDecoder']
 
 # %% ../nbs/09_sample.ipynb #ee155299
 def state_floats(config:NeuronSparkConfig, # the model's config
@@ -405,3 +405,59 @@ def ns_chat(model:str,                    # chat model: save_pretrained folder, 
                           top_p=top_p, repetition_penalty=repetition_penalty, seed=seed)
     if sys.stdin.isatty(): print('type a message and press Enter; /reset starts over; Ctrl-D quits')
     with _autocast(m, precision): chat_loop(session, _stdin_lines(), write=lambda s, end='': print(s, end=end, flush=True))
+
+# %% ../nbs/09_sample.ipynb #ec882ac5
+class StaticDecoder:
+    "Decode steps on fixed buffers (the token and every membrane updated in place); on CUDA one step is recorded as a CUDA graph and replayed."
+    def __init__(self, model,                 # a `NeuronSparkForCausalLM` in eval mode
+                 cache:NeuronSparkCache,      # the state to continue from (e.g. `prefill`'s); copied, not changed
+                 graph:bool=None,             # record a CUDA graph (default: when the state is on a CUDA device)
+                 autocast:torch.dtype=None,   # e.g. `torch.bfloat16`: the step runs under autocast in this dtype
+                 warmup:int=2,                # eager steps before recording (kernel compilation, allocator)
+                ):
+        self.model, self.seen, self.amp = model, cache.seen_tokens, autocast
+        self.states = [tuple(v.detach().clone() for v in s) for s in cache.states]   # the fixed state buffers
+        dev = self.states[0][0].device
+        self.tokens = torch.zeros(cache.batch_size, dtype=torch.long, device=dev)    # the fixed input buffer
+        self.graph, self.logits = None, None
+        if graph is None: graph = dev.type == 'cuda'
+        if graph: self._record(warmup)
+
+    def _step(self) -> torch.Tensor:
+        "One step on the buffers, with no host synchronisation: encode, every layer from its state, decode; states written back."
+        with torch.no_grad(), torch.autocast(self.tokens.device.type, dtype=self.amp or torch.float32,
+                                             enabled=self.amp is not None, cache_enabled=False):
+            h, new, _ = self.model.stream(self.tokens[:, None], None, self.states)
+            logits = self.model.decode(h)[:, -1]                                    # [B, V]
+        for old, nw in zip(self.states, new):
+            for a, b in zip(old, nw): a.copy_(b)
+        return logits
+
+    def _record(self, warmup):
+        saved = [tuple(v.clone() for v in s) for s in self.states]
+        side = torch.cuda.Stream(); side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):                        # warm up off the default stream, as recording requires
+            for _ in range(warmup): self._step()
+        torch.cuda.current_stream().wait_stream(side)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph): self.logits = self._step()   # recorded, not run
+        for old, s in zip(self.states, saved):               # the warm-up moved the state on: back to the start
+            for a, b in zip(old, s): a.copy_(b)
+
+    def step(self, tokens:torch.Tensor,  # the newest token of each row `[B]`
+             check:bool=True,            # check the ids against the vocabulary (one host synchronisation)
+            ) -> torch.Tensor:           # next-token logits `[B, V]`: a buffer the next step overwrites (clone to keep)
+        "Feed one token per row from the stored membranes."
+        if check: _check_ids(tokens.reshape(-1, 1), 'tokens', self.model.config.vocab_size, B_T=(self.tokens.shape[0], 1))
+        self.tokens.copy_(tokens.reshape(-1))
+        self.seen += 1
+        if self.graph is None: return self._step()
+        self.graph.replay()
+        return self.logits
+
+    @property
+    def cache(self) -> NeuronSparkCache:
+        "A copy of the current state, to continue with `decode_step`, `generate_ids` or `generate`."
+        return NeuronSparkCache([tuple(v.clone() for v in s) for s in self.states], self.seen)
+
+    def __repr__(self): return f'StaticDecoder(batch={self.tokens.shape[0]}, seen_tokens={self.seen}, {"CUDA graph" if self.graph else "eager"})'
