@@ -26,8 +26,10 @@ def run(nbs, out: Path, slow: bool) -> int:
     for nb in map(Path, nbs):
         def skip(cell):
             f = flags(cell.source) if cell.cell_type == 'code' else set()
-            return 'eval: false' in f or ('slow' in f and not slow)
-        sh = CaptureShell()
+            skipped = 'eval: false' in f or ('slow' in f and not slow)
+            if cell.cell_type == 'code' and not skipped: cell.outputs = []   # the executor keeps old outputs of a silent cell
+            return skipped
+        sh = CaptureShell(mpl_format='png')     # the notebooks' figures are stored at 1x (the executor's default is retina)
         sh.execute(nb, out / nb.name, preproc=skip)
         if sh.exc: bad += 1; print(sh.prettytb(fname=nb), flush=True)
         print(f'{"FAIL" if sh.exc else "ok  "} {nb}', flush=True)
