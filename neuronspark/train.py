@@ -19,7 +19,7 @@ from tqdm import tqdm
 __all__ = ['lm_loss_sum', 'TrainConfig', 'lr_at', 'is_neuron', 'param_groups', 'make_optimizer', 'ResumableSampler',
            'micro_batches', 'list_checkpoints', 'save_checkpoint', 'load_checkpoint', 'MetricsLog', 'read_log', 'Dist',
            'init_distributed', 'evaluate', 'train', 'count_params', 'llama_params', 'llama_like', 'sample', 'plot_log',
-           'build_model', 'parse_overrides', 'ns_pretrain', 'read_console_log']
+           'build_model', 'parse_overrides', 'ns_pretrain', 'val_losses', 'read_console_log']
 
 # %% ../nbs/07_pretrain.ipynb #87ea9752
 def lm_loss_sum(logits:torch.Tensor,  # `[B, T, V]` next-token logits
@@ -530,6 +530,11 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
     print(f'saved {out / "loss.png"} and the model in {out / "final"}')
 
 # %% ../nbs/07_pretrain.ipynb #253b28e7
+def val_losses(text:str,       # console output of `ns-pretrain` or `ns-sft`
+              ) -> list:       # (step, validation loss) for every `step N: val loss X` line
+    "The validation losses a training run printed."
+    return [(int(s), float(v)) for s, v in re.findall(r'^step (\d+): val loss ([\d.]+)', text.replace('\r', '\n'), re.M)]
+
 def read_console_log(path:str|Path,   # what `ns-pretrain` printed (progress bars included)
                     ) -> dict:        # `header`, `records` (kind='val', with estimated `seconds`), `final`, `samples`
     "Read an `ns-pretrain` console log back: the run's shape, its validation losses and the final summary line."
@@ -542,7 +547,7 @@ def read_console_log(path:str|Path,   # what `ns-pretrain` printed (progress bar
                   r'uniform ln V = ([\d.]+) \| ([\d,.]+) tokens/s over (\d+) s', text)
     final = None if f is None else dict(val_loss=float(f[1]), unigram=float(f[2]), ln_v=float(f[3]), tok_s=num(f[4]))
     per_step = header['rows'] * header['seq_len']                         # tokens per optimizer step
-    records = [dict(kind='val', step=int(s), tokens=int(s) * per_step, val_loss=float(v)) for s, v in re.findall(r'^step (\d+): val loss ([\d.]+)', text, re.M)]
+    records = [dict(kind='val', step=s, tokens=s * per_step, val_loss=v) for s, v in val_losses(text)]
     if final is not None:
         for r in records: r['seconds'] = r['tokens'] / final['tok_s']    # constant pace: the log has only the total time
         final['seconds'] = records[-1]['seconds'] if records else float(f[5])
