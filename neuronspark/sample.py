@@ -407,6 +407,13 @@ def ns_chat(model:str,                    # chat model: save_pretrained folder, 
     with _autocast(m, precision): chat_loop(session, _stdin_lines(), write=lambda s, end='': print(s, end=end, flush=True))
 
 # %% ../nbs/09_sample.ipynb #ec882ac5
+def _clone_states(states): return [tuple(v.detach().clone() for v in s) for s in states]
+
+def _copy_states_(dst, src):
+    "Write the membranes of `src` into the buffers of `dst`, in place."
+    for d, s in zip(dst, src):
+        for a, b in zip(d, s): a.copy_(b)
+
 class StaticDecoder:
     "Decode steps on fixed buffers (the token and every membrane updated in place); on CUDA one step is recorded as a CUDA graph and replayed."
     def __init__(self, model,                 # a `NeuronSparkForCausalLM` in eval mode
@@ -416,7 +423,7 @@ class StaticDecoder:
                  warmup:int=2,                # eager steps before recording (kernel compilation, allocator)
                 ):
         self.model, self.seen, self.amp = model, cache.seen_tokens, autocast
-        self.states = [tuple(v.detach().clone() for v in s) for s in cache.states]   # the fixed state buffers
+        self.states = _clone_states(cache.states)                                    # the fixed state buffers
         dev = self.states[0][0].device
         self.tokens = torch.zeros(cache.batch_size, dtype=torch.long, device=dev)    # the fixed input buffer
         self.graph, self.logits = None, None
@@ -429,20 +436,18 @@ class StaticDecoder:
                                              enabled=self.amp is not None, cache_enabled=False):
             h, new, _ = self.model.stream(self.tokens[:, None], None, self.states)
             logits = self.model.decode(h)[:, -1]                                    # [B, V]
-        for old, nw in zip(self.states, new):
-            for a, b in zip(old, nw): a.copy_(b)
+        _copy_states_(self.states, new)
         return logits
 
     def _record(self, warmup):
-        saved = [tuple(v.clone() for v in s) for s in self.states]
+        saved = _clone_states(self.states)
         side = torch.cuda.Stream(); side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):                        # warm up off the default stream, as recording requires
             for _ in range(warmup): self._step()
         torch.cuda.current_stream().wait_stream(side)
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph): self.logits = self._step()   # recorded, not run
-        for old, s in zip(self.states, saved):               # the warm-up moved the state on: back to the start
-            for a, b in zip(old, s): a.copy_(b)
+        _copy_states_(self.states, saved)                     # the warm-up moved the state on: back to the start
 
     def step(self, tokens:torch.Tensor,  # the newest token of each row `[B]`
              check:bool=True,            # check the ids against the vocabulary (one host synchronisation)
@@ -458,6 +463,6 @@ class StaticDecoder:
     @property
     def cache(self) -> NeuronSparkCache:
         "A copy of the current state, to continue with `decode_step`, `generate_ids` or `generate`."
-        return NeuronSparkCache([tuple(v.clone() for v in s) for s in self.states], self.seen)
+        return NeuronSparkCache(_clone_states(self.states), self.seen)
 
     def __repr__(self): return f'StaticDecoder(batch={self.tokens.shape[0]}, seen_tokens={self.seen}, {"CUDA graph" if self.graph else "eager"})'
