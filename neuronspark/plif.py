@@ -80,10 +80,10 @@ def plif_ref(beta,         # decay: per step `[T, ...]` or per neuron `[...]` (o
     return torch.stack(ss), torch.stack(vs)
 
 # %% ../nbs/01_plif.ipynb #8a0b03b4
-def _plif(beta, u, theta, v0, alpha):
-    "The chapter-3 dispatcher `neuronspark.scan.plif` (imported on first use: `scan` builds on this module)."
-    from neuronspark.scan import plif
-    return plif(beta, u, theta, v0, alpha)
+def _plif_node(x, beta, theta, v0, alpha):
+    "The chapter-3 dispatcher `neuronspark.scan.plif_node` (imported on first use: `scan` builds on this module)."
+    from neuronspark.scan import plif_node
+    return plif_node(x, beta, theta, v0, alpha)
 
 # %% ../nbs/01_plif.ipynb #c25f00f2
 class PLIFNode(nn.Module):
@@ -111,10 +111,9 @@ class PLIFNode(nn.Module):
     def forward(self, x:torch.Tensor, # input `[T, ..., dim]`
                ) -> torch.Tensor:    # spikes `[T, ..., dim]`
         if x.shape[-1] != self.dim: raise ValueError(f'PLIFNode: expected last dim {self.dim}, got input {tuple(x.shape)}')
-        beta = self.beta
-        s, v = _plif(beta, (1 - beta) * x, self.theta, self.v, self.alpha)
-        self.v = v[-1].detach().clone()
-        return s.to(x.dtype)
+        s, v = _plif_node(x, self.beta, self.theta, self.v, self.alpha)   # the scan of u = (1 - beta) x
+        self.v = v.detach().clone()
+        return s
 
     def extra_repr(self): return f'dim={self.dim}, alpha={self.alpha}'
 

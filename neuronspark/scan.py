@@ -10,7 +10,7 @@ import torch
 from .plif import check_plif_args
 
 # %% auto #0
-__all__ = ['linear_scan_ref', 'LinearScanFn', 'linear_scan', 'PLIFScanFn', 'plif_scan', 'plif']
+__all__ = ['linear_scan_ref', 'LinearScanFn', 'linear_scan', 'PLIFScanFn', 'plif_scan', 'plif', 'selective_plif', 'plif_node']
 
 # %% ../nbs/03_scan.ipynb #b3bbd0e0
 def linear_scan_ref(a, b, h0=None):
@@ -230,3 +230,36 @@ def plif(beta,            # decay: per step `[T, ...]` or per neuron `[...]` (or
         from neuronspark.kernels.plif import plif_triton
         return plif_triton(beta, u, theta, v0, alpha)
     return plif_scan(beta, u, theta, v0, alpha)
+
+# %% ../nbs/03_scan.ipynb #6b135643
+def selective_plif(r,                      # projection output `[T, ..., 4*W]` = `[r_in, r_beta, r_alpha, r_th]`
+                   b_beta, b_alpha, b_th,  # biases `[W]`
+                   v_min:float=0.1,        # threshold floor
+                   v0=None,                # initial membrane `[..., W]`; zeros when None
+                   alpha:float=4.0,        # surrogate sharpness
+                   fused:bool=None,        # Triton kernel with the modulation inside; None: when `r` is on CUDA
+                  ):                       # (spikes `[T, ..., W]` in r's dtype, last membrane `[..., W]`)
+    """Selective PLIF: chapter 2's modulation, then the scan. Fused (`neuronspark.kernels.plif.selective_triton`) on CUDA:
+    `beta, u, theta` and the `[T, ...]` membrane never reach memory. Otherwise `selective_modulation` and `plif`."""
+    if r.is_cuda if fused is None else fused:
+        from neuronspark.kernels.plif import selective_triton
+        return selective_triton(r, b_beta, b_alpha, b_th, v_min, v0, alpha)
+    from neuronspark.selective import selective_modulation    # chapter 2 builds on this module: imported on first use
+    beta, u, theta = selective_modulation(r, b_beta, b_alpha, b_th, v_min)
+    s, v = plif(beta, u, theta, v0, alpha)
+    return s.to(r.dtype), v[-1]
+
+def plif_node(x,                # input `[T, ..., W]`
+              beta,             # decay `[W]` per neuron
+              theta,            # threshold `[W]` per neuron
+              v0=None,          # initial membrane `[..., W]`; zeros when None
+              alpha:float=4.0,  # surrogate sharpness
+              fused:bool=None,  # Triton kernel with the drive inside; None: when `x` is on CUDA
+             ):                 # (spikes `[T, ..., W]` in x's dtype, last membrane `[..., W]`)
+    """`PLIFNode`'s scan with drive `u = (1 - beta) x`. Fused (`neuronspark.kernels.plif.plif_node_triton`) on CUDA:
+    `u` and the `[T, ...]` membrane never reach memory. Otherwise the drive in PyTorch and `plif`."""
+    if x.is_cuda if fused is None else fused:
+        from neuronspark.kernels.plif import plif_node_triton
+        return plif_node_triton(x, beta, theta, v0, alpha)
+    s, v = plif(beta, (1 - beta) * x, theta, v0, alpha)
+    return s.to(x.dtype), v[-1]

@@ -8,10 +8,11 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .scan import plif
+from .scan import selective_plif
 
 # %% auto #0
-__all__ = ['SELECTIVE_INITS', 'group_betas', 'group_rates', 'selective_biases', 'selective_init_', 'SelectivePLIF']
+__all__ = ['SELECTIVE_INITS', 'group_betas', 'group_rates', 'selective_biases', 'selective_init_', 'selective_modulation',
+           'SelectivePLIF']
 
 # %% ../nbs/02_selective.ipynb #3401ee12
 SELECTIVE_INITS = {
@@ -72,6 +73,18 @@ def selective_init_(weight:torch.Tensor,   # stacked `[W_in; W_beta; W_alpha; W_
     w[dn:] *= mod_scale                                               # W_beta, W_alpha, W_th
     return weight.copy_(w)
 
+# %% ../nbs/02_selective.ipynb #0639fa24
+def selective_modulation(r:torch.Tensor,        # projection output `[..., 4*W]` = [r_in, r_beta, r_alpha, r_th]
+                         b_beta, b_alpha, b_th, # biases `[W]`
+                         v_min:float=0.1,       # threshold floor
+                        ):                      # (beta, u, theta), each `[..., W]`
+    "Decay `sigmoid(r_beta + b_beta)`, drive `softplus(r_alpha + b_alpha) * r_in`, threshold `v_min + |r_th + b_th|`."
+    r_in, r_beta, r_alpha, r_th = r.split(b_beta.shape[-1], dim=-1)
+    beta = torch.sigmoid(r_beta + b_beta)
+    alpha = F.softplus(r_alpha + b_alpha)
+    theta = v_min + (r_th + b_th).abs()
+    return beta, alpha * r_in, theta
+
 # %% ../nbs/02_selective.ipynb #194e2084
 class SelectivePLIF(nn.Module):
     "Selective PLIF population: D channels -> D*N neurons whose decay, gain and threshold depend on the current input."
@@ -103,24 +116,23 @@ class SelectivePLIF(nn.Module):
         "Return the membrane to rest (zeros)."
         self.v = None
 
-    def modulation(self, r:torch.Tensor, # projection output `[..., 4*D*N]` = [r_in, r_beta, r_alpha, r_th]
-                  ):                     # (beta, u, theta), each `[..., D*N]`
-        "Decay, input drive and threshold of every neuron from the projected input."
+    def _check_r(self, r):
         if r.shape[-1] != 4 * self.dn:
             raise ValueError(f'SelectivePLIF: `r` must end in 4*D*N = {4 * self.dn}, got shape {tuple(r.shape)}')
-        r_in, r_beta, r_alpha, r_th = r.split(self.dn, dim=-1)
-        beta = torch.sigmoid(r_beta + self.b_beta)
-        alpha = F.softplus(r_alpha + self.b_alpha)
-        theta = self.v_min + (r_th + self.b_th).abs()
-        return beta, alpha * r_in, theta
+
+    def modulation(self, r:torch.Tensor, # projection output `[..., 4*D*N]` = [r_in, r_beta, r_alpha, r_th]
+                  ):                     # (beta, u, theta), each `[..., D*N]`
+        "Decay, input drive and threshold of every neuron from the projected input (`selective_modulation`)."
+        self._check_r(r)
+        return selective_modulation(r, self.b_beta, self.b_alpha, self.b_th, self.v_min)
 
     def scan(self, r:torch.Tensor, # projection output `[T, B, 4*D*N]`
             ) -> torch.Tensor:     # hidden spikes `[T, B, D*N]`
-        "Modulation, then the PLIF scan over time from the stored membrane; keeps a copy of the last membrane."
-        beta, u, theta = self.modulation(r)
-        s, v = plif(beta, u, theta, self.v, self.alpha)
-        self.v = v[-1].detach().clone()
-        return s.to(r.dtype)
+        "Modulation, then the PLIF scan over time from the stored membrane (`selective_plif`); keeps a copy of the last membrane."
+        self._check_r(r)
+        s, v = selective_plif(r, self.b_beta, self.b_alpha, self.b_th, self.v_min, self.v, self.alpha)
+        self.v = v.detach().clone()
+        return s
 
     def forward(self, x:torch.Tensor, # input `[T, B, D]`
                ) -> torch.Tensor:     # hidden spikes `[T, B, D*N]`

@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['plif_fwd_naive_kernel', 'plif_fwd_kernel', 'plif_bwd_kernel', 'plif_config', 'plif_fwd', 'plif_bwd', 'PLIFTritonFn',
-           'plif_triton']
+           'plif_triton', 'fused_fwd_kernel', 'fused_bwd_kernel', 'fused_config', 'fused_fwd', 'fused_bwd',
+           'FusedPLIFFn', 'selective_triton', 'plif_node_triton']
 
 # %% ../../nbs/04_triton.ipynb #8bce527b
 import math, os
@@ -129,9 +130,11 @@ def plif_fwd_kernel(beta_ptr, u_ptr, theta_ptr, v0_ptr,   # inputs
 # %% ../../nbs/04_triton.ipynb #75b66cbb
 @triton.jit
 def _bwd_chunk(U, Bt, THt, GS, GV, b_row, th_row, v, G, acc_b, acc_th, alpha, du_ptr, db_ptr, dth_ptr, col, mc, RW, n_valid,
-               BETA_T: tl.constexpr, THETA_T: tl.constexpr, CH: tl.constexpr, TAIL: tl.constexpr):
-    "Backward through one chunk: recompute its membranes from `v` (the checkpoint), then walk back in time carrying `G`."
+               BETA_T: tl.constexpr, THETA_T: tl.constexpr, CH: tl.constexpr, TAIL: tl.constexpr, TILES: tl.constexpr):
+    """Backward through one chunk: recompute its membranes from `v` (the checkpoint), then walk back in time carrying `G`.
+    Stores the per-step gradients, or with `TILES` returns them as `[CH, BLOCK]` tiles (zero past `n_valid`) instead."""
     ii = tl.arange(0, CH)[:, None]
+    GP, DB, DTH = tl.zeros(U.shape, tl.float32), tl.zeros(U.shape, tl.float32), tl.zeros(U.shape, tl.float32)
     VP = tl.zeros(U.shape, tl.float32)                       # V_{t-1}
     Z = tl.zeros(U.shape, tl.float32)                        # z_t = V_pre - theta
     for i in tl.static_range(CH):                            # 1. the forward again, in registers
@@ -155,19 +158,30 @@ def _bwd_chunk(U, Bt, THt, GS, GV, b_row, th_row, v, G, acc_b, acc_th, alpha, du
             m = mc & ok
             G = tl.where(ok, gpre * b, G)
             db, dth = tl.where(ok, db, 0.0), tl.where(ok, dth, 0.0)
+            if TILES:
+                gpre = tl.where(ok, gpre, 0.0)
         else:
             m = mc
             G = gpre * b
-        tl.store(du_ptr + i * RW + col, gpre, mask=m)
+        if TILES:                                            # the caller turns them into gradients of its own inputs
+            GP = _put(GP, ii, i, gpre)
+        else:
+            tl.store(du_ptr + i * RW + col, gpre, mask=m)
         if BETA_T:
-            tl.store(db_ptr + i * RW + col, db, mask=m)
+            if TILES:
+                DB = _put(DB, ii, i, db)
+            else:
+                tl.store(db_ptr + i * RW + col, db, mask=m)
         else:
             acc_b += db                                      # per neuron: sum over time in a register
         if THETA_T:
-            tl.store(dth_ptr + i * RW + col, dth, mask=m)
+            if TILES:
+                DTH = _put(DTH, ii, i, dth)
+            else:
+                tl.store(dth_ptr + i * RW + col, dth, mask=m)
         else:
             acc_th += dth
-    return G, acc_b, acc_th
+    return G, acc_b, acc_th, GP, DB, DTH
 
 # %% ../../nbs/04_triton.ipynb #ed29c343
 @triton.jit
@@ -220,10 +234,10 @@ def plif_bwd_kernel(beta_ptr, u_ptr, theta_ptr, v0_ptr, ckpt_ptr,  # what the fo
     if T_full < T:                                       # the partial chunk at the end
         m = (tl.arange(0, CH)[:, None] < T - T_full) & mc[None, :]
         v = tl.where(n_full > 0, tl.load(ckpt_ptr + col, mask=mc & (n_full > 0), other=0.0), v_init)
-        G, acc_b, acc_th = _bwd_chunk(_load_chunk(u_ptr + ou, m, True), _load_chunk(beta_ptr + ob, m, BETA_T),
+        G, acc_b, acc_th, _, _, _ = _bwd_chunk(_load_chunk(u_ptr + ou, m, True), _load_chunk(beta_ptr + ob, m, BETA_T),
                                       _load_chunk(theta_ptr + oth, m, THETA_T), _load_chunk(gs_ptr + ogs, m, HAS_GS),
                                       _load_chunk(gv_ptr + ogv, m, HAS_GV), b_row, th_row, v, G, acc_b, acc_th, alpha,
-                                      du_ptr, db_ptr, dth_ptr, col, mc, RW, T - T_full, BETA_T, THETA_T, CH, True)
+                                      du_ptr, db_ptr, dth_ptr, col, mc, RW, T - T_full, BETA_T, THETA_T, CH, True, False)
     u_ptr -= CH * su_t                                   # the last full chunk
     beta_ptr -= CH * sb_t
     theta_ptr -= CH * sth_t
@@ -252,8 +266,8 @@ def plif_bwd_kernel(beta_ptr, u_ptr, theta_ptr, v0_ptr, ckpt_ptr,  # what the fo
         Un, Bn, THn = _load_chunk(u_ptr + ou, m, True), _load_chunk(beta_ptr + ob, m, BETA_T), _load_chunk(theta_ptr + oth, m, THETA_T)
         GSn, GVn = _load_chunk(gs_ptr + ogs, m, HAS_GS), _load_chunk(gv_ptr + ogv, m, HAS_GV)
         vs = tl.load(ckpt_ptr + col, mask=mc & (c > 1), other=0.0)
-        G, acc_b, acc_th = _bwd_chunk(U, Bt, THt, GS, GV, b_row, th_row, v, G, acc_b, acc_th, alpha,  # ... computing chunk c
-                                      du_ptr, db_ptr, dth_ptr, col, mc, RW, CH, BETA_T, THETA_T, CH, False)
+        G, acc_b, acc_th, _, _, _ = _bwd_chunk(U, Bt, THt, GS, GV, b_row, th_row, v, G, acc_b, acc_th, alpha,  # ... computing chunk c
+                                      du_ptr, db_ptr, dth_ptr, col, mc, RW, CH, BETA_T, THETA_T, CH, False, False)
         U, Bt, THt, GS, GV = Un, Bn, THn, GSn, GVn
     tl.store(dv0_ptr + col, G, mask=mc)
     if not BETA_T:
@@ -401,3 +415,272 @@ def plif_triton(beta,              # decay: per step `[T, ...]` or per neuron `[
     beta, theta = check_plif_args(beta, u, theta, v0, fn='plif_triton')
     _check_kernel_args(u, beta, theta, v0, _INTERPRET)
     return PLIFTritonFn.apply(beta, u, theta, v0, float(alpha), full_v, cfg, debug)
+
+# %% ../../nbs/04_triton.ipynb #01822bb5
+@triton.jit
+def _softplus(x):
+    "`F.softplus`: `log(1 + e^x)`, computed as `max(x, 0) + log1p(e^-|x|)` (no overflow), and `x` itself above 20."
+    e = tl.exp(-tl.abs(x))
+    w = 1.0 + e
+    log1p = tl.where(w == 1.0, e, tl.log(w) * (e / (w - 1.0)))   # log1p(e) to full precision even for tiny e
+    return tl.where(x > 20.0, x, tl.maximum(x, 0.0) + log1p)
+
+
+@triton.jit
+def _load_raw(p, o, m, Wo, SEL: tl.constexpr):
+    "The raw input tiles of one chunk: `r_in, r_beta, r_alpha, r_th` (slices `Wo` elements apart), or `x` and two zero tiles."
+    if SEL:
+        return _load_chunk(p + o, m, True), _load_chunk(p + o + Wo, m, True), \
+               _load_chunk(p + o + 2 * Wo, m, True), _load_chunk(p + o + 3 * Wo, m, True)
+    else:
+        return _load_chunk(p + o, m, True), _load_chunk(p, m, False), _load_chunk(p, m, False), _load_chunk(p, m, False)
+
+
+@triton.jit
+def _modulate(RI, RB, RA, RT, p1, p2, p3, v_min, SEL: tl.constexpr):
+    "Tiles `u, beta, theta` in registers: the selective modulation, or the drive `u = (1 - beta) x` of a per-neuron beta `p1`."
+    if SEL:
+        return _softplus(RA + p2[None, :]) * RI, tl.sigmoid(RB + p1[None, :]), v_min + tl.abs(RT + p3[None, :])
+    else:
+        return (1.0 - p1[None, :]) * RI, RB, RT
+
+# %% ../../nbs/04_triton.ipynb #1f694c87
+_NO_SPEC_F = ['T', 'R', 'W', 'sx_t', 'sx_r']
+
+@triton.jit(do_not_specialize=_NO_SPEC_F)
+def fused_fwd_kernel(x_ptr, p1_ptr, p2_ptr, p3_ptr, v0_ptr,   # inputs: x [T, R, K*W]; per-neuron parameters [W]; v0 [R, W]
+                     s_ptr, ckpt_ptr,                         # outputs: spikes [T, R, W]; membrane after each chunk
+                     T, R, W, sx_t, sx_r, sx_w, sv0_r, sv0_w, v_min,
+                     SEL: tl.constexpr, HAS_V0: tl.constexpr, CH: tl.constexpr, BR: tl.constexpr, BW: tl.constexpr):
+    "PLIF forward from the raw input: `beta, u, theta` made in registers (`SEL`: selective; else `u = (1 - beta) x`); no membrane written."
+    r, w, mc, col = _columns(R, W, BR, BW)
+    RW, Wo = R * W, W * sx_w
+    ox = _offsets(r, w, sx_t, sx_r, sx_w, CH)
+    mcc = mc[None, :] & (tl.arange(0, CH)[:, None] >= 0)
+    p1 = tl.load(p1_ptr + w, mask=mc, other=0.0).to(tl.float32)   # b_beta, or beta
+    p2 = tl.load(p2_ptr + w, mask=mc, other=0.0).to(tl.float32)   # b_alpha (unused for the drive)
+    p3 = tl.load(p3_ptr + w, mask=mc, other=0.0).to(tl.float32)   # b_th, or theta
+    v = tl.load(v0_ptr + r * sv0_r + w * sv0_w, mask=mc, other=0.0).to(tl.float32) if HAS_V0 else tl.zeros(r.shape, tl.float32)
+    T_full = (T // CH) * CH
+    RI, RB, RA, RT = _load_raw(x_ptr, ox, mcc & (T_full > 0), Wo, SEL)
+    for t0 in range(0, T_full, CH):
+        x_ptr += CH * sx_t
+        RIn, RBn, RAn, RTn = _load_raw(x_ptr, ox, mcc & (t0 + CH < T_full), Wo, SEL)   # prefetch chunk n+1 ...
+        U, Bt, THt = _modulate(RI, RB, RA, RT, p1, p2, p3, v_min, SEL)                 # ... while computing chunk n
+        v = _fwd_chunk(U, Bt, THt, p1, p3, v, s_ptr, s_ptr, col, mc, RW, CH, SEL, SEL, False, CH, False)
+        tl.store(ckpt_ptr + col, v, mask=mc)
+        s_ptr += CH * RW
+        ckpt_ptr += RW
+        RI, RB, RA, RT = RIn, RBn, RAn, RTn
+    if T_full < T:                                       # the last, partial chunk
+        RI, RB, RA, RT = _load_raw(x_ptr, ox, (tl.arange(0, CH)[:, None] < T - T_full) & mc[None, :], Wo, SEL)
+        U, Bt, THt = _modulate(RI, RB, RA, RT, p1, p2, p3, v_min, SEL)
+        v = _fwd_chunk(U, Bt, THt, p1, p3, v, s_ptr, s_ptr, col, mc, RW, T - T_full, SEL, SEL, False, CH, True)
+        tl.store(ckpt_ptr + col, v, mask=mc)
+
+# %% ../../nbs/04_triton.ipynb #5ad03658
+@triton.jit
+def _fused_bwd_chunk(RI, RB, RA, RT, GS, p1, p2, p3, v_min, v, G, acc1, acc2, acc3, alpha, dx_ptr, od, m, Wd,
+                     col, mc, RW, n_valid, SEL: tl.constexpr, CH: tl.constexpr, TAIL: tl.constexpr):
+    "Backward through one chunk from the raw tiles: the scan's gradients as tiles, then straight to `dx` and the parameter sums."
+    U, Bt, THt = _modulate(RI, RB, RA, RT, p1, p2, p3, v_min, SEL)
+    G, acc1, acc3, GP, DB, DTH = _bwd_chunk(U, Bt, THt, GS, tl.zeros(GS.shape, tl.float32), p1, p3, v, G, acc1, acc3, alpha, dx_ptr, dx_ptr, dx_ptr,
+                                            col, mc, RW, n_valid, SEL, SEL, CH, TAIL, True)   # GP = dL/du, DB, DTH per step
+    if SEL:
+        a = RA + p2[None, :]
+        d_in = GP * _softplus(a)                                     # u = softplus(a) r_in
+        d_alpha = GP * RI * tl.where(a > 20.0, 1.0, tl.sigmoid(a))   # softplus' = sigmoid (1 on the linear branch)
+        d_beta = DB * Bt * (1.0 - Bt)                                # sigmoid' = beta (1 - beta)
+        b = RT + p3[None, :]
+        d_th = tl.where(b > 0, DTH, tl.where(b < 0, -DTH, 0.0))     # |b|' = sign(b)
+        tl.store(dx_ptr + od, d_in, mask=m)
+        tl.store(dx_ptr + od + Wd, d_beta, mask=m)
+        tl.store(dx_ptr + od + 2 * Wd, d_alpha, mask=m)
+        tl.store(dx_ptr + od + 3 * Wd, d_th, mask=m)
+        acc1 += tl.sum(d_beta, axis=0)                               # bias gradients: summed over time here, rows later
+        acc2 += tl.sum(d_alpha, axis=0)
+        acc3 += tl.sum(d_th, axis=0)
+    else:
+        tl.store(dx_ptr + od, GP * (1.0 - p1[None, :]), mask=m)      # u = (1 - beta) x
+        acc1 -= tl.sum(GP * RI, axis=0)                              # ... and beta's second path
+    return G, acc1, acc2, acc3
+
+# %% ../../nbs/04_triton.ipynb #35c39e10
+@triton.jit(do_not_specialize=_NO_SPEC_F + ['sgs_t', 'sgs_r'])
+def fused_bwd_kernel(x_ptr, p1_ptr, p2_ptr, p3_ptr, v0_ptr, ckpt_ptr,  # what the forward kept
+                     gs_ptr, gvl_ptr,                                 # upstream gradients: spikes [T, R, W], last membrane [R, W]
+                     dx_ptr, dp1_ptr, dp2_ptr, dp3_ptr, dv0_ptr,      # out: dx [T, R, K*W]; parameters [row blocks, W]; dv0 [R, W]
+                     T, R, W, alpha, sx_t, sx_r, sx_w, sv0_r, sv0_w, v_min, sgs_t, sgs_r, sgs_w,
+                     SEL: tl.constexpr, HAS_V0: tl.constexpr, HAS_GS: tl.constexpr, HAS_GVL: tl.constexpr,
+                     CH: tl.constexpr, BR: tl.constexpr, BW: tl.constexpr):
+    "Backward of `fused_fwd_kernel`: chunks last to first, recomputed from the checkpoints, writing the gradient of `x` itself."
+    r, w, mc, col = _columns(R, W, BR, BW)
+    RW, Wo = R * W, W * sx_w
+    Wd = W                                               # dx is contiguous [T, R, K*W]
+    KW = 4 * W if SEL else W
+    ox = _offsets(r, w, sx_t, sx_r, sx_w, CH)
+    ogs = _offsets(r, w, sgs_t, sgs_r, sgs_w, CH)
+    od = _offsets(r, w, R * KW, KW, 1, CH)
+    mcc = mc[None, :] & (tl.arange(0, CH)[:, None] >= 0)
+    p1 = tl.load(p1_ptr + w, mask=mc, other=0.0).to(tl.float32)
+    p2 = tl.load(p2_ptr + w, mask=mc, other=0.0).to(tl.float32)
+    p3 = tl.load(p3_ptr + w, mask=mc, other=0.0).to(tl.float32)
+    v_init = tl.load(v0_ptr + r * sv0_r + w * sv0_w, mask=mc, other=0.0).to(tl.float32) if HAS_V0 else tl.zeros(r.shape, tl.float32)
+    G = tl.load(gvl_ptr + col, mask=mc, other=0.0).to(tl.float32) if HAS_GVL else tl.zeros(r.shape, tl.float32)
+    acc1, acc2, acc3 = tl.zeros(r.shape, tl.float32), tl.zeros(r.shape, tl.float32), tl.zeros(r.shape, tl.float32)
+    n_full = T // CH
+    T_full = (n_full * CH).to(tl.int64)
+    x_ptr += T_full * sx_t                               # start at the chunk after the full ones
+    gs_ptr += T_full * sgs_t
+    dx_ptr += T_full * R * KW
+    ckpt_ptr += (n_full - 1).to(tl.int64) * RW           # membrane at the end of the last full chunk
+    if T_full < T:                                       # the partial chunk at the end
+        m = (tl.arange(0, CH)[:, None] < T - T_full) & mc[None, :]
+        v = tl.where(n_full > 0, tl.load(ckpt_ptr + col, mask=mc & (n_full > 0), other=0.0), v_init)
+        RI, RB, RA, RT = _load_raw(x_ptr, ox, m, Wo, SEL)
+        G, acc1, acc2, acc3 = _fused_bwd_chunk(RI, RB, RA, RT, _load_chunk(gs_ptr + ogs, m, HAS_GS), p1, p2, p3, v_min, v, G,
+                                               acc1, acc2, acc3, alpha, dx_ptr, od, m, Wd, col, mc, RW, T - T_full, SEL, CH, True)
+    x_ptr -= CH * sx_t                                   # the last full chunk
+    gs_ptr -= CH * sgs_t
+    ckpt_ptr -= RW
+    m = mcc & (n_full > 0)
+    RI, RB, RA, RT = _load_raw(x_ptr, ox, m, Wo, SEL)
+    GS = _load_chunk(gs_ptr + ogs, m, HAS_GS)
+    vs = tl.load(ckpt_ptr + col, mask=mc & (n_full > 1), other=0.0)
+    for j in range(0, n_full):
+        c = n_full - 1 - j                               # chunk index, last to first
+        v = tl.where(c > 0, vs, v_init)                  # the membrane before chunk c
+        x_ptr -= CH * sx_t
+        gs_ptr -= CH * sgs_t
+        ckpt_ptr -= RW
+        dx_ptr -= CH * R * KW
+        m = mcc & (c > 0)                                # prefetch chunk c-1 and its checkpoint ...
+        RIn, RBn, RAn, RTn = _load_raw(x_ptr, ox, m, Wo, SEL)
+        GSn = _load_chunk(gs_ptr + ogs, m, HAS_GS)
+        vs = tl.load(ckpt_ptr + col, mask=mc & (c > 1), other=0.0)
+        G, acc1, acc2, acc3 = _fused_bwd_chunk(RI, RB, RA, RT, GS, p1, p2, p3, v_min, v, G, acc1, acc2, acc3, alpha,  # ... computing chunk c
+                                               dx_ptr, od, mcc, Wd, col, mc, RW, CH, SEL, CH, False)
+        RI, RB, RA, RT, GS = RIn, RBn, RAn, RTn, GSn
+    tl.store(dv0_ptr + col, G, mask=mc)
+    _store_row_grad(dp1_ptr, acc1, mc, r, w, W, True, BR, BW)
+    if SEL:
+        _store_row_grad(dp2_ptr, acc2, mc, r, w, W, True, BR, BW)
+    _store_row_grad(dp3_ptr, acc3, mc, r, w, W, True, BR, BW)
+
+# %% ../../nbs/04_triton.ipynb #094ad90c
+def fused_config(R:int, W:int,        # columns: rows (batch) x neurons
+                 sel:bool,            # selective (four input tiles per chunk) or the drive mode (one)
+                 device:torch.device,
+                ) -> tuple:           # (BR, BW, CH, num_warps)
+    "Launch shape of the fused kernels: `plif_config`'s blocks, shorter chunks for the selective mode's extra tiles."
+    BR, BW, CH, nw = plif_config(R, W, sel, device)
+    return BR, BW, (CH if device.type != 'cuda' else 8 if sel else 16), nw
+
+def fused_fwd(x, p1, p2, p3, v0, v_min, sel, cfg=None, debug=False):
+    "Launch `fused_fwd_kernel`. Returns spikes `[T, R, W]` in x's dtype, fp32 checkpoints, views `(x, v0)`, config."
+    T, S = x.shape[0], x.shape[1:]
+    R, W = math.prod(S[:-1]), S[-1] // (4 if sel else 1)
+    BR, BW, CH, nw = cfg or fused_config(R, W, sel, x.device)
+    xv = _view(x, x.shape, True, R, S[-1])
+    v0v = None if v0 is None else _view(v0, (*S[:-1], W), False, R, W)
+    s = _new((T, R, W), x.dtype, x.device, debug)
+    ckpt = _new((triton.cdiv(T, CH), R, W), torch.float32, x.device, debug)
+    fused_fwd_kernel[(triton.cdiv(W, BW), triton.cdiv(R, BR))](
+        xv, p1, p3 if p2 is None else p2, p3, xv if v0v is None else v0v, s, ckpt, T, R, W, *xv.stride(),
+        *((0, 0) if v0v is None else v0v.stride()), float(v_min), SEL=sel, HAS_V0=v0v is not None, CH=CH, BR=BR, BW=BW, num_warps=nw)
+    return s, ckpt, (xv, v0v), (BR, BW, CH, nw)
+
+def fused_bwd(xv, p1, p2, p3, v0v, ckpt, gs, gvl, v_min, alpha, sel, cfg, debug=False):
+    "Launch `fused_bwd_kernel`. Returns `dx` `[T, R, K*W]` in x's dtype, the parameter gradients `[W]` (fp32; None for an absent one), `dv0` `[R, W]`."
+    BR, BW, CH, nw = cfg
+    T, R, KW = xv.shape
+    W, dev, n_rb = KW // (4 if sel else 1), xv.device, triton.cdiv(R, BR)
+    dx = _new((T, R, KW), xv.dtype, dev, debug)
+    dp1, dp2, dp3 = (_new((n_rb, W), torch.float32, dev, debug) if p is not None else None for p in (p1, p2, p3))
+    dv0 = _new((R, W), torch.float32, dev, debug)
+    gs3 = None if gs is None else _view(gs, gs.shape, True, R, W)
+    gvl2 = None if gvl is None else gvl.reshape(R, W).contiguous()
+    fused_bwd_kernel[(triton.cdiv(W, BW), n_rb)](
+        xv, p1, p3 if p2 is None else p2, p3, xv if v0v is None else v0v, ckpt, dx if gs3 is None else gs3,
+        dx if gvl2 is None else gvl2, dx, dp1, dp3 if dp2 is None else dp2, dp3, dv0, T, R, W, float(alpha), *xv.stride(),
+        *((0, 0) if v0v is None else v0v.stride()), float(v_min), *((0, 0, 0) if gs3 is None else gs3.stride()),
+        SEL=sel, HAS_V0=v0v is not None, HAS_GS=gs3 is not None, HAS_GVL=gvl2 is not None, CH=CH, BR=BR, BW=BW, num_warps=nw)
+    return dx, *(None if d is None else d.sum(0) for d in (dp1, dp2, dp3)), dv0
+
+# %% ../../nbs/04_triton.ipynb #9a2bf971
+class FusedPLIFFn(torch.autograd.Function):
+    "PLIF scan from the raw input (selective projection `r`, or `x` with a per-neuron beta): Triton forward and backward."
+    @staticmethod
+    def forward(ctx, x, p1, p2, p3, v0, v_min, alpha, sel, cfg, debug):
+        s, ckpt, (xv, v0v), cfg = fused_fwd(x, p1, p2, p3, v0, v_min, sel, cfg, debug)
+        ctx.save_for_backward(xv, p1, p2, p3, v0v, ckpt)
+        ctx.meta = v_min, alpha, sel, cfg, debug, x.shape, None if v0 is None else (v0.shape, v0.dtype)
+        ctx.set_materialize_grads(False)
+        S = (*x.shape[1:-1], p1.shape[0])
+        return s.view(x.shape[0], *S), ckpt[-1].view(S).clone()
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, gs, gv):
+        xv, p1, p2, p3, v0v, ckpt = ctx.saved_tensors
+        v_min, alpha, sel, cfg, debug, x_shape, v0_info = ctx.meta
+        if gs is None and gv is None: return (None,) * 10
+        dx, d1, d2, d3, dv0 = fused_bwd(xv, p1, p2, p3, v0v, ckpt, gs, gv, v_min, alpha, sel, cfg, debug)
+        n = ctx.needs_input_grad
+        return (dx.view(x_shape) if n[0] else None, *(d.to(p.dtype) if need else None for d, p, need in zip((d1, d2, d3), (p1, p2, p3), n[1:4])),
+                dv0.view(v0_info[0]).to(v0_info[1]) if n[4] else None, None, None, None, None, None)
+
+# %% ../../nbs/04_triton.ipynb #2c97a389
+def _check_fused_args(fn, x, xname, k, params, v0, interpret):
+    "Errors of the fused entry points: the input's last dim, parameter shapes, dtypes, devices, CUDA unless interpreting."
+    if not isinstance(x, torch.Tensor): raise TypeError(f'{fn}: `{xname}` must be a tensor [T, ..., {k}*W], got {type(x).__name__}')
+    W = params[0][1].shape[-1] if isinstance(params[0][1], torch.Tensor) else None
+    for name, p in params:
+        if not isinstance(p, torch.Tensor): raise TypeError(f'{fn}: `{name}` must be a tensor [W], got {type(p).__name__}')
+        if p.ndim != 1 or p.shape[0] != W:
+            raise ValueError(f'{fn}: `{name}` must have shape [W] = ({W},) like `{params[0][0]}`, got {tuple(p.shape)}')
+    if x.ndim < 2 or x.shape[0] < 1 or x.shape[-1] != k * W:
+        raise ValueError(f'{fn}: `{xname}` must have shape [T, ..., {k}*W] = [T, ..., {k * W}] (W = {W} neurons), got {tuple(x.shape)}')
+    S = (*x.shape[1:-1], W)
+    if v0 is not None:
+        try: ok = v0.ndim <= len(S) and torch.broadcast_shapes(v0.shape, S) == S
+        except RuntimeError: ok = False
+        if not ok: raise ValueError(f'{fn}: `v0` has shape {tuple(v0.shape)}, which does not broadcast to {S}')
+    for name, t in ((xname, x), *params, ('v0', v0)):
+        if t is None: continue
+        if t.dtype not in _DTYPES:
+            raise TypeError(f'{fn}: `{name}` has dtype {t.dtype}; the kernels take float32, bfloat16 or float16 '
+                            '(the reference path of neuronspark.scan takes float64)')
+        if t.device != x.device: raise ValueError(f'{fn}: `{name}` is on {t.device} but `{xname}` is on {x.device}')
+    if x.device.type != 'cuda' and not interpret:
+        raise RuntimeError(f'{fn}: `{xname}` is on {x.device}; the Triton kernels need CUDA tensors (or TRITON_INTERPRET=1 '
+                           'set before neuronspark.kernels.plif is imported, to run them on the CPU in the interpreter)')
+
+def selective_triton(r,                # projection output `[T, ..., 4*W]` = `[r_in, r_beta, r_alpha, r_th]`; may be a strided slice
+                     b_beta, b_alpha, b_th,  # biases `[W]` (fp32 parameters)
+                     v_min:float=0.1,  # threshold floor
+                     v0=None,          # initial membrane `[..., W]`; zeros when None
+                     alpha:float=4.0,  # surrogate sharpness
+                     cfg:tuple=None,   # launch shape `(BR, BW, CH, num_warps)`; `fused_config` when None
+                     debug:bool=False, # fill every output with NaN before the kernels run
+                    ):                 # (spikes `[T, ..., W]` in r's dtype, exactly 0/1; last membrane `[..., W]` fp32)
+    """Selective PLIF scan fused with its modulation: `SelectivePLIF.modulation` and `plif` in one pass over `r`.
+
+    `beta = sigmoid(r_beta + b_beta)`, `u = softplus(r_alpha + b_alpha) r_in`, `theta = v_min + |r_th + b_th|` are made
+    in registers and never stored; neither is the `[T, ...]` membrane. The backward writes the gradient of `r` itself
+    and the biases' gradients summed over time and batch. Example: `s, v = selective_triton(r, sp.b_beta, sp.b_alpha, sp.b_th)`.
+    """
+    _check_fused_args('selective_triton', r, 'r', 4, (('b_beta', b_beta), ('b_alpha', b_alpha), ('b_th', b_th)), v0, _INTERPRET)
+    return FusedPLIFFn.apply(r, b_beta, b_alpha, b_th, v0, float(v_min), float(alpha), True, cfg, debug)
+
+def plif_node_triton(x,                # input `[T, ..., W]`; the drive is `(1 - beta) x`
+                     beta,             # decay `[W]`, per neuron (e.g. `sigmoid(w)`)
+                     theta,            # threshold `[W]`, per neuron
+                     v0=None,          # initial membrane `[..., W]`; zeros when None
+                     alpha:float=4.0,  # surrogate sharpness
+                     cfg:tuple=None,   # launch shape; `fused_config` when None
+                     debug:bool=False, # fill every output with NaN before the kernels run
+                    ):                 # (spikes `[T, ..., W]` in x's dtype, exactly 0/1; last membrane `[..., W]` fp32)
+    "`PLIFNode`'s scan with its drive `(1 - beta) x` made in the kernel, spikes in x's dtype, no `[T, ...]` membrane written."
+    _check_fused_args('plif_node_triton', x, 'x', 1, (('beta', beta), ('theta', theta)), v0, _INTERPRET)
+    return FusedPLIFFn.apply(x, beta, None, theta, v0, 0.0, float(alpha), False, cfg, debug)
