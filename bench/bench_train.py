@@ -11,6 +11,7 @@ rewrites the JSON (`--out`) after every configuration, so a run that is cut off 
     torchrun --standalone --nproc_per_node 2 bench/bench_train.py --ddp --batches 2,4 --ckpt on --llama_batches ''
     bash bench/bench_train_ddp.sh OUT_DIR             # 1 GPU then 2 GPUs, same per-GPU batches, and the scaling
     python bench/bench_train.py --device cpu --preset tiny --steps 3   # CPU smoke test (seq 32, batch 2) -> out/train_cpu.json
+    python bench/bench_train.py --scans fused,unfused --ckpt on --llama_batches ''   # before / after the fused PLIF kernels
 
 Model FLOPs per token (forward = 2 FLOPs, one multiply-add, per weight and token; fwd + bwd = 3 x forward; recomputation by
 checkpointing is not counted, so this is MFU, not hardware FLOP utilisation):
@@ -29,7 +30,7 @@ ceil(int(2/3 * 4 * 1024) / 64) = 2752). transformers' `LlamaConfig` default (110
 function of dim, so it is not used. Attention runs through PyTorch's SDPA (flash kernels on an H100).
 """
 from __future__ import annotations
-import contextlib, gc, json, math, os, platform, statistics, sys, time
+import contextlib, functools, gc, json, math, os, platform, statistics, sys, time
 from pathlib import Path
 import torch
 import torch.distributed as dist
@@ -134,21 +135,30 @@ def make_optimizer(model:nn.Module, kind:str='fused', lr:float=3e-4, weight_deca
     groups = [{k: v for k, v in g.items() if k not in ('param_names', 'lr_mult', 'name')} for g in param_groups(model, weight_decay)]
     return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.95), eps=1e-8, **OPTIMS[kind])
 
+SCAN_KINDS = ('auto', 'fused', 'unfused', 'torch')
+
 @contextlib.contextmanager
 def scan_impl(kind:str='auto'):
-    "'auto': the library's dispatcher (Triton on CUDA). 'torch': route every PLIF scan to chapter 3's `plif_scan`; yields a call counter."
+    """How the model's neurons scan; yields a counter of the neuron calls rerouted (0 for 'auto').
+    'auto' (= 'fused'): the library's dispatchers: the fused Triton kernels on CUDA (modulation / (1-beta)x inside the scan).
+    'unfused': the path before the fused kernels: modulation and (1-beta)x in PyTorch, then `plif` (on CUDA `plif_triton`,
+    full [T] membrane written). 'torch': the same with every scan in chapter 3's `plif_scan`."""
     calls = [0]
-    if kind == 'auto': yield calls; return
-    if kind != 'torch': raise ValueError(f"scan_impl: `kind` must be 'auto' or 'torch', got {kind!r}")
+    if kind not in SCAN_KINDS: raise ValueError(f"scan_impl: `kind` must be one of {list(SCAN_KINDS)}, got {kind!r}")
+    if kind in ('auto', 'fused'): yield calls; return
     import neuronspark.scan as S, neuronspark.selective as Sel
-    def torch_plif(beta, u, theta, v0=None, alpha=4.0):
-        calls[0] += 1
-        return S.plif_scan(beta, u, theta, v0, alpha)
-    saved = [(m, m.plif) for m in (S, Sel) if hasattr(m, 'plif')]
-    for m, _ in saved: m.plif = torch_plif
+    def counted(f):
+        def g(*a, **k):
+            calls[0] += 1
+            return f(*a, **k)
+        return g
+    saved = [(S, 'plif', S.plif), (S, 'plif_node', S.plif_node), (Sel, 'selective_plif', Sel.selective_plif)]
+    S.plif_node = counted(functools.partial(S.plif_node, fused=False))       # PLIFNode looks it up in neuronspark.scan
+    Sel.selective_plif = counted(functools.partial(Sel.selective_plif, fused=False))
+    if kind == 'torch': S.plif = lambda beta, u, theta, v0=None, alpha=4.0: S.plif_scan(beta, u, theta, v0, alpha)
     try: yield calls
     finally:
-        for m, f in saved: m.plif = f
+        for m, name, f in saved: setattr(m, name, f)
 
 class Dist:
     "This process's place: rank, world size, device; `agree` reduces a number over processes (identity for one)."
@@ -212,12 +222,12 @@ def _free(dev):
     if dev.type == 'cuda': torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats(dev)
 
 def measure(model:nn.Module, net:nn.Module, d:Dist, arch:str, preset:str, batch:int, ckpt:bool, optim:str,
-            seq:int=512, steps:int=8, warmup:int=2, lr:float=3e-4, seed:int=0, peak:float|None=None) -> dict:
+            seq:int=512, steps:int=8, warmup:int=2, lr:float=3e-4, seed:int=0, peak:float|None=None, scan:str='fused') -> dict:
     "Train one configuration `warmup + steps` steps; one flat result row (status 'ok' or 'oom')."
     c = model.config
     f_tok, formula = flops_per_token(model, seq)
     row = dict(arch=arch, preset=preset if arch == 'snn' else 'happy-llm-215M', params=count_params(model), batch=batch,
-               seq=seq, world=d.world, global_batch=batch * d.world, ckpt=ckpt, optim=optim, precision='bf16',
+               seq=seq, world=d.world, global_batch=batch * d.world, ckpt=ckpt, optim=optim, scan=scan if arch == 'snn' else '-', precision='bf16',
                k_frames=getattr(c, 'k_frames', 1), steps=steps, warmup=warmup, flops_per_token=f_tok, flops_formula=formula)
     set_checkpointing(model, ckpt)
     model.zero_grad(set_to_none=True); _free(d.dev)
@@ -226,7 +236,8 @@ def measure(model:nn.Module, net:nn.Module, d:Dist, arch:str, preset:str, batch:
     try:
         opt = make_optimizer(model, optim, lr)
         w0 = time.perf_counter()
-        losses, marks = train_steps(net, model, opt, ids)
+        with scan_impl(scan if arch == 'snn' else 'auto'):
+            losses, marks = train_steps(net, model, opt, ids)
         if d.dev.type == 'cuda': torch.cuda.synchronize(d.dev)
         wall = time.perf_counter() - w0
     except Exception as e:
@@ -273,16 +284,16 @@ def environment(d:Dist, peak:float|None, peak_src:str) -> dict:
 
 def fmt_table(rows:list) -> str:
     "The result rows as a fixed-width text table."
-    head = f"{'model':<15}{'batch':>6}{'ckpt':>5}{'optim':>8}{'step s':>8}{'fwd':>7}{'bwd':>7}{'opt':>7}{'tokens/s':>10}{'MFU':>7}{'alloc':>7}{'resv':>7}  status"
+    head = f"{'model':<15}{'batch':>6}{'ckpt':>5}{'optim':>8}{'scan':>8}{'step s':>8}{'fwd':>7}{'bwd':>7}{'opt':>7}{'tokens/s':>10}{'MFU':>7}{'alloc':>7}{'resv':>7}  status"
     out = [head, '-' * len(head)]
     for r in rows:
         name = f"{r['arch']} {r['preset'] if r['arch'] == 'snn' else '215M'}"
         b = f"{r['batch']}x{r['world']}" if r['world'] > 1 else str(r['batch'])
         if r['status'] != 'ok':
-            out.append(f"{name:<15}{b:>6}{'on' if r['ckpt'] else 'off':>5}{r['optim']:>8}  {r['status']}: {r.get('error', '')}"); continue
+            out.append(f"{name:<15}{b:>6}{'on' if r['ckpt'] else 'off':>5}{r['optim']:>8}{r.get('scan', '-'):>8}  {r['status']}: {r.get('error', '')}"); continue
         mfu = f"{100 * r['mfu']:.1f}%" if r.get('mfu') is not None else '-'
         mem = (f"{r['peak_alloc_gib']:>7.1f}{r['peak_reserved_gib']:>7.1f}" if 'peak_alloc_gib' in r else f"{'-':>7}{'-':>7}")
-        out.append(f"{name:<15}{b:>6}{'on' if r['ckpt'] else 'off':>5}{r['optim']:>8}{r['step_s']:>8.3f}{r['fwd_s']:>7.3f}{r['bwd_s']:>7.3f}"
+        out.append(f"{name:<15}{b:>6}{'on' if r['ckpt'] else 'off':>5}{r['optim']:>8}{r.get('scan', '-'):>8}{r['step_s']:>8.3f}{r['fwd_s']:>7.3f}{r['bwd_s']:>7.3f}"
                    f"{r['opt_s']:>7.3f}{r['tokens_per_s']:>10,.0f}{mfu:>7}{mem}  ok")
     return '\n'.join(out)
 
@@ -293,23 +304,23 @@ def summarise(rows:list) -> dict:
     s = {}
     for a, r in best.items():
         if r is None: continue
-        s.update({f'best_{a}_{k}': r.get(k) for k in ('batch', 'ckpt', 'optim', 'tokens_per_s', 'mfu', 'peak_alloc_gib', 'step_s')})
+        s.update({f'best_{a}_{k}': r.get(k) for k in ('batch', 'ckpt', 'optim', 'scan', 'tokens_per_s', 'mfu', 'peak_alloc_gib', 'step_s')})
     if best['snn'] and best['llama']:
         s['ratio_tokens_per_s_snn_over_llama'] = best['snn']['tokens_per_s'] / best['llama']['tokens_per_s']
         if best['snn']['mfu'] and best['llama']['mfu']: s['ratio_mfu_snn_over_llama'] = best['snn']['mfu'] / best['llama']['mfu']
     return s
 
-def _plan(preset, batches, llama_batches, ckpts, llama_ckpts, optims) -> list:
-    "Configurations in priority order: first optimizer before the others; within one, SNN then Llama with the first ckpt setting, then the second."
+def _plan(preset, batches, llama_batches, ckpts, llama_ckpts, optims, scans=('fused',)) -> list:
+    "Configurations in priority order: first optimizer before the others; within one, SNN (each scan path) then Llama with the first ckpt setting, then the second."
     plan = []
     for o in optims:
         for i in range(max(len(ckpts), len(llama_ckpts))):
             for arch, bs, cks in (('snn', batches, ckpts), ('llama', llama_batches, llama_ckpts)):
-                if i < len(cks): plan += [(arch, preset, b, cks[i], o) for b in bs]
+                if i < len(cks): plan += [(arch, preset, b, cks[i], o, sc) for sc in (scans if arch == 'snn' else ('-',)) for b in bs]
     return plan
 
 def sweep(preset:str='v75', batches=(1, 2, 4, 8), llama_batches=(8, 16, 32, 64), ckpts=(True, False), llama_ckpts=(False, True),
-          optims=('fused', 'foreach'), seq:int=512, steps:int=8, warmup:int=2, lr:float=3e-4, budget_s:float=420, peak_tflops:float=0,
+          optims=('fused', 'foreach'), scans=('fused',), seq:int=512, steps:int=8, warmup:int=2, lr:float=3e-4, budget_s:float=420, peak_tflops:float=0,
           out:str|None=None, device:str='auto', ddp:bool=False, seed:int=0, verbose:bool=True) -> dict:
     "Measure every configuration in priority order within `budget_s`; returns (and saves after each) {env, rows, summary}."
     t_start = time.perf_counter()
@@ -320,10 +331,10 @@ def sweep(preset:str='v75', batches=(1, 2, 4, 8), llama_batches=(8, 16, 32, 64),
     say = print if (verbose and d.main) else (lambda *a, **k: None)
     res = dict(env=environment(d, peak, src), rows=[], summary={})
     say(f"{res['env']['gpu'] or 'CPU'} | {d.world} process(es) | torch {torch.__version__} | peak {peak} TFLOP/s bf16 dense ({src})", flush=True)
-    plan, models, last_step, oom_at = _plan(preset, batches, llama_batches, ckpts, llama_ckpts, optims), {}, {}, {}
-    for arch, pre, b, ck, o in plan:
-        row0 = dict(arch=arch, preset=pre if arch == 'snn' else 'happy-llm-215M', batch=b, seq=seq, world=d.world, ckpt=ck, optim=o)
-        key = (arch, ck, o)
+    plan, models, last_step, oom_at = _plan(preset, batches, llama_batches, ckpts, llama_ckpts, optims, scans), {}, {}, {}
+    for arch, pre, b, ck, o, sc in plan:
+        row0 = dict(arch=arch, preset=pre if arch == 'snn' else 'happy-llm-215M', batch=b, seq=seq, world=d.world, ckpt=ck, optim=o, scan=sc)
+        key = (arch, ck, o, sc)
         if key in oom_at and b > oom_at[key]:
             res['rows'].append({**row0, 'status': 'skipped', 'error': f'batch {oom_at[key]} ran out of memory'}); continue
         elapsed = time.perf_counter() - t_start
@@ -339,7 +350,7 @@ def sweep(preset:str='v75', batches=(1, 2, 4, 8), llama_batches=(8, 16, 32, 64),
                                                       gradient_as_bucket_view=True) if d.world > 1 else m
             models[arch] = (m, net)
         m, net = models[arch]
-        row = measure(m, net, d, arch, pre, b, ck, o, seq, steps, warmup, lr, seed, peak)
+        row = measure(m, net, d, arch, pre, b, ck, o, seq, steps, warmup, lr, seed, peak, sc if arch == 'snn' else 'fused')
         if row['status'] == 'oom': oom_at[key] = min(b, oom_at.get(key, b))
         else: last_step[arch] = (b, row['step_s'])
         res['rows'].append(row); res['summary'] = summarise(res['rows'])
@@ -348,9 +359,9 @@ def sweep(preset:str='v75', batches=(1, 2, 4, 8), llama_batches=(8, 16, 32, 64),
         if row['status'] == 'ok':
             mfu = f" | MFU {100 * row['mfu']:.1f}%" if row['mfu'] is not None else ''
             mem = f" | peak {row['peak_alloc_gib']:.1f} GiB allocated, {row['peak_reserved_gib']:.1f} reserved" if 'peak_alloc_gib' in row else ''
-            say(f"{arch:<5} batch {b}{'x' + str(d.world) if d.world > 1 else ''} ckpt {'on ' if ck else 'off'} {o:<7}: {row['step_s']:.3f} s/step "
+            say(f"{arch:<5} batch {b}{'x' + str(d.world) if d.world > 1 else ''} ckpt {'on ' if ck else 'off'} {o:<7}{' ' + sc if arch == 'snn' else ''}: {row['step_s']:.3f} s/step "
                 f"(first {row['first_step_s']:.1f} s) | {row['tokens_per_s']:,.0f} tokens/s{mfu}{mem} | loss {row['loss_first']:.2f} -> {row['loss_last']:.2f}", flush=True)
-        else: say(f"{arch:<5} batch {b} ckpt {'on ' if ck else 'off'} {o:<7}: out of memory", flush=True)
+        else: say(f"{arch:<5} batch {b} ckpt {'on ' if ck else 'off'} {o:<7}{' ' + sc if arch == 'snn' else ''}: out of memory", flush=True)
     res['env']['elapsed_s'] = time.perf_counter() - t_start
     if d.main:
         if out: save_json(out, res)
@@ -470,6 +481,7 @@ def main(preset:str='v75',             # SNN preset: tiny, small, v75
          llama_batches:str=None,       # per-GPU batch sizes of the happy-llm Llama reference, '' = no Llama (default 8,16,32,64; CPU 2)
          ckpt:str='on,off',            # SNN gradient checkpointing settings to sweep: on, off, or both in that order
          llama_ckpt:str='off,on',      # the Llama's checkpointing settings
+         scans:str='fused',            # SNN scan paths to sweep: fused (the library's: fused Triton kernels on CUDA), unfused (modulation and (1-beta)x in PyTorch + plif_triton with the full membrane: the path before the fused kernels), torch
          optim:str=None,               # AdamW implementations to sweep, in priority order: fused (fused=True), foreach, forloop (default fused,foreach; CPU fused)
          seq:int=None,                 # tokens per row; the SNN runs seq x K frames (default 512; CPU 32)
          steps:int=8,                  # timed steps per configuration
@@ -507,7 +519,7 @@ def main(preset:str='v75',             # SNN preset: tiny, small, v75
         if llama_batches is None: llama_batches = '2' if cpu else '8,16,32,64'
         if seq is None: seq = 32 if cpu else 512
         if optim is None: optim = 'fused' if cpu else 'fused,foreach'
-        sweep(preset, _flags(batches, int), _flags(llama_batches, int), _onoff(ckpt), _onoff(llama_ckpt), _flags(optim), seq, steps,
+        sweep(preset, _flags(batches, int), _flags(llama_batches, int), _onoff(ckpt), _onoff(llama_ckpt), _flags(optim), _flags(scans), seq, steps,
               warmup, lr, budget_s, peak_tflops, default_out('train', device, int(os.environ.get('WORLD_SIZE', 1))) if out is None else out or None,
               device, ddp, seed)
     if dist.is_initialized(): dist.destroy_process_group()
