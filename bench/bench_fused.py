@@ -1,0 +1,139 @@
+"""The fused PLIF kernels against the path they replace, at the v75 layer shapes, on one GPU.
+
+Old path ('unfused'): the modulation (selective neurons) or the drive (1-beta)x (PLIFNode) in PyTorch, then
+`plif_triton` writing the full [T, ...] membrane, spikes cast back to the input dtype: what ran before the fused
+kernels. Fused: `selective_triton` / `plif_node_triton`. Shapes: T = 8192 frames (512 tokens x 16), batch B in {2, 8};
+selective W = D*N = 6144 with r a bf16 slice of a [T, B, 4*6144 + 2*768] GEMM output; PLIFNode W = 2*4608 (the
+FFN's gate/up neurons) with bf16 x. Times forward and forward+backward (CUDA events, median of --reps), a
+device-to-device copy of r (or x) as the bandwidth yardstick, and checks that both paths agree (spike agreement,
+max |difference| of every gradient).
+
+    python bench/bench_fused.py --out bench/results/fused_h100.json
+    TRITON_INTERPRET=1 python bench/bench_fused.py --device cpu --small     # smoke test, tiny shapes, in the interpreter
+"""
+from __future__ import annotations
+import json, os, statistics, sys, time
+from pathlib import Path
+import torch
+from fastcore.script import call_parse
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))     # the source tree's neuronspark, without installing it
+from neuronspark.scan import selective_plif, plif_node
+from neuronspark.selective import selective_biases
+
+def _timer(dev, reps:int):
+    "Median seconds of `fn()` over `reps` runs after one warm-up (CUDA events on a GPU, perf_counter on a CPU)."
+    def timeit(fn):
+        fn()
+        out = []
+        for _ in range(reps):
+            if dev.type == 'cuda':
+                a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                a.record(); fn(); b.record(); torch.cuda.synchronize(dev); out.append(a.elapsed_time(b) / 1e3)
+            else:
+                t0 = time.perf_counter(); fn(); out.append(time.perf_counter() - t0)
+        return statistics.median(out)
+    return timeit
+
+def make_case(kind:str, T:int, B:int, W:int, D:int, dev, seed:int=0):
+    "Inputs of one case: ('selective': r a bf16 slice of the wider GEMM output, biases) or ('node': bf16 x, beta, theta)."
+    g = torch.Generator().manual_seed(seed)
+    if kind == 'selective':
+        N = W // D
+        big = torch.randn(T, B, 4 * W + 2 * D, generator=g) * 0.5
+        big[..., :W] += 0.3
+        big = big.to(dev, torch.bfloat16)
+        params = [p.to(dev).requires_grad_() for p in selective_biases(D, N, init='v75')]
+        return big, params
+    x = (torch.randn(T, B, W, generator=g) * 0.8 + 0.2).to(dev, torch.bfloat16)
+    beta = (0.5 + 0.45 * torch.rand(W, generator=g)).to(dev).requires_grad_()
+    theta = (0.1 + 0.3 * torch.rand(W, generator=g)).to(dev).requires_grad_()
+    return x, [beta, theta]
+
+def run(kind, data, params, fused:bool, backward:bool, gs=None):
+    "One call of the old (`fused=False`) or fused path; with `backward`, also the backward; returns (s, v, grads)."
+    W = params[0].shape[0]
+    x = (data[..., :4 * W] if kind == 'selective' else data).detach().requires_grad_(backward)
+    with torch.set_grad_enabled(backward):
+        s, v = (selective_plif(x, *params, 0.1, None, fused=fused) if kind == 'selective'
+                else plif_node(x, params[0], params[1], None, fused=fused))
+        if not backward: return s, v, None
+        grads = torch.autograd.grad(s, [x, *params], gs)
+    return s, v, grads
+
+def bench_case(kind, T, B, W, D, dev, reps):
+    "Times and agreement of one case; a flat dict."
+    data, params = make_case(kind, T, B, W, D, dev)
+    timeit = _timer(dev, reps)
+    gs = torch.randn(T, B, W, generator=torch.Generator().manual_seed(1)).to(dev, data.dtype)
+    src = data[..., :4 * W] if kind == 'selective' else data
+    dst = torch.empty(src.shape, dtype=src.dtype, device=dev)
+    row = dict(kind=kind, T=T, B=B, W=W, dtype=str(data.dtype)[6:])
+    row['copy_s'] = timeit(lambda: dst.copy_(src))
+    row['copy_GBps'] = 2 * src.numel() * src.element_size() / row['copy_s'] / 1e9
+    for name, fused in (('old', False), ('fused', True)):
+        row[f'{name}_fwd_s'] = timeit(lambda: run(kind, data, params, fused, False))
+        row[f'{name}_fwdbwd_s'] = timeit(lambda: run(kind, data, params, fused, True, gs))
+    k = 4 if kind == 'selective' else 1
+    esz = data.element_size()
+    row['min_bytes_fwd'] = T * B * W * (k * esz + esz)                  # read r (or x), write spikes
+    row['min_bytes_fwdbwd'] = row['min_bytes_fwd'] + T * B * W * (k * esz + esz + k * esz)   # + read r, d_s; write d_r
+    for name in ('old', 'fused'):
+        row[f'{name}_fwd_GBps'] = row['min_bytes_fwd'] / row[f'{name}_fwd_s'] / 1e9
+        row[f'{name}_fwdbwd_GBps'] = row['min_bytes_fwdbwd'] / row[f'{name}_fwdbwd_s'] / 1e9
+    row['ratio_fwd'] = row['old_fwd_s'] / row['fused_fwd_s']
+    row['ratio_fwdbwd'] = row['old_fwdbwd_s'] / row['fused_fwdbwd_s']
+    (s0, v0, g0), (s1, v1, g1) = (run(kind, data, params, f, True, gs) for f in (False, True))
+    row['spike_agreement'] = (s0 == s1).float().mean().item()
+    row['max_abs_diff_v'] = (v0.float() - v1.float()).abs().max().item()
+    for n, a, b in zip(['d_in'] + (['d_b_beta', 'd_b_alpha', 'd_b_th'] if kind == 'selective' else ['d_beta', 'd_theta']), g0, g1):
+        row[f'max_abs_diff_{n}'] = (a.float() - b.float()).abs().max().item()
+        row[f'max_abs_{n}'] = a.float().abs().max().item()
+    del data, params, dst
+    if dev.type == 'cuda': torch.cuda.empty_cache()
+    return row
+
+def fmt(rows) -> str:
+    "The rows as a text table: ms, old/fused ratios, achieved GB/s of the minimal bytes next to the copy's."
+    head = (f"{'kernel':10}{'B':>3}{'W':>6} {'copy ms':>8}{'copy GB/s':>10} | {'old fwd':>8}{'fused':>8}{'x':>6} | "
+            f"{'old f+b':>8}{'fused':>8}{'x':>6} | {'fused GB/s f, f+b':>18} | {'spikes =':>9}{'max|dgrad|':>11}")
+    out = [head, '-' * len(head)]
+    for r in rows:
+        dg = max(v for k, v in r.items() if k.startswith('max_abs_diff_d'))
+        out.append(f"{r['kind']:10}{r['B']:>3}{r['W']:>6} {1e3 * r['copy_s']:>8.3f}{r['copy_GBps']:>10.0f} | "
+                   f"{1e3 * r['old_fwd_s']:>8.3f}{1e3 * r['fused_fwd_s']:>8.3f}{r['ratio_fwd']:>6.2f} | "
+                   f"{1e3 * r['old_fwdbwd_s']:>8.3f}{1e3 * r['fused_fwdbwd_s']:>8.3f}{r['ratio_fwdbwd']:>6.2f} | "
+                   f"{r['fused_fwd_GBps']:>8.0f},{r['fused_fwdbwd_GBps']:>8.0f} | {r['spike_agreement']:>9.5f}{dg:>11.1e}")
+    return '\n'.join(out)
+
+@call_parse
+def main(device:str='auto',      # auto (cuda if available), cuda, cpu (needs TRITON_INTERPRET=1)
+         batches:str='2,8',      # batch sizes B
+         T:int=8192,             # frames (512 tokens x 16)
+         d_model:int=768,        # D
+         n_groups:int=8,         # N: selective W = D*N
+         d_ff:int=4608,          # FFN width: PLIFNode W = 2*d_ff
+         reps:int=10,            # timed repetitions (median)
+         small:bool=False,       # tiny shapes (T=37, D=8, N=2, d_ff=12, B=2,3): a smoke test, e.g. on a CPU
+         out:str='',             # JSON path for the rows
+        ):
+    "Old (PyTorch modulation + plif_triton, full membrane) vs fused PLIF kernels: times, GB/s vs a copy, agreement."
+    dev = torch.device(('cuda' if torch.cuda.is_available() else 'cpu') if device == 'auto' else device)
+    if dev.type != 'cuda' and os.environ.get('TRITON_INTERPRET') != '1':
+        raise SystemExit('bench_fused: on a CPU the kernels run in Triton\'s interpreter: set TRITON_INTERPRET=1')
+    if small: T, d_model, n_groups, d_ff, batches, reps = 37, 8, 2, 12, '2,3', min(reps, 2)
+    bs = [int(b) for b in batches.split(',') if b.strip()]
+    env = dict(device=torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'cpu (Triton interpreter)', torch=torch.__version__,
+               date=time.strftime('%Y-%m-%d %H:%M:%S'))
+    print(' | '.join(f'{k} {v}' for k, v in env.items()), flush=True)
+    rows = []
+    for kind, W in (('selective', d_model * n_groups), ('node', 2 * d_ff)):
+        for B in bs:
+            rows.append(bench_case(kind, T, B, W, d_model, dev, reps))
+            print(f"{kind} B={B} W={W}: old {1e3 * rows[-1]['old_fwdbwd_s']:.3f} ms, fused {1e3 * rows[-1]['fused_fwdbwd_s']:.3f} ms fwd+bwd", flush=True)
+    print('\n' + fmt(rows))
+    print('x = old / fused time; GB/s = minimal bytes (read r or x, write spikes; backward: read r and d_s, write d_r) / time')
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(dict(env=env, T=T, rows=rows), indent=1))
+        print(f'wrote {out}')
