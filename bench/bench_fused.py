@@ -9,6 +9,7 @@ device-to-device copy of r (or x) as the bandwidth yardstick, and checks that bo
 max |difference| of every gradient).
 
     python bench/bench_fused.py --out bench/results/fused_h100.json
+    python bench/bench_fused.py --chunks 2,4,8,16    # also the fused kernels' time per chunk length (FUSED_CHUNK)
     TRITON_INTERPRET=1 python bench/bench_fused.py --device cpu --small     # smoke test, tiny shapes, in the interpreter
 """
 from __future__ import annotations
@@ -93,6 +94,24 @@ def bench_case(kind, T, B, W, D, dev, reps):
     if dev.type == 'cuda': torch.cuda.empty_cache()
     return row
 
+def chunk_sweep(kind, T, B, W, D, dev, reps, chunks) -> list:
+    "Fused forward and forward+backward time of one case for each chunk length in `chunks` (`FUSED_CHUNK`)."
+    import neuronspark.kernels.plif as K
+    data, params = make_case(kind, T, B, W, D, dev)
+    gs = torch.randn(T, B, W, generator=torch.Generator().manual_seed(1)).to(dev, data.dtype)
+    timeit, key, rows = _timer(dev, reps), ('selective' if kind == 'selective' else 'drive'), []
+    saved = K.FUSED_CHUNK[key]
+    try:
+        for ch in chunks:
+            K.FUSED_CHUNK[key] = ch
+            rows.append(dict(kind=kind, B=B, W=W, chunk=ch, fwd_s=timeit(lambda: run(kind, data, params, True, False)),
+                             fwdbwd_s=timeit(lambda: run(kind, data, params, True, True, gs))))
+            print(f"  {kind} B={B} chunk {ch}: fwd {1e3 * rows[-1]['fwd_s']:.3f} ms, fwd+bwd {1e3 * rows[-1]['fwdbwd_s']:.3f} ms", flush=True)
+    finally: K.FUSED_CHUNK[key] = saved
+    del data, params
+    if dev.type == 'cuda': torch.cuda.empty_cache()
+    return rows
+
 def fmt(rows) -> str:
     "The rows as a text table: ms, old/fused ratios, achieved GB/s of the minimal bytes next to the copy's."
     head = (f"{'kernel':10}{'B':>3}{'W':>6} {'copy ms':>8}{'copy GB/s':>10} | {'old fwd':>8}{'fused':>8}{'x':>6} | "
@@ -115,6 +134,7 @@ def main(device:str='auto',      # auto (cuda if available), cuda, cpu (needs TR
          d_ff:int=4608,          # FFN width: PLIFNode W = 2*d_ff
          reps:int=10,            # timed repetitions (median)
          small:bool=False,       # tiny shapes (T=37, D=8, N=2, d_ff=12, B=2,3): a smoke test, e.g. on a CPU
+         chunks:str='',          # also sweep the fused kernels' chunk length (e.g. 2,4,8,16): time per FUSED_CHUNK value
          out:str='',             # JSON path for the rows
         ):
     "Old (PyTorch modulation + plif_triton, full membrane) vs fused PLIF kernels: times, GB/s vs a copy, agreement."
@@ -131,9 +151,20 @@ def main(device:str='auto',      # auto (cuda if available), cuda, cpu (needs TR
         for B in bs:
             rows.append(bench_case(kind, T, B, W, d_model, dev, reps))
             print(f"{kind} B={B} W={W}: old {1e3 * rows[-1]['old_fwdbwd_s']:.3f} ms, fused {1e3 * rows[-1]['fused_fwdbwd_s']:.3f} ms fwd+bwd", flush=True)
+    sweep = []
+    if chunks:
+        print('chunk length sweep of the fused kernels (FUSED_CHUNK):')
+        for kind, W in (('selective', d_model * n_groups), ('node', 2 * d_ff)):
+            for B in bs: sweep += chunk_sweep(kind, T, B, W, d_model, dev, reps, [int(c) for c in chunks.split(',')])
     print('\n' + fmt(rows))
     print('x = old / fused time; GB/s = minimal bytes (read r or x, write spikes; backward: read r and d_s, write d_r) / time')
+    for kind in ('selective', 'node'):
+        rs = [r for r in sweep if r['kind'] == kind]
+        if rs:
+            tot = {c: sum(r['fwdbwd_s'] for r in rs if r['chunk'] == c) for c in dict.fromkeys(r['chunk'] for r in rs)}
+            best = min(tot, key=tot.get)
+            print(f"best chunk for {kind} (fwd+bwd summed over batches): {best} | " + ', '.join(f'{c}: {1e3 * t:.2f} ms' for c, t in tot.items()))
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(json.dumps(dict(env=env, T=T, rows=rows), indent=1))
+        Path(out).write_text(json.dumps(dict(env=env, T=T, rows=rows, chunk_sweep=sweep), indent=1))
         print(f'wrote {out}')

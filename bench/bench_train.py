@@ -502,6 +502,7 @@ def main(preset:str='v75',             # SNN preset: tiny, small, v75
          exact_plain_scan:str='torch', # --compare_exact: scans of the plain path: torch (chapter 3 `plif_scan`) or auto
          no_fp32:bool=False,           # --compare_exact: skip the third run (plain in fp32, the bf16-noise yardstick)
          scaling_of:str='',            # 'ONE.json,MANY.json': print the multi-GPU scaling of two result files and exit
+         sel_chunk:int=0,              # steps per chunk of the fused selective kernel (FUSED_CHUNK['selective']; 0: the library's)
         ):
     "Tokens/s, MFU and peak memory of NeuronSpark training next to happy-llm's Llama, or (--compare_exact) fast-vs-plain loss curves."
     if scaling_of:
@@ -509,6 +510,9 @@ def main(preset:str='v75',             # SNN preset: tiny, small, v75
         rows = scaling(one, many)
         if out: save_json(out, dict(one=one, many=many, rows=rows))     # only where --out is given
         return
+    if sel_chunk:
+        import neuronspark.kernels.plif as K
+        K.FUSED_CHUNK['selective'] = sel_chunk
     if compare_exact:
         if ddp: raise SystemExit('bench_train: --compare_exact runs in one process (drop --ddp / torchrun)')
         exact_check(exact_preset, exact_steps, exact_batch, exact_seq, exact_lr, seed=seed, plain_scan=exact_plain_scan,
