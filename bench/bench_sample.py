@@ -1,6 +1,6 @@
 """Generation speed: NeuronSpark's constant-size recurrent state against a Llama's KV cache and against full recomputation.
 
-Usage: python bench/bench_sample.py --out bench/results/sample_h100.json          (GPU, about 4-5 minutes on an H100)
+Usage: python bench/bench_sample.py --out bench/results/sample_h200.json          (GPU, v75: about 2.5 minutes on an H200)
        python bench/bench_sample.py --device cpu --smoke --out /tmp/sample_smoke.json   (CPU smoke test, tiny sizes)
 
 Random weights and synthetic ids (speed does not depend on the weights: nothing here skips work on silent neurons).
