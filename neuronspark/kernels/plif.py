@@ -422,7 +422,8 @@ def _softplus(x):
     "`F.softplus`: `log(1 + e^x)`, computed as `max(x, 0) + log1p(e^-|x|)` (no overflow), and `x` itself above 20."
     e = tl.exp(-tl.abs(x))
     w = 1.0 + e
-    log1p = tl.where(w == 1.0, e, tl.log(w) * (e / (w - 1.0)))   # log1p(e) to full precision even for tiny e
+    d = tl.where(w == 1.0, 1.0, w - 1.0)                         # no 0/0 in the branch that tl.where discards
+    log1p = tl.where(w == 1.0, e, tl.log(w) * (e / d))           # log1p(e) to full precision even for tiny e
     return tl.where(x > 20.0, x, tl.maximum(x, 0.0) + log1p)
 
 
@@ -630,7 +631,7 @@ class FusedPLIFFn(torch.autograd.Function):
         dx, d1, d2, d3, dv0 = fused_bwd(xv, p1, p2, p3, v0v, ckpt, gs, gv, v_min, alpha, sel, cfg, debug)
         n = ctx.needs_input_grad
         return (dx.view(x_shape) if n[0] else None, *(d.to(p.dtype) if need else None for d, p, need in zip((d1, d2, d3), (p1, p2, p3), n[1:4])),
-                dv0.view(v0_info[0]).to(v0_info[1]) if n[4] else None, None, None, None, None, None)
+                dv0.view(*x_shape[1:-1], p1.shape[0]).sum_to_size(v0_info[0]).to(v0_info[1]) if n[4] else None, None, None, None, None, None)
 
 # %% ../../nbs/04_triton.ipynb #2c97a389
 def _check_fused_args(fn, x, xname, k, params, v0, interpret):
