@@ -241,7 +241,8 @@ def selective_plif(r,                      # projection output `[T, ..., 4*W]` =
                   ):                       # (spikes `[T, ..., W]` in r's dtype, last membrane `[..., W]`)
     """Selective PLIF: chapter 2's modulation, then the scan. Fused (`neuronspark.kernels.plif.selective_triton`) on CUDA:
     `beta, u, theta` and the `[T, ...]` membrane never reach memory. Otherwise `selective_modulation` and `plif`."""
-    if r.is_cuda if fused is None else fused:
+    use_kernel = r.is_cuda if fused is None else fused
+    if use_kernel:
         from neuronspark.kernels.plif import selective_triton
         return selective_triton(r, b_beta, b_alpha, b_th, v_min, v0, alpha)
     from neuronspark.selective import selective_modulation    # chapter 2 builds on this module: imported on first use
@@ -258,7 +259,8 @@ def plif_node(x,                # input `[T, ..., W]`
              ):                 # (spikes `[T, ..., W]` in x's dtype, last membrane `[..., W]`)
     """`PLIFNode`'s scan with drive `u = (1 - beta) x`. Fused (`neuronspark.kernels.plif.plif_node_triton`) on CUDA:
     `u` and the `[T, ...]` membrane never reach memory. Otherwise the drive in PyTorch and `plif`."""
-    if x.is_cuda if fused is None else fused:
+    use_kernel = x.is_cuda if fused is None else fused
+    if use_kernel:
         from neuronspark.kernels.plif import plif_node_triton
         return plif_node_triton(x, beta, theta, v0, alpha)
     s, v = plif(beta, (1 - beta) * x, theta, v0, alpha)
