@@ -8,7 +8,7 @@ import math, os, sys
 from pathlib import Path
 from typing import Callable, Iterable
 import torch
-from .model import NeuronSparkCache, NeuronSparkConfig, _check_ids
+from .model import NeuronSparkCache, NeuronSparkConfig, CACHE_NAME, output_cache, _check_ids
 from .tokenizer import check_vocab_fits
 
 # %% auto #0
@@ -45,8 +45,8 @@ def prefill(model,                  # a `NeuronSparkForCausalLM` (or any causal 
     for t0 in range(0, T, step):
         m = None if mask is None else mask[:, :t0 + step]             # a mask covers the past and the current chunk
         if m is not None and bool(m.all()): m = None
-        out = model(input_ids=ids[:, t0:t0 + step], attention_mask=m, past_key_values=cache, use_cache=True, logits_to_keep=1)
-        cache = out.past_key_values
+        out = model(input_ids=ids[:, t0:t0 + step], attention_mask=m, use_cache=True, logits_to_keep=1, **{CACHE_NAME: cache})
+        cache = output_cache(out)     # the state under the installed transformers' name (`cache` from 5.24)
     return out.logits[:, -1], cache
 
 @torch.no_grad()
@@ -55,8 +55,8 @@ def decode_step(model,                  # a `NeuronSparkForCausalLM`
                 cache:NeuronSparkCache, # the state after every earlier token
                ) -> tuple:              # (next-token logits `[B, V]`, the state after `tokens`)
     "One token per row: its K frames run through every layer from the stored membranes; constant time and memory."
-    out = model(input_ids=tokens[:, None], past_key_values=cache, use_cache=True)
-    return out.logits[:, -1], out.past_key_values
+    out = model(input_ids=tokens[:, None], use_cache=True, **{CACHE_NAME: cache})
+    return out.logits[:, -1], output_cache(out)
 
 # %% ../nbs/09_sample.ipynb #85b33d60
 def left_pad(rows:list,     # B lists of token ids
