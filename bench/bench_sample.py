@@ -64,6 +64,7 @@ def main():
     from transformers import LlamaForCausalLM
     from neuronspark.model import NeuronSparkConfig, NeuronSparkForCausalLM
     from neuronspark.train import llama_like, count_params
+    from neuronspark.model import CACHE_NAME, output_cache   # the Llama's cache goes in and out under transformers' name for it
     from neuronspark.sample import prefill, decode_step, state_floats, kv_cache_floats, StaticDecoder
     dev = torch.device(a.device)
     cuda = dev.type == 'cuda'
@@ -150,7 +151,7 @@ def main():
                 def ll_prefill(bb=b):
                     with torch.no_grad():
                         out = llama(ids.expand(bb, n), use_cache=True, logits_to_keep=1)
-                    box['c'] = out.past_key_values
+                    box['c'] = output_cache(out)
                 if b == 1: rec('ttft', 'llama', n, 1, measure(ll_prefill, 3 if n <= 2048 else 1))
                 else:
                     try: ll_prefill()
@@ -161,7 +162,7 @@ def main():
                 if b == 1 and 'c' not in box: ll_prefill()
                 tok = ids_all[:, n].expand(b, 1).contiguous()
                 def step():
-                    with torch.no_grad(): box['out'] = llama(tok, past_key_values=box['c'], use_cache=True)
+                    with torch.no_grad(): box['out'] = llama(tok, use_cache=True, **{CACHE_NAME: box['c']})
                 measure(step, a.warmup)
                 rec('decode', 'llama', n, b, measure(step, a.steps), note='(cache grows by the timed steps)')
             except RuntimeError as e:
