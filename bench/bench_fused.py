@@ -10,6 +10,7 @@ max |difference| of every gradient).
 
     python bench/bench_fused.py --out bench/results/fused_h100.json
     python bench/bench_fused.py --chunks 2,4,8,16    # also the fused kernels' time per chunk length (FUSED_CHUNK)
+    python bench/bench_fused.py --segs 0,64,256,1024 # ... per segment length of the backward (FUSED_SEG; 0: one walk)
     TRITON_INTERPRET=1 python bench/bench_fused.py --device cpu --small     # smoke test, tiny shapes, in the interpreter
 """
 from __future__ import annotations
@@ -94,20 +95,26 @@ def bench_case(kind, T, B, W, D, dev, reps):
     if dev.type == 'cuda': torch.cuda.empty_cache()
     return row
 
-def chunk_sweep(kind, T, B, W, D, dev, reps, chunks) -> list:
-    "Fused forward and forward+backward time of one case for each chunk length in `chunks` (`FUSED_CHUNK`)."
+def chunk_sweep(kind, T, B, W, D, dev, reps, chunks, segs) -> list:
+    """Fused forward and forward+backward time of one case for every chunk length in `chunks` (`FUSED_CHUNK`) and
+    backward segment length in `segs` (`FUSED_SEG`; 0: one walk over T); None in either keeps the library's value."""
     import neuronspark.kernels.plif as K
     data, params = make_case(kind, T, B, W, D, dev)
     gs = torch.randn(T, B, W, generator=torch.Generator().manual_seed(1)).to(dev, data.dtype)
     timeit, key, rows = _timer(dev, reps), ('selective' if kind == 'selective' else 'drive'), []
-    saved = K.FUSED_CHUNK[key]
+    saved = K.FUSED_CHUNK[key], K.FUSED_SEG[key]
     try:
         for ch in chunks:
-            K.FUSED_CHUNK[key] = ch
-            rows.append(dict(kind=kind, B=B, W=W, chunk=ch, fwd_s=timeit(lambda: run(kind, data, params, True, False)),
-                             fwdbwd_s=timeit(lambda: run(kind, data, params, True, True, gs))))
-            print(f"  {kind} B={B} chunk {ch}: fwd {1e3 * rows[-1]['fwd_s']:.3f} ms, fwd+bwd {1e3 * rows[-1]['fwdbwd_s']:.3f} ms", flush=True)
-    finally: K.FUSED_CHUNK[key] = saved
+            for sg in segs:
+                K.FUSED_CHUNK[key] = saved[0] if ch is None else ch
+                K.FUSED_SEG[key] = saved[1] if sg is None else sg
+                c, g = K.FUSED_CHUNK[key], K.FUSED_SEG[key]
+                if g % c: continue
+                rows.append(dict(kind=kind, B=B, W=W, chunk=c, seg=g, fwd_s=timeit(lambda: run(kind, data, params, True, False)),
+                                 fwdbwd_s=timeit(lambda: run(kind, data, params, True, True, gs))))
+                print(f"  {kind} B={B} chunk {c} seg {g}: fwd {1e3 * rows[-1]['fwd_s']:.3f} ms, "
+                      f"fwd+bwd {1e3 * rows[-1]['fwdbwd_s']:.3f} ms", flush=True)
+    finally: K.FUSED_CHUNK[key], K.FUSED_SEG[key] = saved
     del data, params
     if dev.type == 'cuda': torch.cuda.empty_cache()
     return rows
@@ -135,6 +142,8 @@ def main(device:str='auto',      # auto (cuda if available), cuda, cpu (needs TR
          reps:int=10,            # timed repetitions (median)
          small:bool=False,       # tiny shapes (T=37, D=8, N=2, d_ff=12, B=2,3): a smoke test, e.g. on a CPU
          chunks:str='',          # also sweep the fused kernels' chunk length (e.g. 2,4,8,16): time per FUSED_CHUNK value
+         segs:str='',            # also sweep the backward's segment length (e.g. 0,64,256,1024; 0: one walk): FUSED_SEG
+         kinds:str='selective,node',  # which kernels
          out:str='',             # JSON path for the rows
         ):
     "Old (PyTorch modulation + plif_triton, full membrane) vs fused PLIF kernels: times, GB/s vs a copy, agreement."
@@ -147,23 +156,27 @@ def main(device:str='auto',      # auto (cuda if available), cuda, cpu (needs TR
                date=time.strftime('%Y-%m-%d %H:%M:%S'))
     print(' | '.join(f'{k} {v}' for k, v in env.items()), flush=True)
     rows = []
-    for kind, W in (('selective', d_model * n_groups), ('node', 2 * d_ff)):
+    kinds = [k for k in (('selective', d_model * n_groups), ('node', 2 * d_ff)) if k[0] in kinds.split(',')]
+    for kind, W in kinds:
         for B in bs:
             rows.append(bench_case(kind, T, B, W, d_model, dev, reps))
             print(f"{kind} B={B} W={W}: old {1e3 * rows[-1]['old_fwdbwd_s']:.3f} ms, fused {1e3 * rows[-1]['fused_fwdbwd_s']:.3f} ms fwd+bwd", flush=True)
     sweep = []
-    if chunks:
-        print('chunk length sweep of the fused kernels (FUSED_CHUNK):')
-        for kind, W in (('selective', d_model * n_groups), ('node', 2 * d_ff)):
-            for B in bs: sweep += chunk_sweep(kind, T, B, W, d_model, dev, reps, [int(c) for c in chunks.split(',')])
+    if chunks or segs:
+        print('chunk length (FUSED_CHUNK) and backward segment (FUSED_SEG) sweep of the fused kernels:')
+        lst = lambda a: [int(c) for c in a.split(',')] if a else [None]
+        for kind, W in kinds:
+            for B in bs: sweep += chunk_sweep(kind, T, B, W, d_model, dev, reps, lst(chunks), lst(segs))
     print('\n' + fmt(rows))
     print('x = old / fused time; GB/s = minimal bytes (read r or x, write spikes; backward: read r and d_s, write d_r) / time')
     for kind in ('selective', 'node'):
         rs = [r for r in sweep if r['kind'] == kind]
         if rs:
-            tot = {c: sum(r['fwdbwd_s'] for r in rs if r['chunk'] == c) for c in dict.fromkeys(r['chunk'] for r in rs)}
+            keys = dict.fromkeys((r['chunk'], r['seg']) for r in rs)
+            tot = {k: sum(r['fwdbwd_s'] for r in rs if (r['chunk'], r['seg']) == k) for k in keys}
             best = min(tot, key=tot.get)
-            print(f"best chunk for {kind} (fwd+bwd summed over batches): {best} | " + ', '.join(f'{c}: {1e3 * t:.2f} ms' for c, t in tot.items()))
+            print(f"best (chunk, segment) for {kind} (fwd+bwd summed over batches): {best} | " +
+                  ', '.join(f'{c}: {1e3 * t:.2f} ms' for c, t in tot.items()))
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(json.dumps(dict(env=env, T=T, rows=rows, chunk_sweep=sweep), indent=1))

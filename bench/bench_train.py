@@ -12,6 +12,7 @@ rewrites the JSON (`--out`) after every configuration, so a run that is cut off 
     bash bench/bench_train_ddp.sh OUT_DIR             # 1 GPU then 2 GPUs, same per-GPU batches, and the scaling
     python bench/bench_train.py --device cpu --preset tiny --steps 3   # CPU smoke test (seq 32, batch 2) -> out/train_cpu.json
     python bench/bench_train.py --scans fused,unfused --ckpt on --llama_batches ''   # before / after the fused PLIF kernels
+    python bench/bench_train.py --scans fused,fused_walk --batches 8 --ckpt on --llama_batches ''  # segmented backward or not
 
 Model FLOPs per token (forward = 2 FLOPs, one multiply-add, per weight and token; fwd + bwd = 3 x forward; recomputation by
 checkpointing is not counted, so this is MFU, not hardware FLOP utilisation):
@@ -135,17 +136,25 @@ def make_optimizer(model:nn.Module, kind:str='fused', lr:float=3e-4, weight_deca
     groups = [{k: v for k, v in g.items() if k not in ('param_names', 'lr_mult', 'name')} for g in param_groups(model, weight_decay)]
     return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.95), eps=1e-8, **OPTIMS[kind])
 
-SCAN_KINDS = ('auto', 'fused', 'unfused', 'torch')
+SCAN_KINDS = ('auto', 'fused', 'fused_walk', 'unfused', 'torch')
 
 @contextlib.contextmanager
 def scan_impl(kind:str='auto'):
     """How the model's neurons scan; yields a counter of the neuron calls rerouted (0 for 'auto').
     'auto' (= 'fused'): the library's dispatchers: the fused Triton kernels on CUDA (modulation / (1-beta)x inside the scan).
+    'fused_walk': the same kernels with the backward in one walk over time (`FUSED_SEG` 0: before the segmented backward).
     'unfused': the path before the fused kernels: modulation and (1-beta)x in PyTorch, then `plif` (on CUDA `plif_triton`,
     full [T] membrane written). 'torch': the same with every scan in chapter 3's `plif_scan`."""
     calls = [0]
     if kind not in SCAN_KINDS: raise ValueError(f"scan_impl: `kind` must be one of {list(SCAN_KINDS)}, got {kind!r}")
     if kind in ('auto', 'fused'): yield calls; return
+    if kind == 'fused_walk':
+        import neuronspark.kernels.plif as K
+        saved = dict(K.FUSED_SEG)
+        K.FUSED_SEG.update({k: 0 for k in K.FUSED_SEG})
+        try: yield calls
+        finally: K.FUSED_SEG.update(saved)
+        return
     import neuronspark.scan as S, neuronspark.selective as Sel
     def counted(f):
         def g(*a, **k):
@@ -284,16 +293,16 @@ def environment(d:Dist, peak:float|None, peak_src:str) -> dict:
 
 def fmt_table(rows:list) -> str:
     "The result rows as a fixed-width text table."
-    head = f"{'model':<15}{'batch':>6}{'ckpt':>5}{'optim':>8}{'scan':>8}{'step s':>8}{'fwd':>7}{'bwd':>7}{'opt':>7}{'tokens/s':>10}{'MFU':>7}{'alloc':>7}{'resv':>7}  status"
+    head = f"{'model':<15}{'batch':>6}{'ckpt':>5}{'optim':>8}{'scan':>11}{'step s':>8}{'fwd':>7}{'bwd':>7}{'opt':>7}{'tokens/s':>10}{'MFU':>7}{'alloc':>7}{'resv':>7}  status"
     out = [head, '-' * len(head)]
     for r in rows:
         name = f"{r['arch']} {r['preset'] if r['arch'] == 'snn' else '215M'}"
         b = f"{r['batch']}x{r['world']}" if r['world'] > 1 else str(r['batch'])
         if r['status'] != 'ok':
-            out.append(f"{name:<15}{b:>6}{'on' if r['ckpt'] else 'off':>5}{r['optim']:>8}{r.get('scan', '-'):>8}  {r['status']}: {r.get('error', '')}"); continue
+            out.append(f"{name:<15}{b:>6}{'on' if r['ckpt'] else 'off':>5}{r['optim']:>8}{r.get('scan', '-'):>11}  {r['status']}: {r.get('error', '')}"); continue
         mfu = f"{100 * r['mfu']:.1f}%" if r.get('mfu') is not None else '-'
         mem = (f"{r['peak_alloc_gib']:>7.1f}{r['peak_reserved_gib']:>7.1f}" if 'peak_alloc_gib' in r else f"{'-':>7}{'-':>7}")
-        out.append(f"{name:<15}{b:>6}{'on' if r['ckpt'] else 'off':>5}{r['optim']:>8}{r.get('scan', '-'):>8}{r['step_s']:>8.3f}{r['fwd_s']:>7.3f}{r['bwd_s']:>7.3f}"
+        out.append(f"{name:<15}{b:>6}{'on' if r['ckpt'] else 'off':>5}{r['optim']:>8}{r.get('scan', '-'):>11}{r['step_s']:>8.3f}{r['fwd_s']:>7.3f}{r['bwd_s']:>7.3f}"
                    f"{r['opt_s']:>7.3f}{r['tokens_per_s']:>10,.0f}{mfu:>7}{mem}  ok")
     return '\n'.join(out)
 
@@ -481,7 +490,7 @@ def main(preset:str='v75',             # SNN preset: tiny, small, v75
          llama_batches:str=None,       # per-GPU batch sizes of the happy-llm Llama reference, '' = no Llama (default 8,16,32,64; CPU 2)
          ckpt:str='on,off',            # SNN gradient checkpointing settings to sweep: on, off, or both in that order
          llama_ckpt:str='off,on',      # the Llama's checkpointing settings
-         scans:str='fused',            # SNN scan paths to sweep: fused (the library's: fused Triton kernels on CUDA), unfused (modulation and (1-beta)x in PyTorch + plif_triton with the full membrane: the path before the fused kernels), torch
+         scans:str='fused',            # SNN scan paths to sweep: fused (the library's: fused Triton kernels on CUDA), fused_walk (the same, backward in one walk over time), unfused (modulation and (1-beta)x in PyTorch + plif_triton with the full membrane: the path before the fused kernels), torch
          optim:str=None,               # AdamW implementations to sweep, in priority order: fused (fused=True), foreach, forloop (default fused,foreach; CPU fused)
          seq:int=None,                 # tokens per row; the SNN runs seq x K frames (default 512; CPU 32)
          steps:int=8,                  # timed steps per configuration

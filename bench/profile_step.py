@@ -1,0 +1,85 @@
+"""Where a training step's GPU time goes: one profiled step of a preset, its kernels grouped by kind.
+
+    python bench/profile_step.py                                  # v75, batch 8, checkpointing on (bench_train's best that fits 60 GB)
+    python bench/profile_step.py --batch 4 --ckpt off --top 40
+    python bench/profile_step.py --device cpu --preset tiny --batch 2 --seq 32   # CPU smoke test (CPU op times instead)
+
+The step is bench_train's (`train_steps`: bf16 autocast, fused AdamW, clipping, synthetic ids); `--warmup` steps run first
+(Triton compiles, the caching allocator settles), then one step under `torch.profiler`. The table sums the device time of
+every kernel by kind (matrix products, the PLIF scan kernels forward/backward, elementwise, reductions, ...) as a share
+of all kernel time, then lists the `--top` kernels. Kernel time can exceed the step's wall time only if kernels overlap
+(they do not here: one stream). `--out` writes the same as JSON.
+"""
+from __future__ import annotations
+import json, re, sys, time
+from pathlib import Path
+import torch
+from fastcore.script import call_parse
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+# (kind, regular expression on the kernel name); the first match wins
+KINDS = [('scan fwd (fused)', r'fused_fwd_kernel'), ('scan bwd (fused)', r'fused_bwd_kernel'),
+         ('scan fwd (plif_triton)', r'plif_fwd'), ('scan bwd (plif_triton)', r'plif_bwd'),
+         ('matmul', r'gemm|cutlass|xmma|nvjet|sm90_|sm80_|cublas|matmul|_mm_'),
+         ('optimizer', r'adam|multi_tensor|foreach'), ('norm', r'norm'), ('softmax / loss', r'softmax|cross_entropy|nll|log_softmax'),
+         ('copy / cast', r'copy|memcpy|Memcpy|memset|Memset|cast|to_copy'), ('reduction', r'reduce|sum|mean|amax|max_'),
+         ('elementwise', r'elementwise|vectorized|unrolled|pointwise|triton_'), ('other', r'.')]
+
+def kind_of(name:str) -> str:
+    return next(k for k, rx in KINDS if re.search(rx, name, re.I))
+
+@call_parse
+def main(preset:str='v75',       # SNN preset
+         batch:int=8,            # rows per step
+         seq:int=512,            # tokens per row
+         ckpt:str='on',          # activation checkpointing: on/off
+         warmup:int=3,           # unprofiled steps first
+         top:int=25,             # kernels listed one by one
+         device:str='auto',      # cuda / cpu
+         out:str=None,           # JSON with the table
+        ):
+    "Profile one training step and print its kernel time by kind."
+    from bench_train import build_model, set_checkpointing, make_optimizer, markov_tokens, train_steps
+    from torch.profiler import profile, ProfilerActivity
+    dev = torch.device(('cuda' if torch.cuda.is_available() else 'cpu') if device == 'auto' else device)
+    model = build_model('snn', preset, seq, device=dev)
+    set_checkpointing(model, ckpt == 'on')
+    opt = make_optimizer(model, 'fused' if dev.type == 'cuda' else 'foreach')
+    ids = markov_tokens(model.config.vocab_size, warmup + 1, batch, seq).to(dev)
+    train_steps(model, model, opt, ids[:warmup])
+    cuda = dev.type == 'cuda'
+    if cuda: torch.cuda.synchronize()
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    t0 = time.perf_counter()
+    with profile(activities=acts) as prof:
+        train_steps(model, model, opt, ids[warmup:])
+        if cuda: torch.cuda.synchronize()
+    wall = time.perf_counter() - t0
+    kern = {}
+    for e in prof.events():
+        if cuda and e.device_type != torch.autograd.DeviceType.CUDA: continue
+        if not cuda and (e.cpu_children or e.name.startswith('Profiler')): continue   # CPU: leaf ops only
+        t = e.device_time if cuda else e.cpu_time
+        n, s = kern.get(e.name, (0, 0.0))
+        kern[e.name] = (n + 1, s + t)
+    total = sum(s for _, s in kern.values())
+    by = {}
+    for name, (n, s) in kern.items():
+        k = kind_of(name); c, t = by.get(k, (0, 0.0)); by[k] = (c + n, t + s)
+    head = f'{torch.cuda.get_device_name(dev) if cuda else "CPU"} | preset {preset} | batch {batch} x {seq} tokens | ' \
+           f'checkpointing {ckpt} | one step: wall {wall:.3f} s (profiled), kernel time {total / 1e6:.3f} s'
+    print(head)
+    print(f'{"kind":26s} {"calls":>7s} {"ms":>9s} {"share":>7s}')
+    for k, (n, s) in sorted(by.items(), key=lambda kv: -kv[1][1]):
+        print(f'{k:26s} {n:7d} {s / 1e3:9.2f} {100 * s / total:6.1f}%')
+    print(f'\ntop {top} kernels:')
+    rows = sorted(kern.items(), key=lambda kv: -kv[1][1])
+    for name, (n, s) in rows[:top]:
+        print(f'{s / 1e3:9.2f} ms {100 * s / total:5.1f}% {n:6d}x  [{kind_of(name)}] {name[:110]}')
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        json.dump(dict(header=head, wall_s=wall, kernel_s=total / 1e6, kinds={k: dict(calls=n, ms=s / 1e3) for k, (n, s) in by.items()},
+                       kernels=[dict(name=nm, calls=n, ms=s / 1e3) for nm, (n, s) in rows[:200]]), open(out, 'w'), indent=1)
+        print('wrote', out)
