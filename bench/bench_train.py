@@ -83,11 +83,18 @@ def build_model(arch:str,              # 'snn' or 'llama'
     else: raise ValueError(f"build_model: `arch` must be 'snn' or 'llama', got {arch!r}")
     return m.to(device).train()
 
-def set_checkpointing(model:nn.Module, on:bool) -> None:
-    "Per-layer activation checkpointing on/off (the SNN's own non-reentrant per-layer checkpoint, or HF's for the Llama)."
+def ckpt_name(ck) -> str:
+    "'on', 'off', or 'N/L'-style 'N' for a partial setting."
+    return ('on' if ck else 'off') if isinstance(ck, bool) else str(ck)
+
+def set_checkpointing(model:nn.Module, on) -> None:
+    """Per-layer activation checkpointing (the SNN's own non-reentrant per-layer checkpoint, or HF's for the Llama):
+    True/False for every layer, or an int N: the SNN's first N layers only (the rest keep their activations)."""
     if hasattr(model, 'layers') and hasattr(model.config, 'k_frames'):          # NeuronSparkForCausalLM
-        for l in model.layers: l.gradient_checkpointing = on
-    elif hasattr(model, 'activation_checkpointing_enable'):     # newer transformers 5 name; the old one is deprecated
+        for i, l in enumerate(model.layers): l.gradient_checkpointing = on if isinstance(on, bool) else i < on
+        return
+    if not isinstance(on, bool): raise ValueError(f'set_checkpointing: a number of checkpointed layers ({on}) is for the SNN only')
+    if hasattr(model, 'activation_checkpointing_enable'):       # newer transformers 5 name; the old one is deprecated
         if on: model.activation_checkpointing_enable(activation_checkpointing_kwargs={'use_reentrant': False})
         else: model.activation_checkpointing_disable()
     elif on: model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={'use_reentrant': False})
@@ -299,10 +306,10 @@ def fmt_table(rows:list) -> str:
         name = f"{r['arch']} {r['preset'] if r['arch'] == 'snn' else '215M'}"
         b = f"{r['batch']}x{r['world']}" if r['world'] > 1 else str(r['batch'])
         if r['status'] != 'ok':
-            out.append(f"{name:<15}{b:>6}{'on' if r['ckpt'] else 'off':>5}{r['optim']:>8}{r.get('scan', '-'):>11}  {r['status']}: {r.get('error', '')}"); continue
+            out.append(f"{name:<15}{b:>6}{ckpt_name(r['ckpt']):>5}{r['optim']:>8}{r.get('scan', '-'):>11}  {r['status']}: {r.get('error', '')}"); continue
         mfu = f"{100 * r['mfu']:.1f}%" if r.get('mfu') is not None else '-'
         mem = (f"{r['peak_alloc_gib']:>7.1f}{r['peak_reserved_gib']:>7.1f}" if 'peak_alloc_gib' in r else f"{'-':>7}{'-':>7}")
-        out.append(f"{name:<15}{b:>6}{'on' if r['ckpt'] else 'off':>5}{r['optim']:>8}{r.get('scan', '-'):>11}{r['step_s']:>8.3f}{r['fwd_s']:>7.3f}{r['bwd_s']:>7.3f}"
+        out.append(f"{name:<15}{b:>6}{ckpt_name(r['ckpt']):>5}{r['optim']:>8}{r.get('scan', '-'):>11}{r['step_s']:>8.3f}{r['fwd_s']:>7.3f}{r['bwd_s']:>7.3f}"
                    f"{r['opt_s']:>7.3f}{r['tokens_per_s']:>10,.0f}{mfu:>7}{mem}  ok")
     return '\n'.join(out)
 
@@ -368,9 +375,9 @@ def sweep(preset:str='v75', batches=(1, 2, 4, 8), llama_batches=(8, 16, 32, 64),
         if row['status'] == 'ok':
             mfu = f" | MFU {100 * row['mfu']:.1f}%" if row['mfu'] is not None else ''
             mem = f" | peak {row['peak_alloc_gib']:.1f} GiB allocated, {row['peak_reserved_gib']:.1f} reserved" if 'peak_alloc_gib' in row else ''
-            say(f"{arch:<5} batch {b}{'x' + str(d.world) if d.world > 1 else ''} ckpt {'on ' if ck else 'off'} {o:<7}{' ' + sc if arch == 'snn' else ''}: {row['step_s']:.3f} s/step "
+            say(f"{arch:<5} batch {b}{'x' + str(d.world) if d.world > 1 else ''} ckpt {ckpt_name(ck):3} {o:<7}{' ' + sc if arch == 'snn' else ''}: {row['step_s']:.3f} s/step "
                 f"(first {row['first_step_s']:.1f} s) | {row['tokens_per_s']:,.0f} tokens/s{mfu}{mem} | loss {row['loss_first']:.2f} -> {row['loss_last']:.2f}", flush=True)
-        else: say(f"{arch:<5} batch {b} ckpt {'on ' if ck else 'off'} {o:<7}{' ' + sc if arch == 'snn' else ''}: out of memory", flush=True)
+        else: say(f"{arch:<5} batch {b} ckpt {ckpt_name(ck):3} {o:<7}{' ' + sc if arch == 'snn' else ''}: out of memory", flush=True)
     res['env']['elapsed_s'] = time.perf_counter() - t_start
     if d.main:
         if out: save_json(out, res)
@@ -380,7 +387,7 @@ def sweep(preset:str='v75', batches=(1, 2, 4, 8), llama_batches=(8, 16, 32, 64),
             if f'best_{a}_batch' in s:
                 mfu = f", MFU {100 * s[f'best_{a}_mfu']:.1f}%" if s[f'best_{a}_mfu'] is not None else ''
                 mem = f", {s[f'best_{a}_peak_alloc_gib']:.1f} GiB" if s.get(f'best_{a}_peak_alloc_gib') is not None else ''
-                say(f"best {a}: batch {s[f'best_{a}_batch']} per process, checkpointing {'on' if s[f'best_{a}_ckpt'] else 'off'}, "
+                say(f"best {a}: batch {s[f'best_{a}_batch']} per process, checkpointing {ckpt_name(s[f'best_{a}_ckpt'])}, "
                     f"{s[f'best_{a}_optim']} AdamW: {s[f'best_{a}_tokens_per_s']:,.0f} tokens/s{mfu}{mem}")
         if 'ratio_tokens_per_s_snn_over_llama' in s:
             say(f"SNN / Llama: tokens/s x{s['ratio_tokens_per_s_snn_over_llama']:.4f}"
@@ -470,7 +477,7 @@ def scaling(one:str,         # result JSON of a one-process run
     if verbose:
         print(f"{A['env'].get('gpu') or A['env']['device']} | 1 process vs {B['env']['world']} processes")
         for r in rows:
-            print(f"{r['arch']:<5} batch {r['batch_per_gpu']}/GPU ckpt {'on ' if r['ckpt'] else 'off'} {r['optim']:<7}: {r['tokens_per_s_1']:>9,.0f} -> "
+            print(f"{r['arch']:<5} batch {r['batch_per_gpu']}/GPU ckpt {ckpt_name(r['ckpt']):3} {r['optim']:<7}: {r['tokens_per_s_1']:>9,.0f} -> "
                   f"{r['tokens_per_s_n']:>9,.0f} tokens/s on {r['gpus']} GPUs = x{r['scaling']:.2f} ({100 * r['efficiency']:.0f}% efficiency)")
     return rows
 
@@ -482,13 +489,20 @@ def default_out(kind:str, device:str='auto', world:int=1) -> str:
     return f'bench/results/{kind}_{tag}' + (f'_x{world}' if world > 1 else '') + '.json'
 
 _flags = lambda s, fn=str: [fn(x) for x in s.split(',') if x.strip()]
-_onoff = lambda s: [{'on': True, 'off': False}[x.strip().lower()] for x in s.split(',') if x.strip()]
+def _onoff(s:str) -> list:
+    "'on,off,12' -> [True, False, 12] (a number: that many layers checkpointed, the SNN only)."
+    out = []
+    for x in (x.strip().lower() for x in s.split(',') if x.strip()):
+        if x in ('on', 'off'): out.append(x == 'on')
+        elif x.isdigit(): out.append(int(x))
+        else: raise SystemExit(f"bench_train: checkpointing must be on, off or a number of layers, got {x!r}")
+    return out
 
 @call_parse
 def main(preset:str='v75',             # SNN preset: tiny, small, v75
          batches:str=None,             # per-GPU SNN batch sizes, comma-separated; larger ones are skipped after an OOM (default 1,2,4,8; CPU 2)
          llama_batches:str=None,       # per-GPU batch sizes of the happy-llm Llama reference, '' = no Llama (default 8,16,32,64; CPU 2)
-         ckpt:str='on,off',            # SNN gradient checkpointing settings to sweep: on, off, or both in that order
+         ckpt:str='on,off',            # SNN gradient checkpointing settings to sweep, in order: on, off, or a number N (the first N layers only; less recomputation for more memory)
          llama_ckpt:str='off,on',      # the Llama's checkpointing settings
          scans:str='fused',            # SNN scan paths to sweep: fused (the library's: fused Triton kernels on CUDA), fused_walk (the same, backward in one walk over time), unfused (modulation and (1-beta)x in PyTorch + plif_triton with the full membrane: the path before the fused kernels), torch
          optim:str=None,               # AdamW implementations to sweep, in priority order: fused (fused=True), foreach, forloop (default fused,foreach; CPU fused)

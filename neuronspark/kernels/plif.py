@@ -5,7 +5,8 @@
 # %% auto #0
 __all__ = ['FUSED_CHUNK', 'FUSED_SEG', 'plif_fwd_naive_kernel', 'plif_fwd_kernel', 'plif_bwd_kernel', 'plif_config', 'plif_fwd',
            'plif_bwd', 'PLIFTritonFn', 'plif_triton', 'fused_fwd_kernel', 'fused_bwd_kernel', 'seg_carry_kernel',
-           'fused_config', 'fused_fwd', 'fused_bwd', 'FusedPLIFFn', 'selective_triton', 'plif_node_triton']
+           'auto_segment', 'fused_config', 'fused_fwd', 'fused_bwd', 'FusedPLIFFn', 'selective_triton',
+           'plif_node_triton']
 
 # %% ../../nbs/04_triton.ipynb #8bce527b
 import math, os
@@ -296,10 +297,13 @@ def _new(shape, dtype, device, debug):
     "An output buffer: uninitialised, or NaN-filled under `debug` so that a skipped write shows."
     return torch.full(shape, float('nan'), dtype=dtype, device=device) if debug else torch.empty(shape, dtype=dtype, device=device)
 
-def _view(x, shape, per_step, R, W):
-    "`x` broadcast to `shape` and viewed as `[T, R, W]` (per step) or `[R, W]` (per neuron); copied only if unavoidable."
+def _view(x, shape, per_step, R, W, step_ptr=False):
+    """`x` broadcast to `shape` and viewed as `[T, R, W]` (per step) or `[R, W]` (per neuron); copied only if unavoidable:
+    when its element offsets would overflow int32. `step_ptr`: the kernel moves its pointer from step to step (64-bit),
+    so only one step's offsets must fit (the fused kernels)."""
     x = x.expand(shape).reshape((shape[0], R, W) if per_step else (R, W))
-    if sum((n - 1) * st for n, st in zip(x.shape, x.stride())) >= 2**31: x = x.contiguous()   # int32 offsets
+    dims = list(zip(x.shape, x.stride()))[1 if step_ptr and per_step else 0:]
+    if sum((n - 1) * st for n, st in dims) >= 2**31: x = x.contiguous()   # int32 offsets
     return x
 
 def _strides(x, per_step):
@@ -622,28 +626,42 @@ def seg_carry_kernel(pq_ptr, gend_ptr, n_seg, RW, BLOCK: tl.constexpr):
         G = tl.load(pq_ptr + s * RW + col, mask=m, other=0.0) * G + tl.load(q_ptr + s * RW + col, mask=m, other=0.0)
 
 # %% ../../nbs/04_triton.ipynb #094ad90c
-FUSED_CHUNK = {'selective': 2, 'drive': 16}    # steps per chunk of the fused kernels on a GPU (`bench/bench_fused.py --chunks` sweeps it)
-FUSED_SEG = {'selective': 256, 'drive': 512}   # steps per backward segment on a GPU; 0: one walk over all of T (`--segs` sweeps it)
+FUSED_CHUNK = {'selective': 4, 'drive': 16}      # steps per chunk of the fused kernels on a GPU (`bench/bench_fused.py --chunks` sweeps it)
+FUSED_SEG = {'selective': None, 'drive': None}   # steps per backward segment on a GPU; None: `auto_segment`; 0: one walk (`--segs` sweeps it)
+
+def auto_segment(T:int, R:int, W:int, CH:int, n_sm:int,
+                 few:int=8,      # below this many warps of columns per SM the backward is split ...
+                 aim:int=32,     # ... into enough segments for about this many
+                ) -> int:        # steps per segment (a multiple of CH), 0 for one walk
+    "Segment length of the backward: one walk when the columns alone keep the GPU busy, else enough segments to."
+    per_sm = R * W / 32 / n_sm                                  # warps of columns (one column per thread) per SM
+    if per_sm >= few or T < 4 * CH: return 0
+    n_seg = min(math.ceil(aim / per_sm), T // (4 * CH))         # at least 4 chunks per segment
+    return math.ceil(T / n_seg / CH) * CH
 
 def fused_config(R:int, W:int,        # columns: rows (batch) x neurons
                  sel:bool,            # selective (four input tiles per chunk) or the drive mode (one)
                  device:torch.device,
+                 T:int=None,          # steps (for the automatic segment length; None: one walk)
                 ) -> tuple:           # (BR, BW, CH, num_warps, SEG)
     """Launch shape of the fused kernels: `plif_config`'s blocks, `FUSED_CHUNK` steps per chunk (shorter for the selective
     mode's extra tiles), `FUSED_SEG` steps per segment of the backward (on the CPU: 0, one walk)."""
     BR, BW, CH, nw = plif_config(R, W, sel, device)
     if device.type != 'cuda': return BR, BW, CH, nw, 0
     key = 'selective' if sel else 'drive'
-    return BR, BW, FUSED_CHUNK[key], nw, FUSED_SEG[key]
+    CH, SEG = FUSED_CHUNK[key], FUSED_SEG[key]
+    if SEG is None:
+        SEG = 0 if T is None else auto_segment(T, R, W, CH, torch.cuda.get_device_properties(device).multi_processor_count)
+    return BR, BW, CH, nw, SEG
 
 def fused_fwd(x, p1, p2, p3, v0, v_min, sel, cfg=None, debug=False):
     "Launch `fused_fwd_kernel`. Returns spikes `[T, R, W]` in x's dtype, fp32 checkpoints, views `(x, v0)`, config."
     T, S = x.shape[0], x.shape[1:]
     R, W = math.prod(S[:-1]), S[-1] // (4 if sel else 1)
-    cfg = cfg or fused_config(R, W, sel, x.device)
+    cfg = cfg or fused_config(R, W, sel, x.device, T)
     BR, BW, CH, nw, SEG = cfg
     if SEG % CH: raise ValueError(f'fused kernels: the segment length {SEG} must be a multiple of the chunk length {CH} (launch shape {cfg})')
-    xv = _view(x, x.shape, True, R, S[-1])
+    xv = _view(x, x.shape, True, R, S[-1], step_ptr=True)
     v0v = None if v0 is None else _view(v0, (*S[:-1], W), False, R, W)
     s = _new((T, R, W), x.dtype, x.device, debug)
     ckpt = _new((triton.cdiv(T, CH), R, W), torch.float32, x.device, debug)
@@ -667,7 +685,7 @@ def fused_bwd(xv, p1, p2, p3, v0v, ckpt, gs, gvl, v_min, alpha, sel, cfg, debug=
     dv0 = _new((R, W), torch.float32, dev, debug)
     pq = _new((2, n_seg, R, W), torch.float32, dev, debug) if n_seg > 1 else dv0
     gend = _new((n_seg, R, W), torch.float32, dev, debug) if n_seg > 1 else dv0
-    gs3 = None if gs is None else _view(gs, gs.shape, True, R, W)
+    gs3 = None if gs is None else _view(gs, gs.shape, True, R, W, step_ptr=True)
     gvl2 = None if gvl is None else gvl.reshape(R, W).contiguous()
     def launch(coef, n, seg0):
         fused_bwd_kernel[(triton.cdiv(W, BW), n_rb, n)](
