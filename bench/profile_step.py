@@ -34,7 +34,7 @@ def kind_of(name:str) -> str:
 def main(preset:str='v75',       # SNN preset
          batch:int=8,            # rows per step
          seq:int=512,            # tokens per row
-         ckpt:str='on',          # activation checkpointing: on/off
+         ckpt:str='on',          # activation checkpointing: on, off, or a number N of layers (the first N)
          warmup:int=3,           # unprofiled steps first
          top:int=25,             # kernels listed one by one
          device:str='auto',      # cuda / cpu
@@ -45,7 +45,7 @@ def main(preset:str='v75',       # SNN preset
     from torch.profiler import profile, ProfilerActivity
     dev = torch.device(('cuda' if torch.cuda.is_available() else 'cpu') if device == 'auto' else device)
     model = build_model('snn', preset, seq, device=dev)
-    set_checkpointing(model, ckpt == 'on')
+    set_checkpointing(model, int(ckpt) if ckpt.isdigit() else ckpt == 'on')
     opt = make_optimizer(model, 'fused' if dev.type == 'cuda' else 'foreach')
     ids = markov_tokens(model.config.vocab_size, warmup + 1, batch, seq).to(dev)
     train_steps(model, model, opt, ids[:warmup])

@@ -12,7 +12,7 @@ from .plif import PLIFNode
 from .selective import SelectivePLIF, selective_init_, group_rates
 
 # %% auto #0
-__all__ = ['NEURON_TYPES', 'SNNBlock', 'neurons', 'get_state', 'set_state', 'reset_state', 'SNNFFN']
+__all__ = ['NEURON_TYPES', 'SNNBlock', 'neurons', 'get_state', 'set_state', 'reset_state', 'SpikeAND', 'spike_and', 'SNNFFN']
 
 # %% ../nbs/05_block.ipynb #e79a3543
 def _uniform_fan_in_(w:torch.Tensor, fan_in:int=None) -> torch.Tensor:
@@ -28,7 +28,7 @@ def _check_spikes(x, d, name):
 
 # %% ../nbs/05_block.ipynb #f7fa1d4c
 class SNNBlock(nn.Module):
-    "Attention analogue: six projections in one GEMM, `D*N` selective hidden neurons, gated read-out plus skip, output PLIF."
+    "Attention analogue: six projections in one weight (two GEMMs), `D*N` selective hidden neurons, gated read-out plus skip, output PLIF."
     def __init__(self,
                  d_model:int,            # channels D
                  n_groups:int=8,         # timescale groups N: hidden neurons per channel
@@ -61,8 +61,9 @@ class SNNBlock(nn.Module):
                 return_hidden:bool=False,   # also return the hidden spikes
                ):                           # output spikes `[T, B, D]` (and hidden spikes `[T, B, D*N]`)
         _check_spikes(x, self.d_model, 'SNNBlock')
-        r = self.proj(x)                                                    # [T, B, 4DN + 2D], one GEMM
-        r_sel, gate, skip = r.split([4 * self.dn, self.d_model, self.d_model], dim=-1)
+        W = self.proj.weight                                                # [W_in; W_beta; W_alpha; W_th | W_gate; W_skip]
+        r_sel = F.linear(x, W[:4 * self.dn])                                # [T, B, 4DN]: what the selective neurons read
+        gate, skip = F.linear(x, W[4 * self.dn:]).split(self.d_model, dim=-1)   # [T, B, D] each
         h = self.hidden.scan(r_sel)                                         # [T, B, DN] hidden spikes
         i_tot = self.out(h) * torch.sigmoid(gate) + skip                    # [T, B, D]
         s = self.out_node(i_tot)
@@ -93,6 +94,29 @@ def reset_state(module:nn.Module) -> None:
     for n in neurons(module): n.reset()
 
 # %% ../nbs/05_block.ipynb #6403f7e7
+class SpikeAND(torch.autograd.Function):
+    "`g * u` of the two halves of `s` `[..., 2F]`; the backward writes both halves' gradients into one `[..., 2F]` tensor."
+    @staticmethod
+    def forward(ctx, s):
+        F_ = s.shape[-1] // 2
+        ctx.save_for_backward(s)
+        return s[..., :F_] * s[..., F_:]
+
+    @staticmethod
+    def backward(ctx, ga):
+        s, = ctx.saved_tensors
+        F_ = s.shape[-1] // 2
+        gs = torch.empty(s.shape, dtype=torch.result_type(ga, s), device=s.device)
+        torch.mul(ga, s[..., F_:], out=gs[..., :F_])                  # d/dg (g u) = u
+        torch.mul(ga, s[..., :F_], out=gs[..., F_:])                  # d/du (g u) = g
+        return gs
+
+def spike_and(s:torch.Tensor, # spikes `[..., 2F]`: gate neurons, then up neurons
+             ) -> torch.Tensor: # `[..., F]`: 1 where both fire
+    "The FFN's spike AND of the two halves of `s`, without the concatenation that autograd's `split` would do in the backward."
+    if s.shape[-1] % 2: raise ValueError(f'spike_and: the last dim of `s` must be even (gate and up halves), got {tuple(s.shape)}')
+    return SpikeAND.apply(s)
+
 class SNNFFN(nn.Module):
     "SwiGLU analogue: gate and up PLIF populations in one merged scan, spike AND, down projection plus skip, output PLIF."
     def __init__(self,
@@ -121,9 +145,9 @@ class SNNFFN(nn.Module):
                 return_hidden:bool=False,   # also return the gate and up spikes
                ):                           # output spikes `[T, B, D]` (and `(gate, up)` spikes, `[T, B, F]` each)
         _check_spikes(x, self.d_model, 'SNNFFN')
-        g, u = self.gate_up_node(self.gate_up(x)).split(self.d_ff, dim=-1)   # [T, B, F] each
-        a = g * u                                                            # spike AND
+        gu = self.gate_up_node(self.gate_up(x))                              # [T, B, 2F]: gate and up spikes
+        a = spike_and(gu)                                                    # [T, B, F]: g * u
         s = self.out_node(self.down(a) + self.skip(x))
-        return (s, (g, u)) if return_hidden else s
+        return (s, gu.split(self.d_ff, dim=-1)) if return_hidden else s
 
     def extra_repr(self): return f'd_model={self.d_model}, d_ff={self.d_ff}'
