@@ -1,11 +1,13 @@
 """Run notebooks on a GPU machine and keep the outputs of their `#| gpu` cells in the notebooks.
 
-  On the GPU machine:  python tools/gpu_exec.py run nbs/04_triton.ipynb [...] --out DIR [--slow]
+  On the GPU machine:  python tools/gpu_exec.py run nbs/04_triton.ipynb [...] --out DIR [--slow] [--only ID,...]
       executes every cell (except `#| eval: false`, and `#| slow` unless --slow) with nbdev's executor and writes
-      DIR/<name>.ipynb with outputs, printing each failing cell's traceback; exit 1 if any cell failed.
-  Here:                python tools/gpu_exec.py merge DIR [names...]
-      copies the outputs of the `#| gpu` cells of DIR/<name>.ipynb into nbs/<name>.ipynb (cells are matched by
-      position and must have the same source); every other cell keeps its CPU outputs.
+      DIR/<name>.ipynb with outputs, printing each failing cell's traceback; exit 1 if any cell failed. --only: of
+      the `#| gpu` cells, run just these (cell ids), e.g. the one that changed, when the others take long.
+  Here:                python tools/gpu_exec.py merge DIR [names...] [--only ID,...]
+      copies the outputs of the `#| gpu` cells of DIR/<name>.ipynb (with --only: of those cells) into
+      nbs/<name>.ipynb (cells are matched by position and must have the same source); every other cell keeps its
+      CPU outputs.
 """
 import argparse, json, os, re, sys
 from pathlib import Path
@@ -18,7 +20,7 @@ def flags(src: str) -> set:
         if m: out.add(re.sub(r'\s+', ' ', m.group(1).strip().lower()))
     return out
 
-def run(nbs, out: Path, slow: bool) -> int:
+def run(nbs, out: Path, slow: bool, only=None) -> int:
     os.environ.setdefault('MPLBACKEND', 'Agg')
     from execnb.shell import CaptureShell
     out.mkdir(parents=True, exist_ok=True)
@@ -26,16 +28,18 @@ def run(nbs, out: Path, slow: bool) -> int:
     for nb in map(Path, nbs):
         def skip(cell):
             f = flags(cell.source) if cell.cell_type == 'code' else set()
-            skipped = 'eval: false' in f or ('slow' in f and not slow)
+            skipped = 'eval: false' in f or ('slow' in f and not slow) or (only is not None and 'gpu' in f and cell.get('id') not in only)
             if cell.cell_type == 'code' and not skipped: cell.outputs = []   # the executor keeps old outputs of a silent cell
             return skipped
         sh = CaptureShell(mpl_format='png')     # the notebooks' figures are stored at 1x (the executor's default is retina)
-        sh.execute(nb, out / nb.name, preproc=skip)
+        cwd = os.getcwd(); os.chdir(nb.parent)  # the chapters read '../bench/results/...' relative to nbs/, as in JupyterLab
+        try: sh.execute(nb.name, out.resolve() / nb.name, preproc=skip)
+        finally: os.chdir(cwd)
         if sh.exc: bad += 1; print(sh.prettytb(fname=nb), flush=True)
         print(f'{"FAIL" if sh.exc else "ok  "} {nb}', flush=True)
     return 1 if bad else 0
 
-def merge(d: Path, names) -> int:
+def merge(d: Path, names, only=None) -> int:
     names = names or [p.stem for p in d.glob('*.ipynb')]
     for n in names:
         src, dst = d / f'{n}.ipynb', Path('nbs') / f'{n}.ipynb'
@@ -43,6 +47,7 @@ def merge(d: Path, names) -> int:
         k = 0
         for ca, cb in zip(a['cells'], b['cells']):
             if cb['cell_type'] != 'code' or 'gpu' not in flags(''.join(cb['source'])): continue
+            if only is not None and cb.get('id') not in only: continue
             if ''.join(ca['source']) != ''.join(cb['source']):
                 print(f'{n}: a gpu cell changed since the GPU run, left as it was:\n{"".join(cb["source"])[:200]}'); continue
             cb['outputs'] = ca.get('outputs', []); k += 1
@@ -55,5 +60,6 @@ if __name__ == '__main__':
     sub = ap.add_subparsers(dest='cmd', required=True)
     r = sub.add_parser('run'); r.add_argument('nbs', nargs='+'); r.add_argument('--out', required=True); r.add_argument('--slow', action='store_true')
     m = sub.add_parser('merge'); m.add_argument('dir'); m.add_argument('names', nargs='*')
+    for p in (r, m): p.add_argument('--only', type=lambda s: set(s.split(',')), default=None)
     a = ap.parse_args()
-    sys.exit(run(a.nbs, Path(a.out), a.slow) if a.cmd == 'run' else merge(Path(a.dir), a.names))
+    sys.exit(run(a.nbs, Path(a.out), a.slow, a.only) if a.cmd == 'run' else merge(Path(a.dir), a.names, a.only))
