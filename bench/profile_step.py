@@ -60,6 +60,7 @@ def main(preset:str='v75',       # SNN preset
     kern = {}
     for e in prof.events():
         if cuda and e.device_type != torch.autograd.DeviceType.CUDA: continue
+        if '#' in e.name: continue                     # user annotations on the GPU timeline (Optimizer.step#AdamW.step): not kernels
         if not cuda and (e.cpu_children or e.name.startswith('Profiler')): continue   # CPU: leaf ops only
         t = e.device_time if cuda else e.cpu_time
         n, s = kern.get(e.name, (0, 0.0))
