@@ -41,6 +41,14 @@ def frame_sums(s:torch.Tensor,  # spikes `[T*K, B, W]`, time-major
     return x.sum((0, 2))
 
 # %% ../nbs/10_analysis.ipynb #69cf53d0
+class _ScanTap:
+    "Calls `fn(r)` before a `SelectivePLIF`'s `scan(r)` (a method, not `forward`: no module hook sees `r`); `remove()` undoes it."
+    def __init__(self, hid, fn):
+        self.hid, orig = hid, type(hid).scan
+        def scan(r): fn(r); return orig(hid, r)
+        hid.scan = scan
+    def remove(self): self.hid.__dict__.pop('scan', None)
+
 class FiringMonitor:
     "Spike counts of every neuron population of a NeuronSpark model, per layer, population, frame k and neuron (forward hooks)."
     def __init__(self, model:nn.Module,  # a `NeuronSparkForCausalLM`
@@ -72,7 +80,7 @@ class FiringMonitor:
         g, u = o.split(o.shape[-1] // 2, dim=-1)
         self._add((i, 'ffn_gate'), g); self._add((i, 'ffn_up'), u); self._add((i, 'ffn_and'), g * u)
 
-    def _beta(self, i, r):                                                        # r: block projections [T*K, B, 4DN + 2D]
+    def _beta(self, i, r):                                                        # r: the selective projections [T*K, B, 4DN]
         hid = self.layers[i].block.hidden
         with torch.no_grad(): beta = hid.modulation(r[..., :4 * hid.dn].float())[0]
         b = frame_sums(beta, self.K, self._mask).sum(0)                           # [DN]
@@ -91,7 +99,7 @@ class FiringMonitor:
             hk(l.in2.register_forward_hook(out('input_ffn')))
             hk(l.ffn.gate_up_node.register_forward_hook(lambda mod, a, o, i=i: self._gate_up(i, o)))
             hk(l.ffn.out_node.register_forward_hook(out('ffn_out')))
-            if self.track_beta: hk(l.block.proj.register_forward_hook(lambda mod, a, o, i=i: self._beta(i, o)))
+            if self.track_beta: hk(_ScanTap(l.block.hidden, lambda r, i=i: self._beta(i, r)))
         return self
 
     def detach(self):
