@@ -103,6 +103,7 @@ class SpikeAND(torch.autograd.Function):
         return s[..., :F_] * s[..., F_:]
 
     @staticmethod
+    @torch.autograd.function.once_differentiable
     def backward(ctx, ga):
         s, = ctx.saved_tensors
         F_ = s.shape[-1] // 2
