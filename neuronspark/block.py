@@ -10,6 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from .plif import PLIFNode
 from .selective import SelectivePLIF, selective_init_, group_rates
+from .scan import selective_plif_proj, plif_node_and
 
 # %% auto #0
 __all__ = ['NEURON_TYPES', 'SNNBlock', 'neurons', 'get_state', 'set_state', 'reset_state', 'SpikeAND', 'spike_and', 'SNNFFN']
@@ -43,6 +44,7 @@ class SNNBlock(nn.Module):
         self.hidden = SelectivePLIF(d_model, n_groups, v_min=v_min, alpha=alpha, init=init, proj=False)
         self.out = nn.Linear(self.dn, d_model, bias=False)                       # W_out
         self.out_node = PLIFNode(d_model, v_threshold=v_th_out, alpha=alpha)
+        self.recompute_proj = False   # training: keep x, not the [T, B, 4DN] projection, for backward (`selective_plif_proj`)
         self.reset_parameters()
 
     @torch.no_grad()
@@ -62,9 +64,12 @@ class SNNBlock(nn.Module):
                ):                           # output spikes `[T, B, D]` (and hidden spikes `[T, B, D*N]`)
         _check_spikes(x, self.d_model, 'SNNBlock')
         W = self.proj.weight                                                # [W_in; W_beta; W_alpha; W_th | W_gate; W_skip]
-        r_sel = F.linear(x, W[:4 * self.dn])                                # [T, B, 4DN]: what the selective neurons read
         gate, skip = F.linear(x, W[4 * self.dn:]).split(self.d_model, dim=-1)   # [T, B, D] each
-        h = self.hidden.scan(r_sel)                                         # [T, B, DN] hidden spikes
+        if self.recompute_proj and self.training and torch.is_grad_enabled():
+            hp = self.hidden                                                # projection + scan, x kept instead of r
+            h, v = selective_plif_proj(x, W[:4 * self.dn], hp.b_beta, hp.b_alpha, hp.b_th, hp.v_min, hp.v, hp.alpha)
+            hp.v = v.detach().clone()
+        else: h = self.hidden.scan(F.linear(x, W[:4 * self.dn]))           # r [T, B, 4DN]: what the selective neurons read
         i_tot = self.out(h) * torch.sigmoid(gate) + skip                    # [T, B, D]
         s = self.out_node(i_tot)
         return (s, h) if return_hidden else s
@@ -146,8 +151,13 @@ class SNNFFN(nn.Module):
                 return_hidden:bool=False,   # also return the gate and up spikes
                ):                           # output spikes `[T, B, D]` (and `(gate, up)` spikes, `[T, B, F]` each)
         _check_spikes(x, self.d_model, 'SNNFFN')
-        gu = self.gate_up_node(self.gate_up(x))                              # [T, B, 2F]: gate and up spikes
-        a = spike_and(gu)                                                    # [T, B, F]: g * u
+        n = self.gate_up_node
+        if self.training and torch.is_grad_enabled() and not return_hidden and not (n._forward_hooks or n._forward_pre_hooks):
+            a, v = plif_node_and(self.gate_up(x), n.beta, n.theta, n.v, n.alpha)   # training: scans and AND in one (on a GPU)
+            n.v = v.detach().clone()
+        else:                                                                # the spikes themselves are wanted (or watched)
+            gu = n(self.gate_up(x))                                          # [T, B, 2F]: gate and up spikes
+            a = spike_and(gu)                                                # [T, B, F]: g * u
         s = self.out_node(self.down(a) + self.skip(x))
         return (s, gu.split(self.d_ff, dim=-1)) if return_hidden else s
 

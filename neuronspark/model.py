@@ -59,6 +59,7 @@ class NeuronSparkConfig(PretrainedConfig):
     center_residual: bool = False     # v7.5c: subtract the mean over D from each sublayer's update
     encoder_fp32: bool = True         # encoder projection and sigmoid in fp32 under autocast (False: upstream v7.5)
     checkpoint_layers: bool = False   # recompute each layer in backward (activation checkpointing)
+    recompute_proj: bool = False      # keep each SNNBlock's input, not its 4*D*N-wide projection, for backward (recomputed there)
     rms_eps: float = 1e-6             # epsilon of RMSNorm / lateral inhibition
     initializer_range: float = 0.02   # std of the embedding; out-projections get 0.02/sqrt(2L)
     use_cache: bool = True            # `generate` keeps the recurrent state between steps
@@ -122,6 +123,7 @@ class SNNDecoderLayer(nn.Module):
                           num_layers=L, alpha=c.surrogate_alpha)
         self.out2 = nn.Linear(D, D, bias=False)                                   # P_ffn
         self.gradient_checkpointing = c.checkpoint_layers                         # also set by HF's checkpointing switch
+        self.block.recompute_proj = c.recompute_proj
         std = c.initializer_range / math.sqrt(2 * L)
         with torch.no_grad():
             for w in (self.out1.weight, self.out2.weight): w.normal_(0.0, std)

@@ -10,7 +10,8 @@ import torch
 from .plif import check_plif_args
 
 # %% auto #0
-__all__ = ['linear_scan_ref', 'LinearScanFn', 'linear_scan', 'PLIFScanFn', 'plif_scan', 'plif', 'selective_plif', 'plif_node']
+__all__ = ['linear_scan_ref', 'LinearScanFn', 'linear_scan', 'PLIFScanFn', 'plif_scan', 'plif', 'selective_plif', 'plif_node',
+           'selective_plif_proj', 'plif_node_and']
 
 # %% ../nbs/03_scan.ipynb #b3bbd0e0
 def linear_scan_ref(a, b, h0=None):
@@ -265,3 +266,41 @@ def plif_node(x,                # input `[T, ..., W]`
         return plif_node_triton(x, beta, theta, v0, alpha)
     s, v = plif(beta, (1 - beta) * x, theta, v0, alpha)
     return s.to(x.dtype), v[-1]
+
+# %% ../nbs/03_scan.ipynb #841632d0
+def selective_plif_proj(x,                      # input `[T, ..., D]`
+                        weight,                 # stacked projection `[4*W, D]` = `[W_in; W_beta; W_alpha; W_th]`
+                        b_beta, b_alpha, b_th,  # biases `[W]`
+                        v_min:float=0.1,        # threshold floor
+                        v0=None,                # initial membrane `[..., W]`; zeros when None
+                        alpha:float=4.0,        # surrogate sharpness
+                        fused:bool=None,        # Triton kernel that recomputes the projection in backward; None: when `x` is on CUDA
+                       ):                       # (spikes `[T, ..., W]`, last membrane `[..., W]`)
+    """`selective_plif(F.linear(x, weight), ...)`. Fused (`neuronspark.kernels.plif.selective_proj_triton`) on CUDA: the same
+    results, with `x` instead of the `[T, ..., 4*W]` projection kept for the backward. Otherwise exactly the two steps."""
+    use_kernel = x.is_cuda if fused is None else fused
+    if use_kernel:
+        from neuronspark.kernels.plif import selective_proj_triton
+        return selective_proj_triton(x, weight, b_beta, b_alpha, b_th, v_min, v0, alpha)
+    return selective_plif(torch.nn.functional.linear(x, weight), b_beta, b_alpha, b_th, v_min, v0, alpha, fused=False)
+
+# %% ../nbs/03_scan.ipynb #f85e28ac
+def plif_node_and(x,                # gate and up inputs `[T, ..., 2F]`, gate first
+                  beta,             # decay `[2F]` per neuron
+                  theta,            # threshold `[2F]` per neuron
+                  v0=None,          # initial membranes `[..., 2F]`; zeros when None
+                  alpha:float=4.0,  # surrogate sharpness
+                  fused:bool=None,  # True: the AND kernels (`plif_and_triton`); None: them on CUDA unless the columns are few
+                 ):                 # (`s_gate * s_up` `[T, ..., F]` in x's dtype, last membranes `[..., 2F]`)
+    """`plif_node`, then the product of the two halves of its spikes (the FFN's spike AND, `neuronspark.block.spike_and`).
+    On CUDA one kernel each way that never stores the spikes; with few column pairs (under 2 warps of them per SM, e.g.
+    v7.5's FFN at batch 2) `plif_node`'s kernel and the product are faster, and are used instead (chapter 4 measures both)."""
+    if x.shape[-1] % 2: raise ValueError(f'plif_node_and: the last dim of `x` must be even (gate and up halves), got {tuple(x.shape)}')
+    if fused or (fused is None and x.is_cuda):
+        from neuronspark.kernels.plif import plif_and_triton, few_columns
+        pairs = x[0].numel() // 2
+        if fused or not few_columns(1, pairs, torch.cuda.get_device_properties(x.device).multi_processor_count, few=2):
+            return plif_and_triton(x, beta, theta, v0, alpha)
+    from neuronspark.block import spike_and           # chapter 5 builds on this module: imported on first use
+    s, v = plif_node(x, beta, theta, v0, alpha, fused=None if fused is None else False)
+    return spike_and(s), v
