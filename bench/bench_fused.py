@@ -20,7 +20,8 @@ import torch
 from fastcore.script import call_parse
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))     # the source tree's neuronspark, without installing it
-from neuronspark.scan import selective_plif, plif_node
+from neuronspark.scan import selective_plif, plif_node, plif_node_and
+from neuronspark.block import spike_and
 from neuronspark.selective import selective_biases
 
 def _timer(dev, reps:int):
@@ -57,8 +58,12 @@ def run(kind, data, params, fused:bool, backward:bool, gs=None):
     W = params[0].shape[0]
     x = (data[..., :4 * W] if kind == 'selective' else data).detach().requires_grad_(backward)
     with torch.set_grad_enabled(backward):
-        s, v = (selective_plif(x, *params, 0.1, None, fused=fused) if kind == 'selective'
-                else plif_node(x, params[0], params[1], None, fused=fused))
+        if kind == 'and':        # before: the node kernel, then spike_and; fused: one kernel each way, spikes never stored
+            if fused: s, v = plif_node_and(x, params[0], params[1], None)
+            else: s, v = plif_node(x, params[0], params[1], None); s = spike_and(s)
+        else:
+            s, v = (selective_plif(x, *params, 0.1, None, fused=fused) if kind == 'selective'
+                    else plif_node(x, params[0], params[1], None, fused=fused))
         if not backward: return s, v, None
         grads = torch.autograd.grad(s, [x, *params], gs)
     return s, v, grads
@@ -67,7 +72,8 @@ def bench_case(kind, T, B, W, D, dev, reps):
     "Times and agreement of one case; a flat dict."
     data, params = make_case(kind, T, B, W, D, dev)
     timeit = _timer(dev, reps)
-    gs = torch.randn(T, B, W, generator=torch.Generator().manual_seed(1)).to(dev, data.dtype)
+    Wout = W // 2 if kind == 'and' else W                              # the AND writes half the columns
+    gs = torch.randn(T, B, Wout, generator=torch.Generator().manual_seed(1)).to(dev, data.dtype)
     src = data[..., :4 * W] if kind == 'selective' else data
     dst = torch.empty(src.shape, dtype=src.dtype, device=dev)
     row = dict(kind=kind, T=T, B=B, W=W, dtype=str(data.dtype)[6:])
@@ -78,8 +84,8 @@ def bench_case(kind, T, B, W, D, dev, reps):
         row[f'{name}_fwdbwd_s'] = timeit(lambda: run(kind, data, params, fused, True, gs))
     k = 4 if kind == 'selective' else 1
     esz = data.element_size()
-    row['min_bytes_fwd'] = T * B * W * (k * esz + esz)                  # read r (or x), write spikes
-    row['min_bytes_fwdbwd'] = row['min_bytes_fwd'] + T * B * W * (k * esz + esz + k * esz)   # + read r, d_s; write d_r
+    row['min_bytes_fwd'] = T * B * (W * k * esz + Wout * esz)           # read r (or x), write spikes (the AND: half as many)
+    row['min_bytes_fwdbwd'] = row['min_bytes_fwd'] + T * B * (W * k * esz + Wout * esz + W * k * esz)   # + read r, d_s; write d_r
     for name in ('old', 'fused'):
         row[f'{name}_fwd_GBps'] = row['min_bytes_fwd'] / row[f'{name}_fwd_s'] / 1e9
         row[f'{name}_fwdbwd_GBps'] = row['min_bytes_fwdbwd'] / row[f'{name}_fwdbwd_s'] / 1e9
@@ -95,26 +101,30 @@ def bench_case(kind, T, B, W, D, dev, reps):
     if dev.type == 'cuda': torch.cuda.empty_cache()
     return row
 
-def chunk_sweep(kind, T, B, W, D, dev, reps, chunks, segs) -> list:
-    """Fused forward and forward+backward time of one case for every chunk length in `chunks` (`FUSED_CHUNK`) and
-    backward segment length in `segs` (`FUSED_SEG`; 0: one walk over T); None in either keeps the library's value."""
+def chunk_sweep(kind, T, B, W, D, dev, reps, chunks, segs, deeps=(None,)) -> list:
+    """Fused forward and forward+backward time of one case for every chunk length in `chunks` (`FUSED_CHUNK`),
+    backward segment length in `segs` (`FUSED_SEG`; 0: one walk over T) and forward prefetch depth in `deeps`
+    (`FUSED_DEEP`: False one chunk ahead, True two); None in any keeps the library's value (segments and DEEP: the AND kernels have neither)."""
     import neuronspark.kernels.plif as K
     data, params = make_case(kind, T, B, W, D, dev)
-    gs = torch.randn(T, B, W, generator=torch.Generator().manual_seed(1)).to(dev, data.dtype)
-    timeit, key, rows = _timer(dev, reps), ('selective' if kind == 'selective' else 'drive'), []
-    saved = K.FUSED_CHUNK[key], K.FUSED_SEG[key]
+    gs = torch.randn(T, B, W // 2 if kind == 'and' else W, generator=torch.Generator().manual_seed(1)).to(dev, data.dtype)
+    timeit, key, rows = _timer(dev, reps), (kind if kind in ('selective', 'and') else 'drive'), []
+    saved = K.FUSED_CHUNK[key], K.FUSED_SEG.get(key), K.FUSED_DEEP.get(key)
     try:
         for ch in chunks:
             for sg in segs:
-                K.FUSED_CHUNK[key] = saved[0] if ch is None else ch
-                K.FUSED_SEG[key] = saved[1] if sg is None else sg
-                c, g = K.FUSED_CHUNK[key], K.FUSED_SEG[key]
-                if g % c: continue
-                rows.append(dict(kind=kind, B=B, W=W, chunk=c, seg=g, fwd_s=timeit(lambda: run(kind, data, params, True, False)),
-                                 fwdbwd_s=timeit(lambda: run(kind, data, params, True, True, gs))))
-                print(f"  {kind} B={B} chunk {c} seg {g}: fwd {1e3 * rows[-1]['fwd_s']:.3f} ms, "
-                      f"fwd+bwd {1e3 * rows[-1]['fwdbwd_s']:.3f} ms", flush=True)
-    finally: K.FUSED_CHUNK[key], K.FUSED_SEG[key] = saved
+                for dp in deeps if key != 'and' else deeps[:1]:
+                    K.FUSED_CHUNK[key] = saved[0] if ch is None else ch
+                    if key != 'and': K.FUSED_SEG[key], K.FUSED_DEEP[key] = (saved[1] if sg is None else sg), (saved[2] if dp is None else dp)
+                    c, g, d = K.FUSED_CHUNK[key], K.FUSED_SEG.get(key), K.FUSED_DEEP.get(key)
+                    if g is not None and g % c: continue       # None: auto_segment picks a multiple of the chunk
+                    rows.append(dict(kind=kind, B=B, W=W, chunk=c, seg=g, deep=d, fwd_s=timeit(lambda: run(kind, data, params, True, False)),
+                                     fwdbwd_s=timeit(lambda: run(kind, data, params, True, True, gs))))
+                    print(f"  {kind} B={B} chunk {c} seg {'auto' if g is None else g} deep {'auto' if d is None else d}: fwd {1e3 * rows[-1]['fwd_s']:.3f} ms, "
+                          f"fwd+bwd {1e3 * rows[-1]['fwdbwd_s']:.3f} ms", flush=True)
+    finally:
+        K.FUSED_CHUNK[key] = saved[0]
+        if key != 'and': K.FUSED_SEG[key], K.FUSED_DEEP[key] = saved[1], saved[2]
     del data, params
     if dev.type == 'cuda': torch.cuda.empty_cache()
     return rows
@@ -143,7 +153,8 @@ def main(device:str='auto',      # auto (cuda if available), cuda, cpu (needs TR
          small:bool=False,       # tiny shapes (T=37, D=8, N=2, d_ff=12, B=2,3): a smoke test, e.g. on a CPU
          chunks:str='',          # also sweep the fused kernels' chunk length (e.g. 2,4,8,16): time per FUSED_CHUNK value
          segs:str='',            # also sweep the backward's segment length (e.g. 0,64,256,1024; 0: one walk): FUSED_SEG
-         kinds:str='selective,node',  # which kernels
+         deep:str='',            # also sweep the forward's prefetch depth: 0 (one chunk ahead), 1 (two): FUSED_DEEP
+         kinds:str='selective,node',  # which kernels: selective, node, and (the FFN's gate/up scan + spike AND: node kernel then spike_and vs the AND kernel)
          out:str='',             # JSON path for the rows
         ):
     "Old (PyTorch modulation + plif_triton, full membrane) vs fused PLIF kernels: times, GB/s vs a copy, agreement."
@@ -156,17 +167,17 @@ def main(device:str='auto',      # auto (cuda if available), cuda, cpu (needs TR
                date=time.strftime('%Y-%m-%d %H:%M:%S'))
     print(' | '.join(f'{k} {v}' for k, v in env.items()), flush=True)
     rows = []
-    kinds = [k for k in (('selective', d_model * n_groups), ('node', 2 * d_ff)) if k[0] in kinds.split(',')]
+    kinds = [k for k in (('selective', d_model * n_groups), ('node', 2 * d_ff), ('and', 2 * d_ff)) if k[0] in kinds.split(',')]
     for kind, W in kinds:
         for B in bs:
             rows.append(bench_case(kind, T, B, W, d_model, dev, reps))
             print(f"{kind} B={B} W={W}: old {1e3 * rows[-1]['old_fwdbwd_s']:.3f} ms, fused {1e3 * rows[-1]['fused_fwdbwd_s']:.3f} ms fwd+bwd", flush=True)
     sweep = []
-    if chunks or segs:
+    if chunks or segs or deep:
         print('chunk length (FUSED_CHUNK) and backward segment (FUSED_SEG) sweep of the fused kernels:')
         lst = lambda a: [int(c) for c in a.split(',')] if a else [None]
         for kind, W in kinds:
-            for B in bs: sweep += chunk_sweep(kind, T, B, W, d_model, dev, reps, lst(chunks), lst(segs))
+            for B in bs: sweep += chunk_sweep(kind, T, B, W, d_model, dev, reps, lst(chunks), lst(segs), [bool(x) for x in lst(deep)] if deep else [None])
     print('\n' + fmt(rows))
     print('x = old / fused time; GB/s = minimal bytes (read r or x, write spikes; backward: read r and d_s, write d_r) / time')
     for kind in ('selective', 'node'):

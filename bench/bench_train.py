@@ -39,6 +39,9 @@ import torch.nn as nn
 from fastcore.script import call_parse
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))     # the source tree's neuronspark, without installing it
+# Segments the caching allocator can grow in place: less memory lost to fragmentation near the limit (at v75 batch 8 with
+# all but two layers keeping their activations, the difference between fitting and not). Set before CUDA starts.
+os.environ.setdefault('PYTORCH_CUDA_ALLOC_CONF', 'expandable_segments:True')
 
 # Dense (no sparsity) bf16 tensor-core peaks per GPU, TFLOP/s, from the vendors' data sheets; first matching name wins.
 PEAK_BF16_TFLOPS = [('GH200', 989.0), ('H200', 989.0), ('H100 PCIE', 756.0), ('H100 NVL', 835.0), ('H100', 989.0),
@@ -84,14 +87,28 @@ def build_model(arch:str,              # 'snn' or 'llama'
     return m.to(device).train()
 
 def ckpt_name(ck) -> str:
-    "'on', 'off', or 'N/L'-style 'N' for a partial setting."
+    "'on', 'off', 'N' (the first N layers), 'proj' or 'N+proj' (see `ckpt_spec`)."
     return ('on' if ck else 'off') if isinstance(ck, bool) else str(ck)
+
+def ckpt_spec(ck, n_layers:int) -> tuple:
+    """(layers checkpointed whole, the first ones; whether the others recompute their selective projection) of a setting:
+    True/False, N, 'proj' (no whole layer, every block's projection recomputed) or 'N+proj'."""
+    if isinstance(ck, bool): return (n_layers if ck else 0), False
+    if isinstance(ck, int): return ck, False
+    n, _, tail = str(ck).rpartition('+')
+    if tail != 'proj' or (n and not n.isdigit()): raise ValueError(f"checkpointing: expected on, off, N, proj or N+proj, got {ck!r}")
+    return int(n or 0), True
 
 def set_checkpointing(model:nn.Module, on) -> None:
     """Per-layer activation checkpointing (the SNN's own non-reentrant per-layer checkpoint, or HF's for the Llama):
-    True/False for every layer, or an int N: the SNN's first N layers only (the rest keep their activations)."""
+    True/False for every layer, or for the SNN an int N: its first N layers only (the rest keep their activations), and
+    'proj' / 'N+proj': the layers not checkpointed keep their blocks' inputs instead of the selective projections
+    (`SNNBlock.recompute_proj`: one GEMM more in backward, 4*D*N activations per frame less)."""
     if hasattr(model, 'layers') and hasattr(model.config, 'k_frames'):          # NeuronSparkForCausalLM
-        for i, l in enumerate(model.layers): l.gradient_checkpointing = on if isinstance(on, bool) else i < on
+        n, proj = ckpt_spec(on, len(model.layers))
+        for i, l in enumerate(model.layers):
+            l.gradient_checkpointing = i < n
+            l.block.recompute_proj = proj and i >= n
         return
     if not isinstance(on, bool): raise ValueError(f'set_checkpointing: a number of checkpointed layers ({on}) is for the SNN only')
     if hasattr(model, 'activation_checkpointing_enable'):       # newer transformers 5 name; the old one is deprecated
@@ -143,13 +160,15 @@ def make_optimizer(model:nn.Module, kind:str='fused', lr:float=3e-4, weight_deca
     groups = [{k: v for k, v in g.items() if k not in ('param_names', 'lr_mult', 'name')} for g in param_groups(model, weight_decay)]
     return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.95), eps=1e-8, **OPTIMS[kind])
 
-SCAN_KINDS = ('auto', 'fused', 'fused_walk', 'unfused', 'torch')
+SCAN_KINDS = ('auto', 'fused', 'fused_and', 'fused_walk', 'fused_noand', 'unfused', 'torch')
 
 @contextlib.contextmanager
 def scan_impl(kind:str='auto'):
     """How the model's neurons scan; yields a counter of the neuron calls rerouted (0 for 'auto').
     'auto' (= 'fused'): the library's dispatchers: the fused Triton kernels on CUDA (modulation / (1-beta)x inside the scan).
     'fused_walk': the same kernels with the backward in one walk over time (`FUSED_SEG` 0: before the segmented backward).
+    'fused_noand': the FFN's gate/up scan in the node kernel, then `spike_and` (before the AND kernel `plif_and_triton`).
+    'fused_and': the AND kernels whatever the batch (the library skips them when the column pairs are few).
     'unfused': the path before the fused kernels: modulation and (1-beta)x in PyTorch, then `plif` (on CUDA `plif_triton`,
     full [T] membrane written). 'torch': the same with every scan in chapter 3's `plif_scan`."""
     calls = [0]
@@ -162,14 +181,35 @@ def scan_impl(kind:str='auto'):
         try: yield calls
         finally: K.FUSED_SEG.update(saved)
         return
-    import neuronspark.scan as S, neuronspark.selective as Sel
+    import neuronspark.scan as S, neuronspark.selective as Sel, neuronspark.block as Blk
+    if kind == 'fused_and':
+        saved_and = Blk.plif_node_and
+        def forced_and(*a, **k):
+            calls[0] += 1
+            return saved_and(*a, **k, fused=True if a[0].is_cuda else None)   # on a CPU: the reference path
+        Blk.plif_node_and = forced_and
+        try: yield calls
+        finally: Blk.plif_node_and = saved_and
+        return
+    if kind == 'fused_noand':
+        saved_and = Blk.plif_node_and
+        def node_then_and(x, beta, theta, v0=None, alpha=4.0):
+            s, v = S.plif_node(x, beta, theta, v0, alpha)
+            return Blk.spike_and(s), v
+        Blk.plif_node_and = node_then_and
+        try: yield calls
+        finally: Blk.plif_node_and = saved_and
+        return
     def counted(f):
         def g(*a, **k):
             calls[0] += 1
             return f(*a, **k)
         return g
-    saved = [(S, 'plif', S.plif), (S, 'plif_node', S.plif_node), (Sel, 'selective_plif', Sel.selective_plif)]
+    saved = [(S, 'plif', S.plif), (S, 'plif_node', S.plif_node), (Sel, 'selective_plif', Sel.selective_plif),
+             (Blk, 'selective_plif_proj', Blk.selective_plif_proj), (Blk, 'plif_node_and', Blk.plif_node_and)]
     S.plif_node = counted(functools.partial(S.plif_node, fused=False))       # PLIFNode looks it up in neuronspark.scan
+    Blk.selective_plif_proj = functools.partial(Blk.selective_plif_proj, fused=False)   # the block's and the FFN's own paths:
+    Blk.plif_node_and = counted(functools.partial(Blk.plif_node_and, fused=False))      # the two steps, unfused
     Sel.selective_plif = counted(functools.partial(Sel.selective_plif, fused=False))
     if kind == 'torch': S.plif = lambda beta, u, theta, v0=None, alpha=4.0: S.plif_scan(beta, u, theta, v0, alpha)
     try: yield calls
@@ -300,16 +340,16 @@ def environment(d:Dist, peak:float|None, peak_src:str) -> dict:
 
 def fmt_table(rows:list) -> str:
     "The result rows as a fixed-width text table."
-    head = f"{'model':<15}{'batch':>6}{'ckpt':>5}{'optim':>8}{'scan':>11}{'step s':>8}{'fwd':>7}{'bwd':>7}{'opt':>7}{'tokens/s':>10}{'MFU':>7}{'alloc':>7}{'resv':>7}  status"
+    head = f"{'model':<15}{'batch':>6}{'ckpt':>7}{'optim':>8}{'scan':>11}{'step s':>8}{'fwd':>7}{'bwd':>7}{'opt':>7}{'tokens/s':>10}{'MFU':>7}{'alloc':>7}{'resv':>7}  status"
     out = [head, '-' * len(head)]
     for r in rows:
         name = f"{r['arch']} {r['preset'] if r['arch'] == 'snn' else '215M'}"
         b = f"{r['batch']}x{r['world']}" if r['world'] > 1 else str(r['batch'])
         if r['status'] != 'ok':
-            out.append(f"{name:<15}{b:>6}{ckpt_name(r['ckpt']):>5}{r['optim']:>8}{r.get('scan', '-'):>11}  {r['status']}: {r.get('error', '')}"); continue
+            out.append(f"{name:<15}{b:>6}{ckpt_name(r['ckpt']):>7}{r['optim']:>8}{r.get('scan', '-'):>11}  {r['status']}: {r.get('error', '')}"); continue
         mfu = f"{100 * r['mfu']:.1f}%" if r.get('mfu') is not None else '-'
         mem = (f"{r['peak_alloc_gib']:>7.1f}{r['peak_reserved_gib']:>7.1f}" if 'peak_alloc_gib' in r else f"{'-':>7}{'-':>7}")
-        out.append(f"{name:<15}{b:>6}{ckpt_name(r['ckpt']):>5}{r['optim']:>8}{r.get('scan', '-'):>11}{r['step_s']:>8.3f}{r['fwd_s']:>7.3f}{r['bwd_s']:>7.3f}"
+        out.append(f"{name:<15}{b:>6}{ckpt_name(r['ckpt']):>7}{r['optim']:>8}{r.get('scan', '-'):>11}{r['step_s']:>8.3f}{r['fwd_s']:>7.3f}{r['bwd_s']:>7.3f}"
                    f"{r['opt_s']:>7.3f}{r['tokens_per_s']:>10,.0f}{mfu:>7}{mem}  ok")
     return '\n'.join(out)
 
@@ -397,7 +437,7 @@ def sweep(preset:str='v75', batches=(1, 2, 4, 8), llama_batches=(8, 16, 32, 64),
 
 EXACT_RUNS = {   # run order: the slow plain path first (it sets the step count when time runs short); add knobs here as they appear
     'plain':      dict(optim='forloop', ckpt=False, scan='torch', precision='bf16'),
-    'fast':       dict(optim='fused',   ckpt=True,  scan='auto',  precision='bf16'),
+    'fast':       dict(optim='fused',   ckpt='2+proj', scan='fused_and', precision='bf16'),   # two layers recomputed whole, the others' projections; the AND kernels
     'plain_fp32': dict(optim='forloop', ckpt=False, scan='torch', precision='fp32'),
 }
 
@@ -490,19 +530,21 @@ def default_out(kind:str, device:str='auto', world:int=1) -> str:
 
 _flags = lambda s, fn=str: [fn(x) for x in s.split(',') if x.strip()]
 def _onoff(s:str) -> list:
-    "'on,off,12' -> [True, False, 12] (a number: that many layers checkpointed, the SNN only)."
+    "'on,off,12,proj,4+proj' -> [True, False, 12, 'proj', '4+proj'] (numbers and proj: the SNN only, see `ckpt_spec`)."
     out = []
     for x in (x.strip().lower() for x in s.split(',') if x.strip()):
         if x in ('on', 'off'): out.append(x == 'on')
         elif x.isdigit(): out.append(int(x))
-        else: raise SystemExit(f"bench_train: checkpointing must be on, off or a number of layers, got {x!r}")
+        else:
+            try: ckpt_spec(x, 0); out.append(x)
+            except ValueError: raise SystemExit(f"bench_train: checkpointing must be on, off, a number of layers, proj or N+proj, got {x!r}")
     return out
 
 @call_parse
 def main(preset:str='v75',             # SNN preset: tiny, small, v75
          batches:str=None,             # per-GPU SNN batch sizes, comma-separated; larger ones are skipped after an OOM (default 1,2,4,8; CPU 2)
          llama_batches:str=None,       # per-GPU batch sizes of the happy-llm Llama reference, '' = no Llama (default 8,16,32,64; CPU 2)
-         ckpt:str='on,off',            # SNN gradient checkpointing settings to sweep, in order: on, off, or a number N (the first N layers only; less recomputation for more memory)
+         ckpt:str='on,off',            # SNN gradient checkpointing settings to sweep, in order: on, off, a number N (the first N layers only; less recomputation for more memory), proj or N+proj (the other layers recompute only their selective projection)
          llama_ckpt:str='off,on',      # the Llama's checkpointing settings
          scans:str='fused',            # SNN scan paths to sweep: fused (the library's: fused Triton kernels on CUDA), fused_walk (the same, backward in one walk over time), unfused (modulation and (1-beta)x in PyTorch + plif_triton with the full membrane: the path before the fused kernels), torch
          optim:str=None,               # AdamW implementations to sweep, in priority order: fused (fused=True), foreach, forloop (default fused,foreach; CPU fused)

@@ -20,12 +20,48 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # (kind, regular expression on the kernel name); the first match wins
-KINDS = [('scan fwd (fused)', r'fused_fwd_kernel'), ('scan bwd (fused)', r'fused_bwd_kernel'),
+KINDS = [('scan fwd (fused)', r'fused_fwd_kernel|and_fwd_kernel'), ('scan bwd (fused)', r'fused_bwd_kernel|and_bwd_kernel|seg_carry'),
          ('scan fwd (plif_triton)', r'plif_fwd'), ('scan bwd (plif_triton)', r'plif_bwd'),
          ('matmul', r'gemm|cutlass|xmma|nvjet|sm90_|sm80_|cublas|matmul|_mm_'),
          ('optimizer', r'adam|multi_tensor|foreach'), ('norm', r'norm'), ('softmax / loss', r'softmax|cross_entropy|nll|log_softmax'),
          ('copy / cast', r'copy|memcpy|Memcpy|memset|Memset|cast|to_copy'), ('reduction', r'reduce|sum|mean|amax|max_'),
          ('elementwise', r'elementwise|vectorized|unrolled|pointwise|triton_'), ('other', r'.')]
+
+def trace_events(prof) -> list:
+    "The profiler's trace events (chrome trace format)."
+    import tempfile, os
+    fd, path = tempfile.mkstemp(suffix='.json'); os.close(fd)
+    try:
+        prof.export_chrome_trace(path)
+        return json.load(open(path)).get('traceEvents', [])
+    finally: os.unlink(path)
+
+def gpu_gaps(events:list, top:int=15) -> dict:
+    """Where the GPU waits: idle time between consecutive kernels/copies of the step, the biggest gaps, and for each the
+    CPU ops that ran inside it (the CPU was late to launch the next kernel) and the kernel that followed."""
+    gpu = sorted((e for e in events if e.get('cat') in ('kernel', 'gpu_memcpy', 'gpu_memset') and 'dur' in e), key=lambda e: e['ts'])
+    if not gpu: return {}
+    ops = [e for e in events if e.get('cat') == 'cpu_op' and 'dur' in e]
+    gaps, end = [], gpu[0]['ts'] + gpu[0]['dur']
+    for e in gpu[1:]:
+        if e['ts'] > end: gaps.append((e['ts'] - end, end, e['name']))
+        end = max(end, e['ts'] + e['dur'])
+    span = end - gpu[0]['ts']
+    rows = []
+    for g, t0, nxt in sorted(gaps, reverse=True)[:top]:
+        inside = sorted((o for o in ops if o['ts'] >= t0 and o['ts'] + o['dur'] <= t0 + g), key=lambda o: -o['dur'])
+        rows.append(dict(us=g, next=nxt[:60], cpu=[f"{o['name'][:40]} {o['dur']:.0f}us" for o in inside[:3]]))
+    hist = {f'>{lo}us': sum(g for g, *_ in gaps if g > lo) / 1e3 for lo in (10, 100, 1000)}
+    return dict(span_ms=span / 1e3, idle_ms=sum(g for g, *_ in gaps) / 1e3, n_gaps=len(gaps), idle_ms_in_gaps=hist, top=rows)
+
+def scan_grids(events:list) -> list:
+    "The scan kernels' time grouped by (name, launch grid), from the profiler's trace: [((name, grid), (calls, us))], longest first."
+    g = {}
+    for e in events:
+        if e.get('cat') != 'kernel' or not re.search(r'fused_|plif_|and_fwd|and_bwd|seg_carry', e.get('name', '')): continue
+        k = (e['name'], tuple(e.get('args', {}).get('grid', ())))
+        n, us = g.get(k, (0, 0.0)); g[k] = (n + 1, us + float(e.get('dur', 0)))
+    return sorted(g.items(), key=lambda kv: -kv[1][1])
 
 def kind_of(name:str) -> str:
     return next(k for k, rx in KINDS if re.search(rx, name, re.I))
@@ -34,18 +70,18 @@ def kind_of(name:str) -> str:
 def main(preset:str='v75',       # SNN preset
          batch:int=8,            # rows per step
          seq:int=512,            # tokens per row
-         ckpt:str='on',          # activation checkpointing: on, off, or a number N of layers (the first N)
+         ckpt:str='on',          # activation checkpointing: on, off, a number N of layers (the first N), proj or N+proj (bench_train)
          warmup:int=3,           # unprofiled steps first
          top:int=25,             # kernels listed one by one
          device:str='auto',      # cuda / cpu
          out:str=None,           # JSON with the table
         ):
     "Profile one training step and print its kernel time by kind."
-    from bench_train import build_model, set_checkpointing, make_optimizer, markov_tokens, train_steps
+    from bench_train import build_model, set_checkpointing, make_optimizer, markov_tokens, train_steps, _onoff
     from torch.profiler import profile, ProfilerActivity
     dev = torch.device(('cuda' if torch.cuda.is_available() else 'cpu') if device == 'auto' else device)
     model = build_model('snn', preset, seq, device=dev)
-    set_checkpointing(model, int(ckpt) if ckpt.isdigit() else ckpt == 'on')
+    set_checkpointing(model, _onoff(ckpt)[0])
     opt = make_optimizer(model, 'fused' if dev.type == 'cuda' else 'foreach')
     ids = markov_tokens(model.config.vocab_size, warmup + 1, batch, seq).to(dev)
     train_steps(model, model, opt, ids[:warmup])
@@ -60,7 +96,7 @@ def main(preset:str='v75',       # SNN preset
     kern = {}
     for e in prof.events():
         if cuda and e.device_type != torch.autograd.DeviceType.CUDA: continue
-        if '#' in e.name: continue                     # user annotations on the GPU timeline (Optimizer.step#AdamW.step): not kernels
+        if getattr(e, 'is_user_annotation', False) or e.name.startswith('Optimizer.'): continue   # annotations on the GPU timeline, not kernels
         if not cuda and (e.cpu_children or e.name.startswith('Profiler')): continue   # CPU: leaf ops only
         t = e.device_time if cuda else e.cpu_time
         n, s = kern.get(e.name, (0, 0.0))
@@ -79,8 +115,20 @@ def main(preset:str='v75',       # SNN preset
     rows = sorted(kern.items(), key=lambda kv: -kv[1][1])
     for name, (n, s) in rows[:top]:
         print(f'{s / 1e3:9.2f} ms {100 * s / total:5.1f}% {n:6d}x  [{kind_of(name)}] {name[:110]}')
+    events = trace_events(prof) if cuda else []
+    grids, gaps = scan_grids(events), gpu_gaps(events)
+    if gaps:
+        print(f"\nGPU timeline of the step: {gaps['span_ms']:.1f} ms, idle {gaps['idle_ms']:.1f} ms in {gaps['n_gaps']} gaps "
+              f"(in gaps longer than 10/100/1000 us: {', '.join(f'{v:.1f}' for v in gaps['idle_ms_in_gaps'].values())} ms); "
+              f"allocator retries {torch.cuda.memory_stats(dev).get('num_alloc_retries', 0)}. Largest gaps:")
+        for r in gaps['top']: print(f"{r['us']:9.0f} us  before {r['next']:60s} cpu: {'; '.join(r['cpu'])}")
+    if grids:
+        print('\nscan kernels by launch grid (programs over neuron blocks x row blocks x segments; tells the populations apart):')
+        for (name, grid), (n, us) in grids:
+            print(f'{us / 1e3:9.2f} ms {n:6d}x {us / n:9.1f} us/call  {name:18s} grid {grid}')
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         json.dump(dict(header=head, wall_s=wall, kernel_s=total / 1e6, kinds={k: dict(calls=n, ms=s / 1e3) for k, (n, s) in by.items()},
-                       kernels=[dict(name=nm, calls=n, ms=s / 1e3) for nm, (n, s) in rows[:200]]), open(out, 'w'), indent=1)
+                       kernels=[dict(name=nm, calls=n, ms=s / 1e3) for nm, (n, s) in rows[:200]],
+                       gaps=gaps, scan_grids=[dict(name=nm, grid=list(g), calls=n, ms=us / 1e3) for (nm, g), (n, us) in grids]), open(out, 'w'), indent=1)
         print('wrote', out)
