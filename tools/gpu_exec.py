@@ -35,8 +35,13 @@ def run(nbs, out: Path, slow: bool, only=None) -> int:
         cwd = os.getcwd(); os.chdir(nb.parent)  # the chapters read '../bench/results/...' relative to nbs/, as in JupyterLab
         try: sh.execute(nb.name, out.resolve() / nb.name, preproc=skip)
         finally: os.chdir(cwd)
-        if sh.exc: bad += 1; print(sh.prettytb(fname=nb), flush=True)
-        print(f'{"FAIL" if sh.exc else "ok  "} {nb}', flush=True)
+        if sh.exc: print(sh.prettytb(fname=nb), flush=True)
+        # the executor records a failing cell's traceback as an 'error' output and goes on (sh.exc stays empty): look for them
+        errs = [c.get('id') for c in json.loads((out / nb.name).read_text())['cells']
+                for o in c.get('outputs', []) if o.get('output_type') == 'error']
+        for cid in errs: print(f'{nb}: cell {cid} raised (its traceback is in the output notebook)', flush=True)
+        failed = bool(sh.exc or errs); bad += failed
+        print(f'{"FAIL" if failed else "ok  "} {nb}', flush=True)
     return 1 if bad else 0
 
 def merge(d: Path, names, only=None) -> int:
