@@ -844,7 +844,7 @@ def selective_proj_triton(x,                # block input `[T, ..., D]`
                           cfg:tuple=None,   # launch shape; `fused_config` when None
                           debug:bool=False, # fill every kernel output with NaN first
                          ):                 # (spikes `[T, ..., W]`, last membrane `[..., W]` fp32)
-    "`selective_triton(F.linear(x, weight), ...)` with the same results, keeping `x` (D channels) for the backward instead of the projection (4*W)."
+    "`selective_triton(F.linear(x, weight), ...)` with the same results, keeping `x` (`D` channels) for the backward instead of the projection (`4*W`)."
     if not isinstance(x, torch.Tensor) or not isinstance(weight, torch.Tensor):
         raise TypeError(f'selective_proj_triton: `x` and `weight` must be tensors, got {type(x).__name__} and {type(weight).__name__}')
     if weight.ndim != 2 or x.ndim < 2 or x.shape[-1] != weight.shape[1]:
