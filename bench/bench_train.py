@@ -182,21 +182,15 @@ def scan_impl(kind:str='auto'):
         finally: K.FUSED_SEG.update(saved)
         return
     import neuronspark.scan as S, neuronspark.selective as Sel, neuronspark.block as Blk
-    if kind == 'fused_and':
+    if kind in ('fused_and', 'fused_noand'):            # the FFN's gate/up scan: the AND kernels forced, or the node kernel then spike_and
         saved_and = Blk.plif_node_and
         def forced_and(*a, **k):
             calls[0] += 1
             return saved_and(*a, **k, fused=True if a[0].is_cuda else None)   # on a CPU: the reference path
-        Blk.plif_node_and = forced_and
-        try: yield calls
-        finally: Blk.plif_node_and = saved_and
-        return
-    if kind == 'fused_noand':
-        saved_and = Blk.plif_node_and
         def node_then_and(x, beta, theta, v0=None, alpha=4.0):
             s, v = S.plif_node(x, beta, theta, v0, alpha)
             return Blk.spike_and(s), v
-        Blk.plif_node_and = node_then_and
+        Blk.plif_node_and = forced_and if kind == 'fused_and' else node_then_and
         try: yield calls
         finally: Blk.plif_node_and = saved_and
         return
@@ -206,9 +200,9 @@ def scan_impl(kind:str='auto'):
             return f(*a, **k)
         return g
     saved = [(S, 'plif', S.plif), (S, 'plif_node', S.plif_node), (Sel, 'selective_plif', Sel.selective_plif),
-             (Blk, 'selective_plif_proj', Blk.selective_plif_proj), (Blk, 'plif_node_and', Blk.plif_node_and)]
+             (Sel, 'selective_plif_proj', Sel.selective_plif_proj), (Blk, 'plif_node_and', Blk.plif_node_and)]
     S.plif_node = counted(functools.partial(S.plif_node, fused=False))       # PLIFNode looks it up in neuronspark.scan
-    Blk.selective_plif_proj = functools.partial(Blk.selective_plif_proj, fused=False)   # the block's and the FFN's own paths:
+    Sel.selective_plif_proj = functools.partial(Sel.selective_plif_proj, fused=False)   # SelectivePLIF.scan_proj's and the FFN's own paths:
     Blk.plif_node_and = counted(functools.partial(Blk.plif_node_and, fused=False))      # the two steps, unfused
     Sel.selective_plif = counted(functools.partial(Sel.selective_plif, fused=False))
     if kind == 'torch': S.plif = lambda beta, u, theta, v0=None, alpha=4.0: S.plif_scan(beta, u, theta, v0, alpha)

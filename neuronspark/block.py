@@ -10,7 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from .plif import PLIFNode
 from .selective import SelectivePLIF, selective_init_, group_rates
-from .scan import selective_plif_proj, plif_node_and
+from .scan import plif_node_and
 
 # %% auto #0
 __all__ = ['NEURON_TYPES', 'SNNBlock', 'neurons', 'get_state', 'set_state', 'reset_state', 'SpikeAND', 'spike_and', 'SNNFFN']
@@ -44,7 +44,7 @@ class SNNBlock(nn.Module):
         self.hidden = SelectivePLIF(d_model, n_groups, v_min=v_min, alpha=alpha, init=init, proj=False)
         self.out = nn.Linear(self.dn, d_model, bias=False)                       # W_out
         self.out_node = PLIFNode(d_model, v_threshold=v_th_out, alpha=alpha)
-        self.recompute_proj = False   # training: keep x, not the [T, B, 4DN] projection, for backward (`selective_plif_proj`)
+        self.recompute_proj = False   # training: keep x, not the [T, B, 4DN] projection, for backward (`SelectivePLIF.scan_proj`)
         self.reset_parameters()
 
     @torch.no_grad()
@@ -66,9 +66,7 @@ class SNNBlock(nn.Module):
         W = self.proj.weight                                                # [W_in; W_beta; W_alpha; W_th | W_gate; W_skip]
         gate, skip = F.linear(x, W[4 * self.dn:]).split(self.d_model, dim=-1)   # [T, B, D] each
         if self.recompute_proj and self.training and torch.is_grad_enabled():
-            hp = self.hidden                                                # projection + scan, x kept instead of r
-            h, v = selective_plif_proj(x, W[:4 * self.dn], hp.b_beta, hp.b_alpha, hp.b_th, hp.v_min, hp.v, hp.alpha)
-            hp.v = v.detach().clone()
+            h = self.hidden.scan_proj(x, W[:4 * self.dn])                  # projection + scan, x kept instead of r
         else: h = self.hidden.scan(F.linear(x, W[:4 * self.dn]))           # r [T, B, 4DN]: what the selective neurons read
         i_tot = self.out(h) * torch.sigmoid(gate) + skip                    # [T, B, D]
         s = self.out_node(i_tot)

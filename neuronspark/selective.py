@@ -8,7 +8,7 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .scan import selective_plif
+from .scan import selective_plif, selective_plif_proj
 
 # %% auto #0
 __all__ = ['SELECTIVE_INITS', 'group_betas', 'group_rates', 'selective_biases', 'selective_init_', 'selective_modulation',
@@ -131,6 +131,17 @@ class SelectivePLIF(nn.Module):
         "Modulation, then the PLIF scan over time from the stored membrane (`selective_plif`); keeps a copy of the last membrane."
         self._check_r(r)
         s, v = selective_plif(r, self.b_beta, self.b_alpha, self.b_th, self.v_min, self.v, self.alpha)
+        self.v = v.detach().clone()
+        return s
+
+    def scan_proj(self, x:torch.Tensor,      # input `[T, B, D]`
+                  weight:torch.Tensor,       # stacked projection `[4*D*N, D]` (e.g. rows of a block's merged weight)
+                 ) -> torch.Tensor:          # hidden spikes `[T, B, D*N]`
+        """`scan(F.linear(x, weight))` with the same results; on a GPU (`selective_plif_proj`, chapter 4's kernel) the
+        backward keeps `x` instead of the `4*D*N`-wide projection and recomputes it: memory for one GEMM in training."""
+        if weight.shape[0] != 4 * self.dn:
+            raise ValueError(f'SelectivePLIF: `weight` must have 4*D*N = {4 * self.dn} rows, got shape {tuple(weight.shape)}')
+        s, v = selective_plif_proj(x, weight, self.b_beta, self.b_alpha, self.b_th, self.v_min, self.v, self.alpha)
         self.v = v.detach().clone()
         return s
 

@@ -719,6 +719,14 @@ def fused_bwd(xv, p1, p2, p3, v0v, ckpt, gs, gvl, v_min, alpha, sel, cfg, debug=
     return dx, *(None if d is None else d.sum(0) for d in (dp1, dp2, dp3)), dv0
 
 # %% ../../nbs/04_triton.ipynb #9a2bf971
+def _scan_outputs(s, ckpt, T, S):
+    "A fused scan's outputs: spikes `[T, *S]` and the last membrane `[*S]` (the last checkpoint, copied)."
+    return s.view(T, *S), ckpt[-1].view(S).clone()
+
+def _v0_grad(dv0, S, v0_info):
+    "The kernel's `[R, W]` membrane gradient as the gradient of `v0` as given: viewed as `S`, summed to `v0`'s shape, in its dtype."
+    return dv0.view(S).sum_to_size(v0_info[0]).to(v0_info[1])
+
 class FusedPLIFFn(torch.autograd.Function):
     "PLIF scan from the raw input (selective projection `r`, or `x` with a per-neuron beta): Triton forward and backward."
     @staticmethod
@@ -727,8 +735,7 @@ class FusedPLIFFn(torch.autograd.Function):
         ctx.save_for_backward(xv, p1, p2, p3, v0v, ckpt)
         ctx.meta = v_min, alpha, sel, cfg, debug, x.shape, None if v0 is None else (v0.shape, v0.dtype)
         ctx.set_materialize_grads(False)
-        S = (*x.shape[1:-1], p1.shape[0])
-        return s.view(x.shape[0], *S), ckpt[-1].view(S).clone()
+        return _scan_outputs(s, ckpt, x.shape[0], (*x.shape[1:-1], p1.shape[0]))
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -739,7 +746,7 @@ class FusedPLIFFn(torch.autograd.Function):
         dx, d1, d2, d3, dv0 = fused_bwd(xv, p1, p2, p3, v0v, ckpt, gs, gv, v_min, alpha, sel, cfg, debug)
         n = ctx.needs_input_grad
         return (dx.view(x_shape) if n[0] else None, *(d.to(p.dtype) if need else None for d, p, need in zip((d1, d2, d3), (p1, p2, p3), n[1:4])),
-                dv0.view(*x_shape[1:-1], p1.shape[0]).sum_to_size(v0_info[0]).to(v0_info[1]) if n[4] else None, None, None, None, None, None)
+                _v0_grad(dv0, (*x_shape[1:-1], p1.shape[0]), v0_info) if n[4] else None, None, None, None, None, None)
 
 # %% ../../nbs/04_triton.ipynb #2c97a389
 def _check_fused_args(fn, x, xname, k, params, v0, interpret):
@@ -813,8 +820,7 @@ class SelectiveProjFn(torch.autograd.Function):
         ctx.save_for_backward(xc, weight, b_beta, b_alpha, b_th, v0v, ckpt)
         ctx.meta = v_min, alpha, cfg, debug, x.dtype, None if v0 is None else (v0.shape, v0.dtype)
         ctx.set_materialize_grads(False)
-        S = (*x.shape[1:-1], b_beta.shape[0])
-        return s.view(x.shape[0], *S), ckpt[-1].view(S).clone()
+        return _scan_outputs(s, ckpt, x.shape[0], (*x.shape[1:-1], b_beta.shape[0]))
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -833,7 +839,7 @@ class SelectiveProjFn(torch.autograd.Function):
         dx = (dr @ wc).to(x_dtype) if n[0] else None
         dw = (dr.reshape(-1, dr.shape[-1]).t() @ xc.reshape(-1, xc.shape[-1])).to(weight.dtype) if n[1] else None
         return (dx, dw, *(d.to(p.dtype) if need else None for d, p, need in zip((d1, d2, d3), (bb, ba, bt), n[2:5])),
-                dv0.view(*S[:-1], bb.shape[0]).sum_to_size(v0_info[0]).to(v0_info[1]) if n[5] else None, None, None, None, None)
+                _v0_grad(dv0, (*S[:-1], bb.shape[0]), v0_info) if n[5] else None, None, None, None, None)
 
 def selective_proj_triton(x,                # block input `[T, ..., D]`
                           weight,           # stacked projection `[4*W, D]` = `[W_in; W_beta; W_alpha; W_th]` (may be a row slice)
@@ -1069,7 +1075,7 @@ class PLIFAndFn(torch.autograd.Function):
         dx, db, dth, dv0 = and_bwd(xv, beta, theta, v0v, ckpt, ga, gv, alpha, cfg, debug)
         n = ctx.needs_input_grad
         return (dx.view(x_shape) if n[0] else None, db.to(beta.dtype) if n[1] else None, dth.to(theta.dtype) if n[2] else None,
-                dv0.view(x_shape[1:]).sum_to_size(v0_info[0]).to(v0_info[1]) if n[3] else None, None, None, None)
+                _v0_grad(dv0, x_shape[1:], v0_info) if n[3] else None, None, None, None)
 
 def plif_and_triton(x,                # gate and up inputs `[T, ..., 2F]` (gate first)
                     beta,             # decay `[2F]`, per neuron
