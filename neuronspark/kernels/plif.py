@@ -880,6 +880,18 @@ def _and_fwd_chunk(XG, XU, bg, thg, bu, thu, vg, vu, a_ptr, col, mc, RF, n_valid
     return vg, vu
 
 
+@triton.jit
+def _pair_params(b_ptr, th_ptr, v0_ptr, r, w, mc, F, sv0_r, sv0_w, HAS_V0: tl.constexpr):
+    "Decays, thresholds and initial membranes of the gate neuron `w` and the up neuron `w + F`, fp32: `(bg, thg, bu, thu, vg, vu)`."
+    bg, bu = tl.load(b_ptr + w, mask=mc, other=0.0).to(tl.float32), tl.load(b_ptr + F + w, mask=mc, other=0.0).to(tl.float32)
+    thg, thu = tl.load(th_ptr + w, mask=mc, other=0.0).to(tl.float32), tl.load(th_ptr + F + w, mask=mc, other=0.0).to(tl.float32)
+    if HAS_V0:
+        vg = tl.load(v0_ptr + r * sv0_r + w * sv0_w, mask=mc, other=0.0).to(tl.float32)
+        vu = tl.load(v0_ptr + r * sv0_r + (w + F) * sv0_w, mask=mc, other=0.0).to(tl.float32)
+    else: vg, vu = tl.zeros(r.shape, tl.float32), tl.zeros(r.shape, tl.float32)
+    return bg, thg, bu, thu, vg, vu
+
+
 @triton.jit(do_not_specialize=_NO_SPEC_F)
 def and_fwd_kernel(x_ptr, b_ptr, th_ptr, v0_ptr,   # inputs: x [T, R, 2F] (gate, up); beta, theta [2F]; v0 [R, 2F]
                    a_ptr, ckpt_ptr,                # outputs: a [T, R, F]; membranes after each chunk [T/CH, R, 2F]
@@ -891,12 +903,7 @@ def and_fwd_kernel(x_ptr, b_ptr, th_ptr, v0_ptr,   # inputs: x [T, R, 2F] (gate,
     cg = r * 2 * F + w                                       # gate's index in [R, 2F]; the up neuron's is cg + F
     ox = _offsets(r, w, sx_t, sx_r, sx_w, CH)
     mcc = mc[None, :] & (tl.arange(0, CH)[:, None] >= 0)
-    bg, bu = tl.load(b_ptr + w, mask=mc, other=0.0).to(tl.float32), tl.load(b_ptr + F + w, mask=mc, other=0.0).to(tl.float32)
-    thg, thu = tl.load(th_ptr + w, mask=mc, other=0.0).to(tl.float32), tl.load(th_ptr + F + w, mask=mc, other=0.0).to(tl.float32)
-    if HAS_V0:
-        vg = tl.load(v0_ptr + r * sv0_r + w * sv0_w, mask=mc, other=0.0).to(tl.float32)
-        vu = tl.load(v0_ptr + r * sv0_r + (w + F) * sv0_w, mask=mc, other=0.0).to(tl.float32)
-    else: vg, vu = tl.zeros(r.shape, tl.float32), tl.zeros(r.shape, tl.float32)
+    bg, thg, bu, thu, vg, vu = _pair_params(b_ptr, th_ptr, v0_ptr, r, w, mc, F, sv0_r, sv0_w, HAS_V0)
     T_full = (T // CH) * CH
     m = mcc & (T_full > 0)
     XG, XU = _load_chunk(x_ptr + ox, m, True), _load_chunk(x_ptr + ox + Fo, m, True)
@@ -964,12 +971,7 @@ def and_bwd_kernel(x_ptr, b_ptr, th_ptr, v0_ptr, ckpt_ptr,   # what the forward 
     oga = _offsets(r, w, sga_t, sga_r, sga_w, CH)
     od = r * 2 * F + w                                       # dx is contiguous [T, R, 2F]; one chunk step is 2RF
     mcc = mc[None, :] & (tl.arange(0, CH)[:, None] >= 0)
-    bg, bu = tl.load(b_ptr + w, mask=mc, other=0.0).to(tl.float32), tl.load(b_ptr + F + w, mask=mc, other=0.0).to(tl.float32)
-    thg, thu = tl.load(th_ptr + w, mask=mc, other=0.0).to(tl.float32), tl.load(th_ptr + F + w, mask=mc, other=0.0).to(tl.float32)
-    if HAS_V0:
-        vg0 = tl.load(v0_ptr + r * sv0_r + w * sv0_w, mask=mc, other=0.0).to(tl.float32)
-        vu0 = tl.load(v0_ptr + r * sv0_r + (w + F) * sv0_w, mask=mc, other=0.0).to(tl.float32)
-    else: vg0, vu0 = tl.zeros(r.shape, tl.float32), tl.zeros(r.shape, tl.float32)
+    bg, thg, bu, thu, vg0, vu0 = _pair_params(b_ptr, th_ptr, v0_ptr, r, w, mc, F, sv0_r, sv0_w, HAS_V0)
     if HAS_GVL:
         Gg, Gu = tl.load(gvl_ptr + cg, mask=mc, other=0.0).to(tl.float32), tl.load(gvl_ptr + cg + F, mask=mc, other=0.0).to(tl.float32)
     else: Gg, Gu = tl.zeros(r.shape, tl.float32), tl.zeros(r.shape, tl.float32)
