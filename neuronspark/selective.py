@@ -25,12 +25,12 @@ def _init_cfg(init):
     return SELECTIVE_INITS[init]
 
 def group_betas(n_groups:int=8, lo:float=0.80, hi:float=0.99) -> torch.Tensor:
-    "Initial decay of each timescale group: `linspace(lo, hi, N)` (float64)."
-    return torch.linspace(lo, hi, n_groups, dtype=torch.float64)
+    "Initial decay of each timescale group: `linspace(lo, hi, N)` (float64, on the CPU whatever the default device)."
+    return torch.linspace(lo, hi, n_groups, dtype=torch.float64, device='cpu')
 
 def group_rates(n_groups:int=8, hi:float=0.25, lo:float=0.08) -> torch.Tensor:
-    "Target firing rate of each timescale group: `linspace(hi, lo, N)` (float64)."
-    return torch.linspace(hi, lo, n_groups, dtype=torch.float64)
+    "Target firing rate of each timescale group: `linspace(hi, lo, N)` (float64, on the CPU)."
+    return torch.linspace(hi, lo, n_groups, dtype=torch.float64, device='cpu')
 
 # %% ../nbs/02_selective.ipynb #fdef1adf
 def selective_biases(d_in:int,              # input channels D
@@ -47,9 +47,9 @@ def selective_biases(d_in:int,              # input channels D
     sigma_v = sigma_i * torch.sqrt(1 - beta_n ** (2 * k_ref))         # membrane std after k_ref steps
     v_th = sigma_v * torch.special.ndtri(1 - p_n)                     # exceeded a fraction p_n of the time
     b_beta = torch.logit(beta_n).repeat(d_in)                         # [D*N], index d*N + n
-    b_alpha = torch.full((d_in * n_groups,), 0.5413, dtype=torch.float64)  # softplus(0.5413) = 1.000
+    b_alpha = torch.full((d_in * n_groups,), 0.5413, dtype=torch.float64, device='cpu')  # softplus(0.5413) = 1.000
     b_th = (v_th - v_min).clamp_min(0.05).repeat(d_in)
-    noise = lambda std: std * torch.randn(d_in * n_groups, generator=generator, dtype=torch.float64)
+    noise = lambda std: std * torch.randn(d_in * n_groups, generator=generator, dtype=torch.float64, device='cpu')
     if cfg['beta_noise']: b_beta = b_beta + noise(cfg['beta_noise'])
     if cfg['alpha_noise']: b_alpha = b_alpha + noise(cfg['alpha_noise'])
     if cfg['th_noise']: b_th = b_th + noise(cfg['th_noise'])
@@ -68,7 +68,7 @@ def selective_init_(weight:torch.Tensor,   # stacked `[W_in; W_beta; W_alpha; W_
     if tuple(weight.shape) != (4 * dn, d_in):
         raise ValueError(f'selective_init_: `weight` must have shape (4*D*N, D) = {(4 * dn, d_in)}, got {tuple(weight.shape)}')
     bound = 1 / math.sqrt(d_in)                                       # PyTorch's default Linear init
-    w = torch.empty(4 * dn, d_in, dtype=torch.float64).uniform_(-bound, bound, generator=generator)
+    w = torch.empty(4 * dn, d_in, dtype=torch.float64, device='cpu').uniform_(-bound, bound, generator=generator)
     w[:dn] *= torch.sqrt(1 - group_betas(n_groups) ** 2).repeat(d_in)[:, None]   # W_in rows: equal membrane spread
     w[dn:] *= mod_scale                                               # W_beta, W_alpha, W_th
     return weight.copy_(w)
