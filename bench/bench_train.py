@@ -13,6 +13,7 @@ rewrites the JSON (`--out`) after every configuration, so a run that is cut off 
     python bench/bench_train.py --device cpu --preset tiny --steps 3   # CPU smoke test (seq 32, batch 2) -> out/train_cpu.json
     python bench/bench_train.py --scans fused,unfused --ckpt on --llama_batches ''   # before / after the fused PLIF kernels
     python bench/bench_train.py --scans fused,fused_walk --batches 8 --ckpt on --llama_batches ''  # segmented backward or not
+    python bench/bench_train.py --scans fused,fused_f32spikes --batches 7,8 --ckpt proj,2+proj --llama_batches ''  # input spikes in bf16 or fp32
 
 Model FLOPs per token (forward = 2 FLOPs, one multiply-add, per weight and token; fwd + bwd = 3 x forward; recomputation by
 checkpointing is not counted, so this is MFU, not hardware FLOP utilisation):
@@ -160,7 +161,7 @@ def make_optimizer(model:nn.Module, kind:str='fused', lr:float=3e-4, weight_deca
     groups = [{k: v for k, v in g.items() if k not in ('param_names', 'lr_mult', 'name')} for g in param_groups(model, weight_decay)]
     return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.95), eps=1e-8, **OPTIMS[kind])
 
-SCAN_KINDS = ('auto', 'fused', 'fused_and', 'fused_walk', 'fused_noand', 'unfused', 'torch')
+SCAN_KINDS = ('auto', 'fused', 'fused_and', 'fused_walk', 'fused_noand', 'fused_f32spikes', 'unfused', 'torch')
 
 @contextlib.contextmanager
 def scan_impl(kind:str='auto'):
@@ -169,8 +170,10 @@ def scan_impl(kind:str='auto'):
     'fused_walk': the same kernels with the backward in one walk over time (`FUSED_SEG` 0: before the segmented backward).
     'fused_noand': the FFN's gate/up scan in the node kernel, then `spike_and` (before the AND kernel `plif_and_triton`).
     'fused_and': the AND kernels whatever the batch (the library skips them when the column pairs are few).
+    'fused_f32spikes': the input neurons' spikes in their input's dtype (fp32; before they came out in the autocast dtype),
+    so that each GEMM reading them casts them to bf16 and casts their gradient back.
     'unfused': the path before the fused kernels: modulation and (1-beta)x in PyTorch, then `plif` (on CUDA `plif_triton`,
-    full [T] membrane written). 'torch': the same with every scan in chapter 3's `plif_scan`."""
+    full [T] membrane written), the input neurons' spikes in fp32. 'torch': the same with every scan in chapter 3's `plif_scan`."""
     calls = [0]
     if kind not in SCAN_KINDS: raise ValueError(f"scan_impl: `kind` must be one of {list(SCAN_KINDS)}, got {kind!r}")
     if kind in ('auto', 'fused'): yield calls; return
@@ -182,6 +185,21 @@ def scan_impl(kind:str='auto'):
         finally: K.FUSED_SEG.update(saved)
         return
     import neuronspark.scan as S, neuronspark.selective as Sel, neuronspark.block as Blk
+    def counted(f):
+        def g(*a, **k):
+            calls[0] += 1
+            return f(*a, **k)
+        return g
+    def in_x_dtype(f):   # PLIFNode's spikes in its input's dtype (fp32), as before they came out in the autocast dtype
+        def g(x, *a, **k):
+            with torch.autocast(x.device.type, enabled=False): return f(x, *a, **k)   # no GEMM inside: only the dtype changes
+        return g
+    if kind == 'fused_f32spikes':
+        saved_node = S.plif_node
+        S.plif_node = counted(in_x_dtype(saved_node))                             # PLIFNode looks it up in neuronspark.scan
+        try: yield calls
+        finally: S.plif_node = saved_node
+        return
     if kind in ('fused_and', 'fused_noand'):            # the FFN's gate/up scan: the AND kernels forced, or the node kernel then spike_and
         saved_and = Blk.plif_node_and
         def forced_and(*a, **k):
@@ -194,14 +212,9 @@ def scan_impl(kind:str='auto'):
         try: yield calls
         finally: Blk.plif_node_and = saved_and
         return
-    def counted(f):
-        def g(*a, **k):
-            calls[0] += 1
-            return f(*a, **k)
-        return g
     saved = [(S, 'plif', S.plif), (S, 'plif_node', S.plif_node), (Sel, 'selective_plif', Sel.selective_plif),
              (Sel, 'selective_plif_proj', Sel.selective_plif_proj), (Blk, 'plif_node_and', Blk.plif_node_and)]
-    S.plif_node = counted(functools.partial(S.plif_node, fused=False))       # PLIFNode looks it up in neuronspark.scan
+    S.plif_node = counted(in_x_dtype(functools.partial(S.plif_node, fused=False)))   # PLIFNode looks it up in neuronspark.scan
     Sel.selective_plif_proj = functools.partial(Sel.selective_plif_proj, fused=False)   # SelectivePLIF.scan_proj's and the FFN's own paths:
     Blk.plif_node_and = counted(functools.partial(Blk.plif_node_and, fused=False))      # the two steps, unfused
     Sel.selective_plif = counted(functools.partial(Sel.selective_plif, fused=False))
@@ -334,16 +347,16 @@ def environment(d:Dist, peak:float|None, peak_src:str) -> dict:
 
 def fmt_table(rows:list) -> str:
     "The result rows as a fixed-width text table."
-    head = f"{'model':<15}{'batch':>6}{'ckpt':>7}{'optim':>8}{'scan':>11}{'step s':>8}{'fwd':>7}{'bwd':>7}{'opt':>7}{'tokens/s':>10}{'MFU':>7}{'alloc':>7}{'resv':>7}  status"
+    head = f"{'model':<15}{'batch':>6}{'ckpt':>7}{'optim':>8}{'scan':>16}{'step s':>8}{'fwd':>7}{'bwd':>7}{'opt':>7}{'tokens/s':>10}{'MFU':>7}{'alloc':>7}{'resv':>7}  status"
     out = [head, '-' * len(head)]
     for r in rows:
         name = f"{r['arch']} {r['preset'] if r['arch'] == 'snn' else '215M'}"
         b = f"{r['batch']}x{r['world']}" if r['world'] > 1 else str(r['batch'])
         if r['status'] != 'ok':
-            out.append(f"{name:<15}{b:>6}{ckpt_name(r['ckpt']):>7}{r['optim']:>8}{r.get('scan', '-'):>11}  {r['status']}: {r.get('error', '')}"); continue
+            out.append(f"{name:<15}{b:>6}{ckpt_name(r['ckpt']):>7}{r['optim']:>8}{r.get('scan', '-'):>16}  {r['status']}: {r.get('error', '')}"); continue
         mfu = f"{100 * r['mfu']:.1f}%" if r.get('mfu') is not None else '-'
         mem = (f"{r['peak_alloc_gib']:>7.1f}{r['peak_reserved_gib']:>7.1f}" if 'peak_alloc_gib' in r else f"{'-':>7}{'-':>7}")
-        out.append(f"{name:<15}{b:>6}{ckpt_name(r['ckpt']):>7}{r['optim']:>8}{r.get('scan', '-'):>11}{r['step_s']:>8.3f}{r['fwd_s']:>7.3f}{r['bwd_s']:>7.3f}"
+        out.append(f"{name:<15}{b:>6}{ckpt_name(r['ckpt']):>7}{r['optim']:>8}{r.get('scan', '-'):>16}{r['step_s']:>8.3f}{r['fwd_s']:>7.3f}{r['bwd_s']:>7.3f}"
                    f"{r['opt_s']:>7.3f}{r['tokens_per_s']:>10,.0f}{mfu:>7}{mem}  ok")
     return '\n'.join(out)
 

@@ -257,15 +257,18 @@ def plif_node(x,                # input `[T, ..., W]`
               v0=None,          # initial membrane `[..., W]`; zeros when None
               alpha:float=4.0,  # surrogate sharpness
               fused:bool=None,  # Triton kernel with the drive inside; None: when `x` is on CUDA
-             ):                 # (spikes `[T, ..., W]` in x's dtype, last membrane `[..., W]`)
+             ):                 # (spikes `[T, ..., W]`: in x's dtype, or the autocast dtype under autocast; last membrane `[..., W]`)
     """`PLIFNode`'s scan with drive `u = (1 - beta) x`. Fused (`neuronspark.kernels.plif.plif_node_triton`) on CUDA:
-    `u` and the `[T, ...]` membrane never reach memory. Otherwise the drive in PyTorch and `plif`."""
+    `u` and the `[T, ...]` membrane never reach memory. Otherwise the drive in PyTorch and `plif`. Under autocast the
+    spikes (exactly 0/1 in any float dtype) come out in the autocast dtype, which the GEMMs reading them would cast to."""
     use_kernel = x.is_cuda if fused is None else fused
+    dev = x.device.type
+    sdt = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype
     if use_kernel:
         from neuronspark.kernels.plif import plif_node_triton
-        return plif_node_triton(x, beta, theta, v0, alpha)
+        return plif_node_triton(x, beta, theta, v0, alpha, out_dtype=sdt)
     s, v = plif(beta, (1 - beta) * x, theta, v0, alpha)
-    return s.to(x.dtype), v[-1]
+    return s.to(sdt), v[-1]
 
 # %% ../nbs/03_scan.ipynb #841632d0
 def selective_plif_proj(x,                      # input `[T, ..., D]`

@@ -672,8 +672,8 @@ def fused_config(R:int, W:int,        # columns: rows (batch) x neurons
     if DEEP is None: DEEP = few_columns(R, W, n_sm)
     return BR, BW, CH, nw, SEG, DEEP
 
-def fused_fwd(x, p1, p2, p3, v0, v_min, sel, cfg=None, debug=False):
-    "Launch `fused_fwd_kernel`. Returns spikes `[T, R, W]` in x's dtype, fp32 checkpoints, views `(x, v0)`, config."
+def fused_fwd(x, p1, p2, p3, v0, v_min, sel, cfg=None, debug=False, s_dtype=None):
+    "Launch `fused_fwd_kernel`. Returns spikes `[T, R, W]` in `s_dtype` (x's when None), fp32 checkpoints, views `(x, v0)`, config."
     T, S = x.shape[0], x.shape[1:]
     R, W = math.prod(S[:-1]), S[-1] // (4 if sel else 1)
     cfg = cfg or fused_config(R, W, sel, x.device, T)
@@ -681,7 +681,7 @@ def fused_fwd(x, p1, p2, p3, v0, v_min, sel, cfg=None, debug=False):
     if SEG % CH: raise ValueError(f'fused kernels: the segment length {SEG} must be a multiple of the chunk length {CH} (launch shape {cfg})')
     xv = _view(x, x.shape, True, R, S[-1], step_ptr=True)
     v0v = None if v0 is None else _view(v0, (*S[:-1], W), False, R, W)
-    s = _new((T, R, W), x.dtype, x.device, debug)
+    s = _new((T, R, W), s_dtype or x.dtype, x.device, debug)
     ckpt = _new((triton.cdiv(T, CH), R, W), torch.float32, x.device, debug)
     fused_fwd_kernel[(triton.cdiv(W, BW), triton.cdiv(R, BR))](
         xv, p1, p3 if p2 is None else p2, p3, xv if v0v is None else v0v, s, ckpt, T, R, W, *xv.stride(),
@@ -730,8 +730,8 @@ def _v0_grad(dv0, S, v0_info):
 class FusedPLIFFn(torch.autograd.Function):
     "PLIF scan from the raw input (selective projection `r`, or `x` with a per-neuron beta): Triton forward and backward."
     @staticmethod
-    def forward(ctx, x, p1, p2, p3, v0, v_min, alpha, sel, cfg, debug):
-        s, ckpt, (xv, v0v), cfg = fused_fwd(x, p1, p2, p3, v0, v_min, sel, cfg, debug)
+    def forward(ctx, x, p1, p2, p3, v0, v_min, alpha, sel, cfg, debug, s_dtype):
+        s, ckpt, (xv, v0v), cfg = fused_fwd(x, p1, p2, p3, v0, v_min, sel, cfg, debug, s_dtype)
         ctx.save_for_backward(xv, p1, p2, p3, v0v, ckpt)
         ctx.meta = v_min, alpha, sel, cfg, debug, x.shape, None if v0 is None else (v0.shape, v0.dtype)
         ctx.set_materialize_grads(False)
@@ -742,11 +742,11 @@ class FusedPLIFFn(torch.autograd.Function):
     def backward(ctx, gs, gv):
         xv, p1, p2, p3, v0v, ckpt = ctx.saved_tensors
         v_min, alpha, sel, cfg, debug, x_shape, v0_info = ctx.meta
-        if gs is None and gv is None: return (None,) * 10
-        dx, d1, d2, d3, dv0 = fused_bwd(xv, p1, p2, p3, v0v, ckpt, gs, gv, v_min, alpha, sel, cfg, debug)
+        if gs is None and gv is None: return (None,) * 11
+        dx, d1, d2, d3, dv0 = fused_bwd(xv, p1, p2, p3, v0v, ckpt, gs, gv, v_min, alpha, sel, cfg, debug)   # gs in any float dtype
         n = ctx.needs_input_grad
         return (dx.view(x_shape) if n[0] else None, *(d.to(p.dtype) if need else None for d, p, need in zip((d1, d2, d3), (p1, p2, p3), n[1:4])),
-                _v0_grad(dv0, (*x_shape[1:-1], p1.shape[0]), v0_info) if n[4] else None, None, None, None, None, None)
+                _v0_grad(dv0, (*x_shape[1:-1], p1.shape[0]), v0_info) if n[4] else None, None, None, None, None, None, None)
 
 # %% ../../nbs/04_triton.ipynb #2c97a389
 def _check_fused_args(fn, x, xname, k, params, v0, interpret):
@@ -789,7 +789,7 @@ def selective_triton(r,                # projection output `[T, ..., 4*W]` = `[r
     and the biases' gradients summed over time and batch. Example: `s, v = selective_triton(r, sp.b_beta, sp.b_alpha, sp.b_th)`.
     """
     _check_fused_args('selective_triton', r, 'r', 4, (('b_beta', b_beta), ('b_alpha', b_alpha), ('b_th', b_th)), v0, _INTERPRET)
-    return FusedPLIFFn.apply(r, b_beta, b_alpha, b_th, v0, float(v_min), float(alpha), True, cfg, debug)
+    return FusedPLIFFn.apply(r, b_beta, b_alpha, b_th, v0, float(v_min), float(alpha), True, cfg, debug, None)
 
 def plif_node_triton(x,                # input `[T, ..., W]`; the drive is `(1 - beta) x`
                      beta,             # decay `[W]`, per neuron (e.g. `sigmoid(w)`)
@@ -798,10 +798,13 @@ def plif_node_triton(x,                # input `[T, ..., W]`; the drive is `(1 -
                      alpha:float=4.0,  # surrogate sharpness
                      cfg:tuple=None,   # launch shape; `fused_config` when None
                      debug:bool=False, # fill every output with NaN before the kernels run
-                    ):                 # (spikes `[T, ..., W]` in x's dtype, exactly 0/1; last membrane `[..., W]` fp32)
-    "`PLIFNode`'s scan with its drive `(1 - beta) x` made in the kernel, spikes in x's dtype, no `[T, ...]` membrane written."
+                     out_dtype=None,   # dtype of the spikes (e.g. bf16 for an fp32 `x` under autocast); x's when None
+                    ):                 # (spikes `[T, ..., W]` in `out_dtype`, exactly 0/1; last membrane `[..., W]` fp32)
+    "`PLIFNode`'s scan with its drive `(1 - beta) x` made in the kernel, spikes in any float dtype, no `[T, ...]` membrane written."
     _check_fused_args('plif_node_triton', x, 'x', 1, (('beta', beta), ('theta', theta)), v0, _INTERPRET)
-    return FusedPLIFFn.apply(x, beta, None, theta, v0, 0.0, float(alpha), False, cfg, debug)
+    if out_dtype is not None and not (isinstance(out_dtype, torch.dtype) and out_dtype.is_floating_point):
+        raise TypeError(f'plif_node_triton: `out_dtype` must be a floating torch.dtype or None, got {out_dtype!r}')
+    return FusedPLIFFn.apply(x, beta, None, theta, v0, 0.0, float(alpha), False, cfg, debug, out_dtype)
 
 # %% ../../nbs/04_triton.ipynb #499bd1ae
 def _cast_for_autocast(x, device_type):
