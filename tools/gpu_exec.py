@@ -23,6 +23,7 @@ def flags(src: str) -> set:
 def run(nbs, out: Path, slow: bool, only=None) -> int:
     os.environ.setdefault('MPLBACKEND', 'Agg')
     from execnb.shell import CaptureShell
+    out = out.resolve()                          # before the chdir below: a relative --out is relative to where we started
     out.mkdir(parents=True, exist_ok=True)
     bad = 0
     for nb in map(Path, nbs):
@@ -33,7 +34,7 @@ def run(nbs, out: Path, slow: bool, only=None) -> int:
             return skipped
         sh = CaptureShell(mpl_format='png')     # the notebooks' figures are stored at 1x (the executor's default is retina)
         cwd = os.getcwd(); os.chdir(nb.parent)  # the chapters read '../bench/results/...' relative to nbs/, as in JupyterLab
-        try: sh.execute(nb.name, out.resolve() / nb.name, preproc=skip)
+        try: sh.execute(nb.name, out / nb.name, preproc=skip)
         finally: os.chdir(cwd)
         if sh.exc: print(sh.prettytb(fname=nb), flush=True)
         # the executor records a failing cell's traceback as an 'error' output and goes on (sh.exc stays empty): look for them
