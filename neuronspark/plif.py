@@ -37,6 +37,11 @@ def _as_param(x, u, name):
     if not isinstance(x, torch.Tensor): raise TypeError(f'`{name}` must be a tensor or a number, got {type(x).__name__}')
     return x
 
+def _autocast_dtype(x):
+    "The dtype autocast computes `x`'s matrix products in: the autocast dtype when autocast is on for x's device, else x's own."
+    dev = x.device.type
+    return torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype
+
 def check_plif_args(beta, u, theta, v0=None, fn:str='plif'):
     "Validate PLIF scan inputs (shapes, dtypes, devices); return `beta, theta` as tensors. Raises a clear error."
     if not isinstance(u, torch.Tensor): raise TypeError(f'{fn}: `u` must be a tensor [T, ...], got {type(u).__name__}')

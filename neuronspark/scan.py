@@ -7,7 +7,7 @@ from __future__ import annotations
 import warnings
 from typing import Optional
 import torch
-from .plif import check_plif_args
+from .plif import check_plif_args, _autocast_dtype
 
 # %% auto #0
 __all__ = ['linear_scan_ref', 'LinearScanFn', 'linear_scan', 'PLIFScanFn', 'plif_scan', 'plif', 'selective_plif', 'plif_node',
@@ -262,8 +262,7 @@ def plif_node(x,                # input `[T, ..., W]`
     `u` and the `[T, ...]` membrane never reach memory. Otherwise the drive in PyTorch and `plif`. Under autocast the
     spikes (exactly 0/1 in any float dtype) come out in the autocast dtype, which the GEMMs reading them would cast to."""
     use_kernel = x.is_cuda if fused is None else fused
-    dev = x.device.type
-    sdt = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype
+    sdt = _autocast_dtype(x)
     if use_kernel:
         from neuronspark.kernels.plif import plif_node_triton
         return plif_node_triton(x, beta, theta, v0, alpha, out_dtype=sdt)

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 import triton
 import triton.language as tl
-from ..plif import check_plif_args
+from ..plif import check_plif_args, _autocast_dtype
 
 # %% ../../nbs/04_triton.ipynb #d8bf0bba
 @triton.jit
@@ -807,17 +807,15 @@ def plif_node_triton(x,                # input `[T, ..., W]`; the drive is `(1 -
     return FusedPLIFFn.apply(x, beta, None, theta, v0, 0.0, float(alpha), False, cfg, debug, out_dtype)
 
 # %% ../../nbs/04_triton.ipynb #499bd1ae
-def _cast_for_autocast(x, device_type):
-    "`x` in the autocast dtype of `device_type` when autocast is on there (as `F.linear` would cast it), else unchanged."
-    if x.is_floating_point() and torch.is_autocast_enabled(device_type): return x.to(torch.get_autocast_dtype(device_type))
-    return x
+def _cast_for_autocast(x):
+    "`x` in the dtype autocast computes its matrix products in (as `F.linear` would cast it); unchanged when not floating."
+    return x.to(_autocast_dtype(x)) if x.is_floating_point() else x
 
 class SelectiveProjFn(torch.autograd.Function):
     "`selective_triton(x @ W.T, ...)` that keeps `x` instead of the projection and recomputes it (one GEMM) in the backward."
     @staticmethod
     def forward(ctx, x, weight, b_beta, b_alpha, b_th, v0, v_min, alpha, cfg, debug):
-        dt = x.device.type
-        xc, wc = _cast_for_autocast(x, dt), _cast_for_autocast(weight, dt)
+        xc, wc = _cast_for_autocast(x), _cast_for_autocast(weight)
         r = F.linear(xc, wc)                                             # [T, ..., 4W], freed when forward returns
         s, ckpt, (_, v0v), cfg = fused_fwd(r, b_beta, b_alpha, b_th, v0, v_min, True, cfg, debug)
         ctx.save_for_backward(xc, weight, b_beta, b_alpha, b_th, v0v, ckpt)
