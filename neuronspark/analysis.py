@@ -192,7 +192,7 @@ def learned_betas(model:nn.Module) -> list:
             for l in _layers(model)]
 
 def beta_groups(beta:torch.Tensor,    # decays `[..., N]`: the last axis is the timescale group
-                init=None,            # initial decay per group `[N]`; default `group_betas(N)` (chapter 2)
+                init=None,            # initial decay per group `[N]`, e.g. `init_betas(config.selective_init, N)`; default `group_betas(N)` (chapter 2)
                ) -> list[dict]:       # per group: init, q10, median, q90, own
     "Quantiles of the decays of each timescale group and the fraction nearest to their own group's initial value."
     from neuronspark.selective import group_betas
@@ -204,14 +204,16 @@ def beta_groups(beta:torch.Tensor,    # decays `[..., N]`: the last axis is the 
     return [dict(group=n, init=init[n].item(), q10=q[0, n].item(), median=q[1, n].item(), q90=q[2, n].item(), own=own[n].item())
             for n in range(N)]
 
-def plot_beta_groups(beta:torch.Tensor, bias=None, ax=None, title:str='decay of the hidden neurons by timescale group'):
+def plot_beta_groups(beta:torch.Tensor, bias=None, ax=None, title:str='decay of the hidden neurons by timescale group',
+                     init=None):  # initial decay per group `[N]` (default `group_betas(N)`), as in `beta_groups`
     "Violins of the decays of each group, initial values as crosses (and bias-only medians as dots); returns the axes."
     from neuronspark.selective import group_betas
     N = beta.shape[-1]; b = beta.reshape(-1, N).float().numpy()
+    init = group_betas(N) if init is None else torch.as_tensor(init, dtype=torch.float64)
     import matplotlib.pyplot as plt
     if ax is None: _, ax = plt.subplots(figsize=(6, 3))
     ax.violinplot([b[:, n] for n in range(N)], positions=range(N), showmedians=True, widths=0.8)
-    ax.plot(range(N), group_betas(N).numpy(), 'kx', ms=7, label='initial value')
+    ax.plot(range(N), init.numpy(), 'kx', ms=7, label='initial value')
     if bias is not None: ax.plot(range(N), bias.reshape(-1, N).median(0).values.numpy(), 'o', color='C3', ms=4, label=r'median of $\sigma(b_\beta)$')
     ax.set_xticks(range(N)); ax.set_xlabel('timescale group n'); ax.set_ylabel(r'decay $\beta$'); ax.set_title(title, fontsize=10); ax.legend(fontsize=7)
     return ax
@@ -510,18 +512,20 @@ def analyze(snn_checkpoint,                 # trained NeuronSpark checkpoint (or
     "Loss, bits per character, firing rates, dead neurons, decays by group and energy per token of an SNN (and its Llama)."
     from neuronspark.data import PretrainDataset
     from neuronspark.train import count_params
+    from neuronspark.selective import init_betas
     dev = torch.device(('cuda' if torch.cuda.is_available() else 'cpu') if device == 'auto' else device)
     model, ck = load_lm(snn_checkpoint, dev)
     if model.config.model_type != 'neuronspark': raise ValueError(f'analyze: `snn_checkpoint` {ck} is a {model.config.model_type}, not a NeuronSpark model')
     ds = PretrainDataset(data, tokenizer_for(ck, tokenizer), seq_len)
     L, mon = model.config.num_hidden_layers, FiringMonitor(model, track_beta=True)
+    b0 = init_betas(model.config.selective_init, model.config.n_groups)     # the groups' initial decays under the model's init
     with mon: ev = eval_lm(model, ds, batch_size, max_batches, precision, progress)
     rows, ops, dense = mon.rows(), snn_ops(model.config, mon.rows()), snn_ops(model.config, mon.rows(), event_driven=False)
     rep = dict(snn=dict(ev, checkpoint=str(ck), params=count_params(model), **run_info(ck)), seq_len=seq_len, data=str(data),
                config={k: getattr(model.config, k) for k in ('hidden_size', 'n_groups', 'k_frames', 'num_hidden_layers', 'intermediate_size', 'vocab_size')},
                rates=dict(rows=rows, population=aggregate(rows), population_k=aggregate(rows, ('population', 'k')), overall=aggregate(rows, ())[0]),
                dead=_dead(mon, L),
-               beta=dict(mean=beta_groups(torch.stack([mon.mean_beta(i) for i in range(L)])), bias=beta_groups(torch.stack(learned_betas(model)))),
+               beta=dict(mean=beta_groups(torch.stack([mon.mean_beta(i) for i in range(L)]), b0), bias=beta_groups(torch.stack(learned_betas(model)), b0)),
                ops=dict(snn=op_totals(ops), snn_dense=op_totals(dense)), energy_by_part=energy_by_part(ops))
     if llama_checkpoint is not None:
         del model

@@ -36,7 +36,7 @@ class SNNBlock(nn.Module):
                  v_th_out:float=0.05,    # output neuron threshold (v7.5: 0.3 in layer 0, 0.05 deeper)
                  v_min:float=0.1,        # hidden threshold floor
                  alpha:float=4.0,        # surrogate sharpness
-                 init:str='v75',         # structured init of the hidden neurons: 'v75' or 'v75b' (chapter 2)
+                 init:str='v75',         # structured init of the hidden neurons, a key of SELECTIVE_INITS (chapter 2)
                 ):
         super().__init__()
         self.d_model, self.n_groups, self.dn = d_model, n_groups, d_model * n_groups
@@ -51,7 +51,7 @@ class SNNBlock(nn.Module):
     def reset_parameters(self):
         "Upstream v7.5 init: structured selective rows, default gate/skip, group-scaled read-out."
         D, N, dn = self.d_model, self.n_groups, self.dn
-        selective_init_(self.proj.weight[:4 * dn], D, N)          # W_in (row-scaled), W_beta/W_alpha/W_th (x0.1)
+        selective_init_(self.proj.weight[:4 * dn], D, N, init=self.hidden.init)   # W_in (row-scaled), W_beta/W_alpha/W_th (x0.1)
         _uniform_fan_in_(self.proj.weight[4 * dn:])               # W_gate, W_skip
         _uniform_fan_in_(self.out.weight)
         p = group_rates(N)

@@ -49,7 +49,7 @@ class NeuronSparkConfig(PretrainedConfig):
     intermediate_size: int = 2304     # F, SNNFFN width
     v_min: float = 0.1                # threshold floor of the selective neurons
     surrogate_alpha: float = 4.0      # sharpness of the sigmoid surrogate gradient
-    selective_init: str = 'v75'       # structured init of the selective neurons: 'v75' or 'v75b' (chapter 2)
+    selective_init: str = 'v75'       # structured init of the selective neurons: 'v75', 'v75b' or 'v75b_long' (chapter 2)
     v_th_input: float = 0.5           # threshold of the input PLIF neurons of every sublayer
     v_th_block_first: float = 0.3     # SNNBlock output threshold, layer 0
     v_th_block: float = 0.05          # SNNBlock output threshold, deeper layers

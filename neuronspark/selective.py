@@ -11,22 +11,32 @@ import torch.nn.functional as F
 from .scan import selective_plif, selective_plif_proj
 
 # %% auto #0
-__all__ = ['SELECTIVE_INITS', 'group_betas', 'group_rates', 'selective_biases', 'selective_init_', 'selective_modulation',
-           'SelectivePLIF']
+__all__ = ['SELECTIVE_INITS', 'group_betas', 'init_betas', 'group_rates', 'selective_biases', 'selective_init_',
+           'selective_modulation', 'SelectivePLIF']
 
 # %% ../nbs/02_selective.ipynb #3401ee12
 SELECTIVE_INITS = {
-    'v75':  dict(input_rate=0.5,  beta_noise=0.0, alpha_noise=0.0, th_noise=0.0),   # upstream v7.5
-    'v75b': dict(input_rate=0.15, beta_noise=0.1, alpha_noise=0.1, th_noise=0.02),  # upstream v7.5b (corrected)
+    'v75':  dict(input_rate=0.5,  beta_noise=0.0, alpha_noise=0.0, th_noise=0.0,  betas=(0.80, 0.99, 'linear')),   # upstream v7.5
+    'v75b': dict(input_rate=0.15, beta_noise=0.1, alpha_noise=0.1, th_noise=0.02, betas=(0.80, 0.99, 'linear')),   # upstream v7.5b (corrected)
+    'v75b_long': dict(input_rate=0.15, beta_noise=0.1, alpha_noise=0.1, th_noise=0.02, betas=(0.80, 0.999, 'log')), # v75b, timescales 5..1000 frames
 }
 
 def _init_cfg(init):
     if init not in SELECTIVE_INITS: raise ValueError(f'selective init: `init` must be one of {list(SELECTIVE_INITS)}, got {init!r}')
     return SELECTIVE_INITS[init]
 
-def group_betas(n_groups:int=8, lo:float=0.80, hi:float=0.99) -> torch.Tensor:
-    "Initial decay of each timescale group: `linspace(lo, hi, N)` (float64, on the CPU whatever the default device)."
-    return torch.linspace(lo, hi, n_groups, dtype=torch.float64, device='cpu')
+def group_betas(n_groups:int=8, lo:float=0.80, hi:float=0.99,
+                spacing:str='linear',  # 'linear': the decays evenly spaced; 'log': the timescales 1/(1-beta) geometrically
+               ) -> torch.Tensor:
+    "Initial decay of each timescale group from `lo` to `hi` (float64, on the CPU whatever the default device)."
+    if spacing == 'linear': return torch.linspace(lo, hi, n_groups, dtype=torch.float64, device='cpu')
+    if spacing != 'log': raise ValueError(f"group_betas: `spacing` must be 'linear' or 'log', got {spacing!r}")
+    tau = torch.logspace(math.log10(1 / (1 - lo)), math.log10(1 / (1 - hi)), n_groups, dtype=torch.float64, device='cpu')
+    return 1 - 1 / tau
+
+def init_betas(init:str, n_groups:int=8) -> torch.Tensor:
+    "The initial decay of each timescale group under the named structured init (`SELECTIVE_INITS`)."
+    return group_betas(n_groups, *_init_cfg(init)['betas'])
 
 def group_rates(n_groups:int=8, hi:float=0.25, lo:float=0.08) -> torch.Tensor:
     "Target firing rate of each timescale group: `linspace(hi, lo, N)` (float64, on the CPU)."
@@ -36,13 +46,13 @@ def group_rates(n_groups:int=8, hi:float=0.25, lo:float=0.08) -> torch.Tensor:
 def selective_biases(d_in:int,              # input channels D
                      n_groups:int=8,        # timescale groups N
                      v_min:float=0.1,       # threshold floor
-                     init:str='v75b',       # 'v75b' (calibrated for 15% input spikes, noisy) or 'v75' (50%, exact)
+                     init:str='v75b',       # a key of SELECTIVE_INITS: 'v75b' (15% input spikes, noisy), 'v75' (50%, exact), 'v75b_long'
                      k_ref:int=16,          # steps over which the membrane variance is calibrated
                      generator=None,        # torch.Generator for the v75b noise
                     ):                      # (b_beta, b_alpha, b_th), each `[D*N]`, float32
     "Structured initial biases of the modulation: per-group decay, unit gain, thresholds for target rates."
     cfg = _init_cfg(init)
-    beta_n, p_n = group_betas(n_groups), group_rates(n_groups)
+    beta_n, p_n = init_betas(init, n_groups), group_rates(n_groups)
     sigma_i = math.sqrt(cfg['input_rate'] / 3)                        # std of W_in x for x ~ Bernoulli(rate)
     sigma_v = sigma_i * torch.sqrt(1 - beta_n ** (2 * k_ref))         # membrane std after k_ref steps
     v_th = sigma_v * torch.special.ndtri(1 - p_n)                     # exceeded a fraction p_n of the time
@@ -62,6 +72,7 @@ def selective_init_(weight:torch.Tensor,   # stacked `[W_in; W_beta; W_alpha; W_
                     n_groups:int=8,        # timescale groups N
                     mod_scale:float=0.1,   # scale of the modulation weights W_beta, W_alpha, W_th
                     generator=None,        # torch.Generator
+                    init:str='v75b',       # the structured init whose group decays scale `W_in` (a key of SELECTIVE_INITS)
                    ) -> torch.Tensor:      # `weight`, initialised in place
     "Structured init of the four stacked selective projections, in place: row-scaled `W_in`, small modulation weights."
     dn = d_in * n_groups
@@ -69,7 +80,7 @@ def selective_init_(weight:torch.Tensor,   # stacked `[W_in; W_beta; W_alpha; W_
         raise ValueError(f'selective_init_: `weight` must have shape (4*D*N, D) = {(4 * dn, d_in)}, got {tuple(weight.shape)}')
     bound = 1 / math.sqrt(d_in)                                       # PyTorch's default Linear init
     w = torch.empty(4 * dn, d_in, dtype=torch.float64, device='cpu').uniform_(-bound, bound, generator=generator)
-    w[:dn] *= torch.sqrt(1 - group_betas(n_groups) ** 2).repeat(d_in)[:, None]   # W_in rows: equal membrane spread
+    w[:dn] *= torch.sqrt(1 - init_betas(init, n_groups) ** 2).repeat(d_in)[:, None]   # W_in rows: equal membrane spread
     w[dn:] *= mod_scale                                               # W_beta, W_alpha, W_th
     return weight.copy_(w)
 
@@ -93,7 +104,7 @@ class SelectivePLIF(nn.Module):
                  n_groups:int=8,       # timescale groups N per channel
                  v_min:float=0.1,      # threshold floor: theta = v_min + |r_th + b_th|
                  alpha:float=4.0,      # surrogate sharpness
-                 init:str='v75b',      # structured init: 'v75b' (default, calibrated for real input rates) or 'v75'
+                 init:str='v75b',      # structured init, a key of SELECTIVE_INITS: 'v75b' (default), 'v75', 'v75b_long'
                  proj:bool=True,       # own the stacked projection `weight` [4*D*N, D]; False: the caller computes it
                 ):
         super().__init__()
@@ -110,7 +121,7 @@ class SelectivePLIF(nn.Module):
         bb, ba, bt = selective_biases(self.d_in, self.n_groups, self.v_min, self.init, generator=generator)
         with torch.no_grad():
             self.b_beta.copy_(bb); self.b_alpha.copy_(ba); self.b_th.copy_(bt)
-        if self.weight is not None: selective_init_(self.weight, self.d_in, self.n_groups, generator=generator)
+        if self.weight is not None: selective_init_(self.weight, self.d_in, self.n_groups, generator=generator, init=self.init)
 
     def reset(self):
         "Return the membrane to rest (zeros)."
