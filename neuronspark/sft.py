@@ -18,7 +18,8 @@ from .data import (VAL_FRAC, atomic_write, collate_batch, load_reviews, norm_key
 __all__ = ['ROLES', 'SENTIMENT_QUESTION', 'SENTIMENT_FOLLOWUP', 'SENTIMENT_ANSWER', 'TITLE_QUESTION', 'CONTINUE_QUESTION',
            'to_messages', 'encode_chats', 'mask_text', 'mask_html', 'read_sft_records', 'SFTDataset',
            'sentiment_question', 'heldout_reviews', 'news_tasks', 'default_sft_records', 'prepare_sft_data',
-           'chat_answers', 'sentiment_eval', 'load_lm', 'sft_report', 'ns_sft', 'accuracy_table', 'ns_eval_sft']
+           'chat_answers', 'sentiment_questions', 'sentiment_eval', 'load_lm', 'sft_report', 'ns_sft', 'accuracy_table',
+           'ns_eval_sft']
 
 # %% ../nbs/08_sft.ipynb #a8923b31
 ROLES = {'system': 'system', 'user': 'user', 'human': 'user', 'assistant': 'assistant', 'gpt': 'assistant', 'bot': 'assistant'}
@@ -324,14 +325,23 @@ def _until(xs, stop):
         yield x
 
 # %% ../nbs/08_sft.ipynb #4a0be86e
+def sentiment_questions(reviews:list,       # `{'text', ...}`
+                        max_chars:int=200,  # reviews are cut as in training
+                        last_chars:int=0,   # then keep only the last `last_chars` characters of each (0: all)
+                       ) -> list:           # one user turn (a message list) per review
+    "The questions `sentiment_eval` asks: each review cut to `max_chars` as in training, then optionally to its end."
+    if not isinstance(last_chars, int) or last_chars < 0: raise ValueError(f'sentiment_questions: `last_chars` must be an int >= 0, got {last_chars!r}')
+    return [sentiment_question(r['text'].strip()[:max_chars][-last_chars:], max_chars) for r in reviews]   # [-0:] keeps all
+
 def sentiment_eval(model, tokenizer,
                    reviews:list,           # `{'text', 'label': 'pos'|'neg'}`, e.g. `heldout_reviews()`
                    max_chars:int=200,      # reviews are cut as in training
+                   last_chars:int=0,       # ask about only the last `last_chars` characters of each review (0: all)
                    **kw,                   # passed to `chat_answers` (batch_size, use_generate, precision, progress)
                   ) -> dict:               # n, accuracy, majority, other, per-label accuracy, answers
     "Ask the model for the sentiment of each review; accuracy, the majority-class baseline and the answers."
     if not reviews: raise ValueError('sentiment_eval: no reviews to evaluate')
-    answers = chat_answers(model, tokenizer, [sentiment_question(r['text'], max_chars) for r in reviews], max_new_tokens=4, **kw)
+    answers = chat_answers(model, tokenizer, sentiment_questions(reviews, max_chars, last_chars), max_new_tokens=4, **kw)
     word = {v: k for k, v in SENTIMENT_ANSWER.items()}
     pred = [word.get(a.strip(), 'other') for a in answers]
     labels = [r['label'] for r in reviews]

