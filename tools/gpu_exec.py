@@ -3,13 +3,14 @@
   On the GPU machine:  python tools/gpu_exec.py run nbs/04_triton.ipynb [...] --out DIR [--slow] [--only ID,...]
       executes every cell (except `#| eval: false`, and `#| slow` unless --slow) with nbdev's executor and writes
       DIR/<name>.ipynb with outputs, printing each failing cell's traceback; exit 1 if any cell failed. --only: of
-      the `#| gpu` cells, run just these (cell ids), e.g. the one that changed, when the others take long.
+      the `#| gpu` cells, run just these (cell ids), e.g. the one that changed, when the others take long. Prints each
+      executed code cell's time as it ends, so a run cut off by a time limit still shows where the time went.
   Here:                python tools/gpu_exec.py merge DIR [names...] [--only ID,...]
       copies the outputs of the `#| gpu` cells of DIR/<name>.ipynb (with --only: of those cells) into
       nbs/<name>.ipynb (cells are matched by position and must have the same source); every other cell keeps its
       CPU outputs.
 """
-import argparse, json, os, re, sys
+import argparse, json, os, re, sys, time
 from pathlib import Path
 
 def flags(src: str) -> set:
@@ -31,10 +32,15 @@ def run(nbs, out: Path, slow: bool, only=None) -> int:
             f = flags(cell.source) if cell.cell_type == 'code' else set()
             skipped = 'eval: false' in f or ('slow' in f and not slow) or (only is not None and 'gpu' in f and cell.get('id') not in only)
             if cell.cell_type == 'code' and not skipped: cell.outputs = []   # the executor keeps old outputs of a silent cell
+            t[0] = time.time()
             return skipped
+        def timed(cell):                        # one line per executed code cell, as it ends: a run cut off by a time
+            if cell.cell_type == 'code':        # limit still shows which cells took the time
+                print(f'{nb.name} cell {cell.get("id")} {"gpu " if "gpu" in flags(cell.source) else ""}{time.time() - t[0]:.1f} s', flush=True)
+        t = [time.time()]
         sh = CaptureShell(mpl_format='png')     # the notebooks' figures are stored at 1x (the executor's default is retina)
         cwd = os.getcwd(); os.chdir(nb.parent)  # the chapters read '../bench/results/...' relative to nbs/, as in JupyterLab
-        try: sh.execute(nb.name, out / nb.name, preproc=skip)
+        try: sh.execute(nb.name, out / nb.name, preproc=skip, postproc=timed)
         finally: os.chdir(cwd)
         if sh.exc: print(sh.prettytb(fname=nb), flush=True)
         # the executor records a failing cell's traceback as an 'error' output and goes on (sh.exc stays empty): look for them
