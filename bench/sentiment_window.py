@@ -7,8 +7,7 @@ import json, time
 from pathlib import Path
 import torch
 from fastcore.script import call_parse
-from neuronspark.sft import load_lm, sentiment_eval, _heldout
-from neuronspark.tokenizer import load_tokenizer
+from neuronspark.sft import load_lm, named_models, sentiment_eval, _heldout
 
 @call_parse
 def main(models:str,                          # fine-tuned model folders, comma-separated
@@ -19,15 +18,11 @@ def main(models:str,                          # fine-tuned model folders, comma-
          batch:int=64, device:str='auto', precision:str='auto',
          out:str=None,                        # write {name: {N: accuracy}} plus per-label accuracies to this JSON file
         ):
-    paths = [p for p in models.split(',') if p]
-    labels = names.split(',') if names else [Path(p).parent.name if Path(p).name == 'final' else Path(p).name for p in paths]
-    if len(labels) != len(paths): raise SystemExit(f'sentiment_window: {len(paths)} models but {len(labels)} names')
     ns = [int(c) for c in chars.split(',')]
     dev = torch.device(('cuda' if torch.cuda.is_available() else 'cpu') if device == 'auto' else device)
     held, res = _heldout(heldout, n), {}
-    for name, p in zip(labels, paths):
-        q = Path(p) / 'final' if (Path(p) / 'final' / 'tokenizer.json').is_file() else Path(p)
-        tok, model, res[name] = load_tokenizer(q if (q / 'tokenizer.json').is_file() else None), load_lm(p).to(dev), {}
+    for name, p, tok in named_models(models, names, fn='sentiment_window'):
+        model, res[name] = load_lm(p).to(dev), {}
         for c in ns:
             t0 = time.time()
             r = sentiment_eval(model, tok, held, last_chars=c, batch_size=batch, precision=precision)

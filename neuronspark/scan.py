@@ -293,7 +293,7 @@ def plif_node_and(x,                # gate and up inputs `[T, ..., 2F]`, gate fi
                   v0=None,          # initial membranes `[..., 2F]`; zeros when None
                   alpha:float=4.0,  # surrogate sharpness
                   fused:bool=None,  # True: the AND kernels (`plif_and_triton`); None: them on CUDA unless the columns are few
-                 ):                 # (`s_gate * s_up` `[T, ..., F]` in x's dtype, last membranes `[..., 2F]`)
+                 ):                 # (`s_gate * s_up` `[T, ..., F]`: x's dtype from the AND kernel, `plif_node`'s spike dtype otherwise; last membranes `[..., 2F]`)
     """`plif_node`, then the product of the two halves of its spikes (the FFN's spike AND, `neuronspark.block.spike_and`).
     On CUDA one kernel each way that never stores the spikes; with few column pairs (under 2 warps of them per SM, e.g.
     v7.5's FFN at batch 2) `plif_node`'s kernel and the product are faster, and are used instead (chapter 4 measures both)."""

@@ -19,7 +19,7 @@ __all__ = ['ROLES', 'SENTIMENT_QUESTION', 'SENTIMENT_FOLLOWUP', 'SENTIMENT_ANSWE
            'to_messages', 'encode_chats', 'mask_text', 'mask_html', 'read_sft_records', 'SFTDataset',
            'sentiment_question', 'heldout_reviews', 'news_tasks', 'default_sft_records', 'prepare_sft_data',
            'chat_answers', 'sentiment_questions', 'sentiment_eval', 'load_lm', 'sft_report', 'ns_sft', 'accuracy_table',
-           'ns_eval_sft']
+           'named_models', 'ns_eval_sft']
 
 # %% ../nbs/08_sft.ipynb #a8923b31
 ROLES = {'system': 'system', 'user': 'user', 'human': 'user', 'assistant': 'assistant', 'gpt': 'assistant', 'bot': 'assistant'}
@@ -496,6 +496,21 @@ def accuracy_table(results:dict) -> str:
     rows.append(f"| majority class (always {SENTIMENT_ANSWER[r['majority_label']]}) | {r['n']} | {r['majority']:.1%} | - |")
     return '\n'.join(rows)
 
+def named_models(models:str,     # model folders, comma-separated (save_pretrained, run or checkpoint folders)
+                 names:str=None,  # display names, comma-separated (default: the folder names; a final/'s run folder)
+                 fn:str='ns-eval-sft', # the caller, for the error message
+                ) -> list:        # `[(name, folder, tokenizer)]`, the tokenizer saved with each model (else the committed one)
+    "The models to evaluate, with their names and tokenizers (models are loaded by the caller, one at a time)."
+    from neuronspark.tokenizer import load_tokenizer
+    paths = [p for p in models.split(',') if p]
+    labels = names.split(',') if names else [Path(p).name if Path(p).name != 'final' else Path(p).parent.name for p in paths]
+    if len(labels) != len(paths): raise ValueError(f'{fn}: {len(paths)} models but {len(labels)} names')
+    out = []
+    for name, p in zip(labels, paths):
+        q = Path(p) / 'final' if (Path(p) / 'final' / 'tokenizer.json').is_file() else Path(p)
+        out.append((name, p, load_tokenizer(q if (q / 'tokenizer.json').is_file() else None)))
+    return out
+
 @call_parse
 def ns_eval_sft(models:str,              # fine-tuned model folders, comma-separated (save_pretrained, run or checkpoint folders)
                 names:str=None,          # display names, comma-separated (default: the folder names)
@@ -507,16 +522,10 @@ def ns_eval_sft(models:str,              # fine-tuned model folders, comma-separ
                 out:str=None,            # also write the results (answers included) to this JSON file
                ):
     "Held-out sentiment accuracy of fine-tuned models, next to the majority-class baseline."
-    from neuronspark.tokenizer import load_tokenizer
-    paths = [p for p in models.split(',') if p]
-    labels = names.split(',') if names else [Path(p).name if Path(p).name != 'final' else Path(p).parent.name for p in paths]
-    if len(labels) != len(paths): raise ValueError(f'ns-eval-sft: {len(paths)} models but {len(labels)} names')
     dev = torch.device(('cuda' if torch.cuda.is_available() else 'cpu') if device == 'auto' else device)
     held = _heldout(heldout, n)
     results = {}
-    for name, p in zip(labels, paths):
-        q = Path(p) / 'final' if (Path(p) / 'final' / 'tokenizer.json').is_file() else Path(p)
-        tok = load_tokenizer(q if (q / 'tokenizer.json').is_file() else None)
+    for name, p, tok in named_models(models, names):
         results[name] = sentiment_eval(load_lm(p).to(dev), tok, held, batch_size=batch, precision=precision, progress=True)
     print(accuracy_table(results))
     if out: atomic_write(out, lambda f: json.dump(results, f, ensure_ascii=False, indent=1))
