@@ -16,10 +16,11 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 # %% auto #0
-__all__ = ['lm_loss_sum', 'TrainConfig', 'lr_at', 'is_neuron', 'param_groups', 'make_optimizer', 'ResumableSampler',
-           'micro_batches', 'list_checkpoints', 'save_checkpoint', 'load_checkpoint', 'MetricsLog', 'read_log', 'Dist',
-           'init_distributed', 'evaluate', 'train', 'count_params', 'llama_params', 'llama_like', 'sample', 'plot_log',
-           'build_model', 'parse_overrides', 'ns_pretrain', 'val_losses', 'read_console_log']
+__all__ = ['OPTIMIZERS', 'NEURON_OPTIMIZERS', 'lm_loss_sum', 'kd_loss_sum', 'TrainConfig', 'lr_at', 'is_neuron', 'param_groups',
+           'Lion', 'OptimizerChain', 'make_optimizer', 'ResumableSampler', 'micro_batches', 'list_checkpoints',
+           'save_checkpoint', 'load_checkpoint', 'MetricsLog', 'read_log', 'Dist', 'init_distributed', 'evaluate',
+           'train', 'count_params', 'llama_params', 'llama_like', 'sample', 'plot_log', 'build_model',
+           'parse_overrides', 'ns_pretrain', 'val_losses', 'read_console_log']
 
 # %% ../nbs/07_pretrain.ipynb #87ea9752
 def lm_loss_sum(logits:torch.Tensor,  # `[B, T, V]` next-token logits
@@ -29,6 +30,16 @@ def lm_loss_sum(logits:torch.Tensor,  # `[B, T, V]` next-token logits
     tgt = labels[:, 1:]
     loss = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), tgt.flatten(), ignore_index=-100, reduction='sum')
     return loss, (tgt != -100).sum()
+
+def kd_loss_sum(logits:torch.Tensor,          # `[B, T, V]` the student's next-token logits
+                teacher_logits:torch.Tensor,  # `[B, T, V]` the teacher's, same vocabulary
+                labels:torch.Tensor,          # `[B, T]` as for `lm_loss_sum`: positions with label -100 are not scored
+                temperature:float=1.0,        # T: both distributions are softened by it
+               ) -> torch.Tensor:             # sum over scored positions of T^2 KL(teacher || student), fp32
+    "Distillation term: `T^2 * KL(softmax(teacher/T) || softmax(student/T))`, summed over the positions `lm_loss_sum` scores."
+    keep = labels[:, 1:] != -100
+    s, t = logits[:, :-1][keep].float() / temperature, teacher_logits[:, :-1][keep].float() / temperature
+    return temperature ** 2 * F.kl_div(s.log_softmax(-1), t.log_softmax(-1), log_target=True, reduction='sum')
 
 # %% ../nbs/07_pretrain.ipynb #20b95f11
 @dataclass
@@ -41,12 +52,16 @@ class TrainConfig:
     lr: float = 1e-3                 # peak learning rate
     min_lr_ratio: float = 0.1        # the cosine ends at lr * min_lr_ratio
     warmup: int = 100                # linear warmup, in optimizer steps
-    optimizer: str = 'adamw'         # 'adamw' or 'adam'
+    optimizer: str = 'adamw'         # 'adamw', 'adam', or 'muon' (Muon on the hidden matrices, AdamW on the rest)
+    neuron_optimizer: str = 'same'   # the neuron group's optimizer: 'same' (as the vectors) or 'lion' (sign updates)
     weight_decay: float = 0.1        # on matrices and embeddings only
     betas: tuple = (0.9, 0.95)       # Adam moment decays
     eps: float = 1e-8                # Adam epsilon
+    muon_momentum: float = 0.95      # Muon's (Nesterov) momentum
     neuron_lr_mult: float = 1.0      # LR multiplier for neuron parameters (upstream v7.5b used 10)
     clip: float = 1.0                # clip the global gradient norm to this (0: no clipping)
+    kd_weight: float = 0.0           # distillation: weight w of the teacher's KL term (needs a teacher; 0: plain loss)
+    kd_temperature: float = 1.0      # distillation temperature T
     eval_every: int = 100            # validation every this many steps (and at the start and the end)
     eval_batches: int = 20           # validation micro-batches per process (0: the whole validation set)
     log_every: int = 10              # steps per training-loss record
@@ -73,27 +88,75 @@ def is_neuron(m:nn.Module) -> bool:
     "A neuron population: a module that keeps a membrane `v` and can `reset()` it (`PLIFNode`, `SelectivePLIF`, ...)."
     return callable(getattr(m, 'reset', None)) and 'v' in vars(m)
 
+def _embedding_ids(model:nn.Module) -> set:
+    "Ids of the embedding tables and of the output head's weight (tied or not)."
+    ids = {id(p) for m in model.modules() if isinstance(m, nn.Embedding) for p in m.parameters(recurse=False)}
+    head = model.get_output_embeddings() if hasattr(model, 'get_output_embeddings') else None
+    if head is not None: ids.add(id(head.weight))
+    return ids
+
 def param_groups(model:nn.Module,          # any model
-                 weight_decay:float=0.1,   # for the `decay` group
+                 weight_decay:float=0.1,   # for the `decay` and `embedding` groups
                  neuron_lr_mult:float=1.0, # learning-rate multiplier of the `neuron` group
                 ) -> list[dict]:           # optimizer groups with `name`, `param_names`, `lr_mult`
-    "Split parameters into `decay` (matrices), `no_decay` (vectors) and `neuron` (vector parameters of neurons)."
+    "Split parameters into `decay` (hidden matrices), `embedding`, `no_decay` (vectors) and `neuron` (vectors of neurons)."
     neuron = {id(p) for m in model.modules() if is_neuron(m) for p in m.parameters(recurse=False) if p.ndim <= 1}
-    groups = {k: ([], []) for k in ('decay', 'no_decay', 'neuron')}
+    emb = _embedding_ids(model)
+    groups = {k: ([], []) for k in ('decay', 'embedding', 'no_decay', 'neuron')}
     for n, p in model.named_parameters():                   # a tied embedding/head appears once
         if not p.requires_grad: continue
-        k = 'neuron' if id(p) in neuron else 'decay' if p.ndim >= 2 else 'no_decay'
+        k = 'neuron' if id(p) in neuron else 'embedding' if id(p) in emb else 'decay' if p.ndim >= 2 else 'no_decay'
         groups[k][0].append(p); groups[k][1].append(n)
-    return [dict(name=k, params=ps, param_names=ns, weight_decay=weight_decay if k == 'decay' else 0.0,
+    return [dict(name=k, params=ps, param_names=ns, weight_decay=weight_decay if k in ('decay', 'embedding') else 0.0,
                  lr_mult=neuron_lr_mult if k == 'neuron' else 1.0) for k, (ps, ns) in groups.items() if ps]
 
 # %% ../nbs/07_pretrain.ipynb #b78863e9
-def make_optimizer(model:nn.Module, cfg:TrainConfig) -> torch.optim.Optimizer:
-    "AdamW or Adam over `param_groups(model)`, with the config's betas, eps, weight decay and neuron LR multiplier."
-    opt = {'adamw': torch.optim.AdamW, 'adam': torch.optim.Adam}.get(cfg.optimizer.lower())
-    if opt is None: raise ValueError(f"TrainConfig.optimizer must be 'adamw' or 'adam', got {cfg.optimizer!r}")
+class Lion(torch.optim.Optimizer):
+    "Sign of an interpolated momentum: every element moves by `lr` per step (plus decoupled weight decay)."
+    def __init__(self, params, lr:float=1e-4, betas:tuple=(0.9, 0.99), weight_decay:float=0.0):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for g in self.param_groups:
+            b1, b2 = g['betas']
+            for p in g['params']:
+                if p.grad is None: continue
+                m = self.state[p].setdefault('exp_avg', torch.zeros_like(p))
+                p.mul_(1 - g['lr'] * g['weight_decay'])
+                p.add_(torch.sign(m * b1 + p.grad * (1 - b1)), alpha=-g['lr'])
+                m.lerp_(p.grad, 1 - b2)
+
+class OptimizerChain:
+    "Several optimizers stepped as one; `param_groups` lists all their groups, `state_dict` holds each one's state."
+    def __init__(self, optimizers:list): self.optimizers = list(optimizers)
+    @property
+    def param_groups(self) -> list: return [g for o in self.optimizers for g in o.param_groups]
+    def kinds(self) -> list: return [type(o).__name__ for o in self.optimizers]
+    def step(self):
+        for o in self.optimizers: o.step()
+    def zero_grad(self, set_to_none:bool=True):
+        for o in self.optimizers: o.zero_grad(set_to_none=set_to_none)
+    def state_dict(self) -> dict: return dict(kinds=self.kinds(), states=[o.state_dict() for o in self.optimizers])
+    def load_state_dict(self, sd:dict):
+        if sd.get('kinds') != self.kinds(): raise ValueError(f"optimizer state holds {sd.get('kinds')}, this run uses {self.kinds()}")
+        for o, s in zip(self.optimizers, sd['states']): o.load_state_dict(s)
+
+OPTIMIZERS, NEURON_OPTIMIZERS = ('adamw', 'adam', 'muon'), ('same', 'lion')
+
+def make_optimizer(model:nn.Module, cfg:TrainConfig):
+    "AdamW/Adam over `param_groups(model)`; with 'muon', Muon on the hidden matrices; with neuron 'lion', Lion on the neurons."
+    name, nopt = cfg.optimizer.lower(), cfg.neuron_optimizer.lower()
+    if name not in OPTIMIZERS: raise ValueError(f'TrainConfig.optimizer must be one of {OPTIMIZERS}, got {cfg.optimizer!r}')
+    if nopt not in NEURON_OPTIMIZERS: raise ValueError(f'TrainConfig.neuron_optimizer must be one of {NEURON_OPTIMIZERS}, got {cfg.neuron_optimizer!r}')
     groups = [{k: v for k, v in g.items() if k != 'param_names'} for g in param_groups(model, cfg.weight_decay, cfg.neuron_lr_mult)]
-    return opt(groups, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps)
+    owner = lambda g: 'muon' if name == 'muon' and g['name'] == 'decay' else 'lion' if nopt == 'lion' and g['name'] == 'neuron' else 'adam'
+    part = {k: [g for g in groups if owner(g) == k] for k in ('muon', 'adam', 'lion')}
+    adam = torch.optim.Adam if name == 'adam' else torch.optim.AdamW
+    opts = ([torch.optim.Muon(part['muon'], lr=cfg.lr, momentum=cfg.muon_momentum, adjust_lr_fn='match_rms_adamw')] if part['muon'] else []) + \
+           ([adam(part['adam'], lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps)] if part['adam'] else []) + \
+           ([Lion(part['lion'], lr=cfg.lr)] if part['lion'] else [])
+    return opts[0] if len(opts) == 1 else OptimizerChain(opts)
 
 # %% ../nbs/07_pretrain.ipynb #b62a4399
 class ResumableSampler(DistributedSampler):
@@ -252,14 +315,21 @@ def train(model:nn.Module,            # a causal LM: `model(input_ids=, attentio
           collate_fn=None,            # batches rows; default: `train_ds.collate` or `collate_batch`
           resume=False,               # True: newest checkpoint in `cfg.out_dir`; or a checkpoint folder
           on_step=None,               # called as `on_step(step, loss)` after every optimizer step
+          teacher:nn.Module=None,     # distillation: a causal LM over the same vocabulary (needs `cfg.kd_weight > 0`)
          ) -> dict:                   # `step`, `tokens`, `skipped`, `val_loss`, `interrupted`, `stopped_early`, `seconds`, `tokens_this_call`
-    "Train with AdamW/Adam groups, warmup+cosine, accumulation, clipping, autocast, DDP, checkpoints and exact resume."
+    "Train with AdamW/Muon groups, warmup+cosine, accumulation, clipping, autocast, DDP, distillation, checkpoints and exact resume."
     cfg = cfg or TrainConfig()
+    if (teacher is None) != (cfg.kd_weight == 0):
+        raise ValueError(f"train: distillation needs both a teacher and cfg.kd_weight > 0 (teacher {'given' if teacher is not None else 'None'}, kd_weight {cfg.kd_weight})")
+    if teacher is not None:
+        tv, sv = teacher.get_output_embeddings().weight.shape[0], model.get_output_embeddings().weight.shape[0]
+        if tv != sv: raise ValueError(f'train: the teacher predicts {tv} tokens, the model {sv}; distillation needs the same tokenizer')
     d, dev = init_distributed(cfg.device)
     if collate_fn is None:
         from neuronspark.data import collate_batch
         collate_fn = getattr(train_ds, 'collate', collate_batch)
     model.to(dev).train()
+    if teacher is not None: teacher.to(dev).eval().requires_grad_(False)
     opt = make_optimizer(model, cfg)
     prec = cfg.precision if cfg.precision != 'auto' else ('bf16' if dev.type == 'cuda' else 'fp32')
     if prec not in ('bf16', 'fp32'): raise ValueError(f"TrainConfig.precision must be 'auto', 'bf16' or 'fp32', got {cfg.precision!r}")
@@ -268,9 +338,12 @@ def train(model:nn.Module,            # a causal LM: `model(input_ids=, attentio
     if resume:
         found = [Path(resume)] if isinstance(resume, (str, Path)) else list_checkpoints(cfg.out_dir)[-1:]
         if not found: raise FileNotFoundError(f'resume: no checkpoint in {cfg.out_dir}/checkpoints')
-        ck = found[0]; st = load_checkpoint(ck, model, opt)
+        ck = found[0]; st = json.loads((ck / 'state.json').read_text())     # checked before anything is loaded
         for k in ('batch_size', 'accum', 'seed'):
             if st['cfg'][k] != getattr(cfg, k): raise ValueError(f"resume: {k} was {st['cfg'][k]} in {ck}, now {getattr(cfg, k)}; the data order would differ")
+        for k in ('optimizer', 'neuron_optimizer'):
+            if st['cfg'].get(k, 'same') != getattr(cfg, k): raise ValueError(f"resume: {k} was {st['cfg'].get(k)!r} in {ck}, now {getattr(cfg, k)!r}; its state cannot be continued")
+        load_checkpoint(ck, model, opt)
         if st['world'] != d.world: raise ValueError(f"resume: {ck} was written by {st['world']} process(es), this run has {d.world}")
         step, tokens, skipped = st['step'], st['tokens'], st['skipped']
     elif d.main and list_checkpoints(cfg.out_dir):          # a fresh run: old checkpoints would be mistaken for ours
@@ -287,7 +360,7 @@ def train(model:nn.Module,            # a causal LM: `model(input_ids=, attentio
     batches = micro_batches(train_ds, cfg, d.rank, d.world, collate_fn, start=step * cfg.accum)
     bar = tqdm(total=cfg.steps, initial=step, disable=not (cfg.progress and d.main), unit='step', mininterval=2, dynamic_ncols=True)
     val_loss = validate() if val_ds is not None and step == 0 else None
-    win, t_win, bad_row, interrupted, early, t0, tokens0 = [0.0, 0, 0], time.time(), 0, False, False, time.time(), tokens
+    win, t_win, bad_row, interrupted, early, t0, tokens0 = [0.0, 0, 0, 0.0], time.time(), 0, False, False, time.time(), tokens
     try:
         with _StopFlag() as stop:
             while step < cfg.steps:
@@ -304,15 +377,18 @@ def train(model:nn.Module,            # a causal LM: `model(input_ids=, attentio
                 n_tgt = max(head[0].item(), 1.0)
                 lr = lr_at(step, cfg)
                 for g in opt.param_groups: g['lr'] = lr * g['lr_mult']
-                tot = torch.zeros(2, dtype=torch.float64, device=dev)          # [loss sum, input tokens]
+                tot = torch.zeros(3, dtype=torch.float64, device=dev)          # [loss sum, input tokens, KL sum]
                 for j, x in enumerate(mbs):
                     with (net.no_sync() if d.world > 1 and j < cfg.accum - 1 else contextlib.nullcontext()):
                         with autocast(): logits = net(input_ids=x['input_ids'], attention_mask=x.get('attention_mask')).logits
-                        s, _ = lm_loss_sum(logits, x['labels'])
-                        (s * d.world / n_tgt).backward()
-                    tot += torch.stack([s.detach().double(), x['attention_mask'].sum().double() if 'attention_mask' in x else torch.tensor(float(x['input_ids'].numel()), dtype=torch.float64, device=dev)])
+                        s, _ = lm_loss_sum(logits, x['labels']); kd = torch.zeros((), device=dev)
+                        if teacher is not None:
+                            with torch.no_grad(), autocast(): t_logits = teacher(input_ids=x['input_ids'], attention_mask=x.get('attention_mask')).logits
+                            kd = kd_loss_sum(logits, t_logits, x['labels'], cfg.kd_temperature)
+                        (((1 - cfg.kd_weight) * s + cfg.kd_weight * kd) * d.world / n_tgt).backward()
+                    tot += torch.stack([s.detach().double(), x['attention_mask'].sum().double() if 'attention_mask' in x else torch.tensor(float(x['input_ids'].numel()), dtype=torch.float64, device=dev), kd.detach().double()])
                 gn = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip if cfg.clip > 0 else float('inf')).item()
-                tot = _all_sum(tot, d); loss = tot[0].item() / n_tgt
+                tot = _all_sum(tot, d); loss = tot[0].item() / n_tgt; win[3] += tot[2].item() / n_tgt
                 if math.isfinite(loss) and math.isfinite(gn): opt.step(); bad_row = 0
                 else:
                     skipped += 1; bad_row += 1
@@ -328,8 +404,9 @@ def train(model:nn.Module,            # a causal LM: `model(input_ids=, attentio
                 if step % cfg.log_every == 0 or step == cfg.steps:
                     rec = dict(kind='train', step=step, tokens=tokens, loss=win[0] / max(win[1], 1), lr=lr, grad_norm=gn,
                                tok_s=win[2] / max(time.time() - t_win, 1e-9), skipped=skipped)
+                    if teacher is not None: rec['kd'] = win[3] / max(win[1], 1)
                     log.write(**rec); bar.set_postfix(loss=f"{rec['loss']:.3f}", lr=f'{lr:.1e}', tok_s=f"{rec['tok_s']:,.0f}")
-                    win, t_win = [0.0, 0, 0], time.time()
+                    win, t_win = [0.0, 0, 0, 0.0], time.time()
                 if on_step is not None: on_step(step, loss)
                 if val_ds is not None and (step % cfg.eval_every == 0 or step == cfg.steps):
                     val_loss = validate(); t_win = time.time()
@@ -470,7 +547,8 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
                 seq_len:int=256,            # tokens per row
                 lr:float=1e-3,              # peak learning rate
                 warmup:int=None,            # warmup steps (default: 5% of the steps, at most 200)
-                optimizer:str='adamw',      # 'adamw' or 'adam'
+                optimizer:str='adamw',      # 'adamw', 'adam', or 'muon' (Muon on hidden matrices, AdamW on the rest)
+                neuron_optimizer:str='same',# optimizer of the neuron parameters: 'same', or 'lion' (sign updates)
                 weight_decay:float=0.1,     # on matrices and embeddings
                 neuron_lr_mult:float=1.0,   # learning-rate multiplier for neuron parameters
                 clip:float=1.0,             # gradient-norm clip (0: off)
@@ -484,6 +562,9 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
                 keep:int=3,                 # checkpoints kept
                 seed:int=0,                 # model initialisation and data order
                 config:str='',              # SNN config overrides, e.g. "prenorm=True,center_residual=True"
+                teacher:str=None,           # distil from this causal LM folder (same tokenizer), e.g. a Llama run's final/
+                kd_weight:float=0.5,        # with --teacher: weight w of the distillation term
+                kd_temperature:float=1.0,   # with --teacher: temperature T
                 minutes:float=0,            # stop early (validate, save) after this many minutes of training (0: no limit)
                 samples:int=3,              # lines sampled at the end (0: none)
                 progress:bool=True,         # progress bar
@@ -507,13 +588,22 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
     rows = batch * accum * d.world
     if steps is None: steps = math.ceil(tokens / (rows * seq_len)) if tokens else 1000
     cfg = TrainConfig(out_dir=out, steps=steps, batch_size=batch, accum=accum, lr=lr, warmup=min(200, max(1, steps // 20)) if warmup is None else warmup,
-                      optimizer=optimizer, weight_decay=weight_decay, neuron_lr_mult=neuron_lr_mult, clip=clip, eval_every=eval_every,
+                      optimizer=optimizer, neuron_optimizer=neuron_optimizer, kd_weight=kd_weight if teacher else 0.0,
+                      kd_temperature=kd_temperature, weight_decay=weight_decay, neuron_lr_mult=neuron_lr_mult, clip=clip, eval_every=eval_every,
                       eval_batches=eval_batches, log_every=log_every, save_every=save_every, keep=keep, seed=seed, device=device,
                       precision=precision, num_workers=workers, progress=progress, time_limit=60 * minutes)
     if d.main:
         print(f'{arch} {preset}: {count_params(model):,} parameters | {len(train_ds):,} training rows of {seq_len} tokens | '
               f'{steps} steps x {rows} rows = {steps * rows * seq_len:,} tokens | {d.world} process(es), {dev}', flush=True)
-    res = train(model, train_ds, val_ds, cfg, resume=resume)
+    t_model = None
+    if teacher:
+        from transformers import AutoModelForCausalLM
+        tp = Path(teacher) / 'final' if (Path(teacher) / 'final').is_dir() else Path(teacher)
+        if (tp / 'tokenizer.json').is_file() and load_tokenizer(tp).get_vocab() != tok.get_vocab():
+            raise ValueError(f'ns-pretrain: the teacher in {tp} was trained with another tokenizer than {tokenizer or "tokenizer_snn/"}; distillation needs the same one')
+        t_model = AutoModelForCausalLM.from_pretrained(tp)
+        if d.main: print(f'teacher: {type(t_model).__name__} from {tp}, {count_params(t_model):,} parameters, kd_weight {kd_weight}, T {kd_temperature}')
+    res = train(model, train_ds, val_ds, cfg, resume=resume, teacher=t_model)
     if res['interrupted']: raise SystemExit(130)            # like Ctrl-C, so that scripts stop here too
     if not d.main: return
     if res['stopped_early']: print(f"stopped by --minutes {minutes} after {res['step']} of {steps} steps ({res['tokens']:,} tokens)")
