@@ -1,0 +1,179 @@
+"""The "closing the gap" experiments (chapter 7a): pretraining arms of the small SNN and its matched Llama, run on one
+GPU in stages that each fit one 10-minute call, every result merged into one JSON file that the chapter reads.
+
+    python bench/gap.py STAGE [--out runs/gap] [--results bench/results/gap_h200.json] [--budget_s 540] [--lanes 3]
+    python bench/gap.py --list                    # the stages and their arms
+
+Every arm is `ns-pretrain` (bench/pretrain.py) on the embedded corpus with the same data, seed, sequence length (256)
+and batch (32 rows) unless its flags say otherwise; only the flags of the arm differ. Arms run `--lanes` at a time (the
+small models leave a GPU mostly idle); an arm with a teacher starts once its teacher arm has finished and distils from
+its final model. Every arm gets `--minutes` = what is left of `--budget_s`, so a stage always ends inside its call (an arm
+stopped that way is marked `stopped_early`). When the arms are done, each final model's validation loss is broken down
+by position and by token frequency (`neuronspark.gap.loss_breakdown`).
+
+The results file keeps every arm ever run (a rerun of an arm replaces it), plus the summary the issue asks for:
+`tokens`, `snn_val`, `llama_val` (the best validation losses, each model on its best arm within `--max_tokens`),
+`snn_recipe`, `llama_recipe`, `seeds`.
+"""
+import argparse, json, os, shlex, subprocess, sys, time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SNN_BEST = ('--optimizer muon --neuron_lr_mult 10 '
+            '--config prenorm=True,center_residual=True,selective_init=v75b,surrogate_alpha=2.0')
+SNN_CFG = 'prenorm=True,center_residual=True,selective_init=v75b'
+LLAMA = '--arch llama --optimizer muon --lr 3e-3'
+
+# name: (steps, flags, teacher arm or None)
+STAGES = {
+    'screen': {   # 1000 steps x 32 x 256 = 8.2M tokens: the levers one at a time on the previous best recipe
+        'llama_muon': (1000, LLAMA, None),
+        'snn_best': (1000, SNN_BEST, None),
+        'snn_lion': (1000, f'--optimizer muon --neuron_optimizer lion --neuron_lr_mult 0.3 --config {SNN_CFG},surrogate_alpha=2.0', None),
+        'snn_a1': (1000, f'--optimizer muon --neuron_lr_mult 10 --config {SNN_CFG},surrogate_alpha=1.0', None),
+        'snn_kd5': (1000, SNN_BEST + ' --kd_weight 0.5', 'llama_muon'),
+        'snn_kd9': (1000, SNN_BEST + ' --kd_weight 0.9', 'llama_muon'),
+    },
+    'kd': {       # distillation pushed further (pure KD, a softer teacher) and the longer plan (2000 steps, 16.4M tokens)
+        'llama_muon': (1000, LLAMA, None),
+        'snn_best_2k': (2000, SNN_BEST, None),
+        'snn_kd9_2k': (2000, SNN_BEST + ' --kd_weight 0.9', 'llama_muon'),
+        'snn_kd10': (1000, SNN_BEST + ' --kd_weight 1.0', 'llama_muon'),
+        'snn_kd9t2': (1000, SNN_BEST + ' --kd_weight 0.9 --kd_temperature 2', 'llama_muon'),
+    },
+    'long': {     # the best recipe at 3000 steps (24.6M tokens, inside the 30M budget), alone on the GPU after its teacher
+        'llama_muon': (1000, LLAMA, None),
+        'snn_kd9_3k': (3000, SNN_BEST + ' --kd_weight 0.9', 'llama_muon'),
+    },
+}
+
+def arm_cmd(name, steps, flags, out, teacher_dir, minutes, smoke=False):
+    size = ['--preset', 'tiny', '--seq_len', '64', '--batch', '2', '--eval_batches', '2'] if smoke else ['--preset', 'small', '--seq_len', '256', '--batch', '32', '--eval_batches', '10']
+    cmd = [sys.executable, 'bench/pretrain.py', *size, '--lr', '1e-3',
+           '--steps', str(3 if smoke else steps), '--eval_every', str(1 if smoke else max(1, steps // 10)), '--log_every', '1' if smoke else '10',
+           '--save_every', '0', '--samples', '0', '--no-progress', '--out', str(out / name), '--minutes', f'{minutes:.2f}']
+    cmd += shlex.split(flags)                                   # later flags win (argparse): an arm may override --lr
+    if teacher_dir is not None: cmd += ['--teacher', str(teacher_dir)]
+    return cmd
+
+def run_stage(stage, out, budget_s, lanes, smoke=False):
+    "Run a stage's arms, at most `lanes` at once, teachers before their students; return {name: (returncode, seconds)}."
+    arms, t0 = STAGES[stage], time.time()
+    pending, running, done = dict(arms), {}, {}
+    while pending or running:
+        for name, (p, t_start, log) in list(running.items()):
+            if p.poll() is not None:
+                log.close(); done[name] = (p.returncode, time.time() - t_start); del running[name]
+                print(f'[gap] {name}: exit {p.returncode} after {done[name][1]:.0f} s', flush=True)
+        for name, (steps, flags, teacher) in list(pending.items()):
+            if len(running) >= lanes: break
+            if teacher is not None and teacher not in done:
+                if teacher in pending or teacher in running: continue
+                if not (out / teacher / 'final').is_dir():
+                    print(f'[gap] {name}: teacher {teacher} is not part of this stage and {out / teacher / "final"} is missing; skipped')
+                    del pending[name]; continue
+            if teacher is not None and (teacher in done and done[teacher][0] != 0):
+                print(f'[gap] {name}: teacher {teacher} failed; skipped'); del pending[name]; continue
+            left = budget_s - (time.time() - t0) - (0 if smoke else 45)               # validation + save + the breakdown after the stop
+            if left < (0 if smoke else 60): print(f'[gap] {name}: not started, {left:.0f} s left'); del pending[name]; continue
+            cmd = arm_cmd(name, steps, flags, out, None if teacher is None else out / teacher / 'final', left / 60, smoke)
+            log = open(out / f'{name}.log', 'w')
+            running[name] = (subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT), time.time(), log)
+            del pending[name]
+            print(f'[gap] {name}: started ({steps} steps, {flags}{", teacher " + teacher if teacher else ""})', flush=True)
+        time.sleep(2)
+    return done
+
+def breakdowns(names, out, smoke=False):
+    "loss_breakdown of every arm's final model on the validation rows (GPU if there is one)."
+    import numpy as np, torch
+    from transformers import AutoModelForCausalLM
+    import neuronspark.model  # noqa: F401  (registers the SNN with the Auto classes)
+    from neuronspark.data import PretrainDataset
+    from neuronspark.gap import loss_breakdown
+    from neuronspark.tokenizer import load_tokenizer
+    tok = load_tokenizer(); dev = 'cuda' if torch.cuda.is_available() else 'cpu'
+    counts = np.bincount(np.asarray(PretrainDataset(ROOT / 'out/data/train.jsonl', tok, 256).tokens, dtype=np.int64), minlength=len(tok))
+    val = PretrainDataset(ROOT / 'out/data/val.jsonl', tok, 64 if smoke else 256)
+    ac = (lambda: torch.autocast('cuda', dtype=torch.bfloat16)) if dev == 'cuda' else None
+    res = {}
+    for n in names:
+        f = out / n / 'final'
+        if not f.is_dir(): continue
+        m = AutoModelForCausalLM.from_pretrained(f).to(dev)
+        res[n] = loss_breakdown(m, val, counts, batch_size=2 if smoke else 32, batches=2 if smoke else 10, device=dev, **({'autocast': ac} if ac else {}))
+        del m
+    return res
+
+def collect(name, steps, flags, teacher, out, rc_s, gpu, stage):
+    "One arm's record from its metrics log."
+    recs = [json.loads(l) for l in (out / name / 'metrics.jsonl').read_text().splitlines() if l.strip()] if (out / name / 'metrics.jsonl').exists() else []
+    val = [r for r in recs if r['kind'] == 'val']; tr = [r for r in recs if r['kind'] == 'train']
+    best = min(val, key=lambda r: r['val_loss']) if val else None
+    log = (out / f'{name}.log').read_text(errors='replace') if (out / f'{name}.log').exists() else ''
+    return dict(stage=stage, gpu=gpu, arch='llama' if '--arch llama' in flags else 'snn', flags=flags, teacher=teacher,
+                steps_planned=steps, steps=tr[-1]['step'] if tr else 0, tokens=tr[-1]['tokens'] if tr else 0,
+                returncode=rc_s[0], seconds=round(rc_s[1], 1), stopped_early='stopped by --minutes' in log,
+                val={r['step']: round(r['val_loss'], 4) for r in val}, val_tokens={r['step']: r['tokens'] for r in val},
+                best_val=round(best['val_loss'], 4) if best else None, best_step=best['step'] if best else None,
+                best_tokens=best['tokens'] if best else None,
+                grad_norm=[round(r['grad_norm'], 3) for r in tr[::10]], tok_s=round(sum(r['tok_s'] for r in tr[-10:]) / max(1, len(tr[-10:]))) if tr else None,
+                error=log.strip().splitlines()[-1][:300] if rc_s[0] != 0 and log.strip() else None)
+
+def summarize(res, max_tokens):
+    "The issue's goal fields: each model's best arm within the token budget."
+    def best(arch):
+        c = [(a['best_val'], n) for n, a in res['arms'].items() if a['arch'] == arch and a['best_val'] is not None and a['best_tokens'] <= max_tokens]
+        return min(c) if c else (None, None)
+    (sv, sn), (lv, ln) = best('snn'), best('llama')
+    seeds = sorted({int(f.split('--seed')[1].split()[0]) for a in res['arms'].values() for f in [a['flags']] if '--seed' in f} | {0})
+    res.update(tokens=max_tokens, snn_val=sv, llama_val=lv, ratio=round(sv / lv, 4) if sv and lv else None,
+               snn_recipe=sn and dict(arm=sn, flags=res['arms'][sn]['flags'], teacher=res['arms'][sn]['teacher'], best_step=res['arms'][sn]['best_step'], steps=res['arms'][sn]['steps_planned']),
+               llama_recipe=ln and dict(arm=ln, flags=res['arms'][ln]['flags'], best_step=res['arms'][ln]['best_step'], steps=res['arms'][ln]['steps_planned']),
+               seeds=seeds)
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('stage', nargs='?', choices=list(STAGES), help='which stage to run')
+    ap.add_argument('--out', default='runs/gap', help='folder of the arms\' runs')
+    ap.add_argument('--results', default=None, help='results JSON to merge into (default bench/results/gap_<gpu>.json)')
+    ap.add_argument('--budget_s', type=float, default=540, help='wall-clock budget of the whole stage, seconds')
+    ap.add_argument('--lanes', type=int, default=3, help='arms running at once')
+    ap.add_argument('--max_tokens', type=int, default=30_000_000, help='token budget of the goal summary')
+    ap.add_argument('--list', action='store_true', help='print the stages and exit')
+    ap.add_argument('--smoke', action='store_true', help='3 steps of the tiny preset per arm (checks the script on a CPU)')
+    a = ap.parse_args()
+    if a.list or a.stage is None:
+        for s, arms in STAGES.items():
+            print(s); [print(f'  {n:12s} {st:5d} steps  {fl}{"  teacher " + t if t else ""}') for n, (st, fl, t) in arms.items()]
+        return
+    import torch
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu'
+    tag = 'cpu' if gpu == 'cpu' else gpu.split()[1].lower() if gpu.startswith('NVIDIA') else gpu.split()[0].lower()
+    results = Path(a.results or ROOT / f'bench/results/gap_{tag}.json')
+    out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
+    if not (ROOT / 'out/data/train.jsonl').exists():
+        from neuronspark.data import prepare_data
+        prepare_data(ROOT / 'out/data')
+    t0 = time.time()
+    done = run_stage(a.stage, out, a.budget_s, a.lanes, a.smoke)
+    res = json.loads(results.read_text()) if results.exists() else dict(arms={})
+    for n, rc_s in done.items():
+        steps, flags, teacher = STAGES[a.stage][n]
+        res['arms'][n] = collect(n, steps, flags, teacher, out, rc_s, gpu, a.stage)
+    try:
+        for n, b in breakdowns(list(done), out, a.smoke).items():
+            res['arms'][n]['breakdown'] = {k: [round(x, 4) for x in v] if isinstance(v, list) else v for k, v in b.items()}
+    except Exception as e: print(f'[gap] breakdown failed: {e!r}')
+    summarize(res, a.max_tokens)
+    results.parent.mkdir(parents=True, exist_ok=True); results.write_text(json.dumps(res, indent=1))
+    print(f'\n[gap] stage {a.stage} on {gpu} in {time.time() - t0:.0f} s -> {results}')
+    for n in done:
+        r = res['arms'][n]; b = r.get('breakdown', {})
+        print(f"{n:12s} {r['arch']:5s} steps {r['steps']:5d}/{r['steps_planned']} best {r['best_val']} @ {r['best_step']} "
+              f"last {list(r['val'].values())[-1] if r['val'] else None} tok/s {r['tok_s']} {'EARLY' if r['stopped_early'] else ''}"
+              f"{' buckets ' + str(b.get('bucket_loss')) if b else ''}{' ERR ' + r['error'] if r['error'] else ''}")
+    print(f"summary: snn {res['snn_val']} llama {res['llama_val']} ratio {res['ratio']}")
+
+if __name__ == '__main__':
+    main()
