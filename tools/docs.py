@@ -53,7 +53,7 @@ def proc_nbs():
     sys.path.insert(0, str(ROOT / 'tools')); import docs   # `docs._proc_one` pickles by a name a spawned worker can import
     run = nbdev.serve.parallel                      # each notebook runs in a spawned worker: hand it `_proc_one`
     nbdev.serve.parallel = lambda f, items, *a, **kw: run(docs._proc_one, items, *a, **kw)
-    try: _proc(cfg.nbs_path, n_workers=1, force=True)
+    try: _proc(cfg.nbs_path, n_workers=1, force=True)   # force: a cached _proc/ may predate `show_kernels`
     finally: nbdev.serve.parallel = run
     return cfg
 
@@ -169,7 +169,7 @@ def check_site(site: Path = ROOT / '_docs') -> bool:
         if 'Call self as a function' in h: problems.append(f'{rel}: an API entry shows "Call self as a function" (a kernel object, not its function)')
         if re.search(r'<(p|div|span)\b[^>]*>\s*source\s*</\1>', body): problems.append(f'{rel}: a bare, unlinked word "source"')
         if f.suffix == '.html' and '<nav class="navbar' in h:
-            if 'href="styles.css"' not in h and 'styles.css"' not in h: problems.append(f'{rel}: does not load styles.css')
+            if 'styles.css"' not in h: problems.append(f'{rel}: does not load styles.css')
             if published and f'id="repo-link" href="{published}"' not in h: problems.append(f'{rel}: no navbar link to {published}')
             if not published and f'href="{repo}' in h: problems.append(f'{rel}: links to {repo}, which this checkout does not come from')
         for href in re.findall(r'(?:href|src)="([^"#?]+)(?:[#?][^"]*)?"', h):
