@@ -7,27 +7,15 @@ with per-neuron ones, as a `PLIFNode` does), spikingjelly's
 runs its full surrogate backward. Times are the best of `--reps` runs after one warm-up (TorchScript compiles on
 its first calls); cases above `--ref_max_elems` run once without warm-up.
 
-Two autograd baselines: `plif_ref` exactly as chapter 1 exports it, and the same loop reading its inputs through
-`unbind(0)`. `plif_ref` indexes `x[t]`, whose backward writes a full `[T, M]` zero tensor per step, so its backward
-costs O(T^2 M); it runs only up to `--ref_max_T`. The `unbind` loop does the same arithmetic in linear time and is
-the fair "autograd through a Python loop" baseline at every T.
+`plif_ref` is chapter 1's reference exactly as it is exported: a Python loop over time that reads its inputs through
+`unbind(0)`, so autograd through it costs time linear in T. It is the "autograd through a Python loop" baseline at
+every T.
 """
 import gc, json, os, platform, time
 import torch
 from fastcore.script import call_parse
-from neuronspark.plif import plif_ref, spike_fn
+from neuronspark.plif import plif_ref
 from neuronspark.scan import plif_scan
-
-def plif_ref_unbind(beta, u, theta, v0=None, alpha=4.0):
-    "`plif_ref`'s loop (per-step beta/theta, fp32) with inputs read through `unbind(0)`: linear-time autograd."
-    v = torch.zeros(u.shape[1:]) if v0 is None else v0
-    ss, vs = [], []
-    for b_t, u_t, th_t in zip(beta.unbind(0), u.unbind(0), theta.unbind(0)):
-        v_pre = b_t * v + u_t
-        s_t = spike_fn(v_pre - th_t, alpha)
-        v = v_pre - th_t * s_t.detach()
-        ss.append(s_t); vs.append(v)
-    return torch.stack(ss), torch.stack(vs)
 
 def _inputs(T, M, seed=0):
     "Per-step decay, drive and threshold `[T, M]` (fp32, requiring grad) with a firing rate around 10-20%."
@@ -85,16 +73,11 @@ def _run_sj(T, M, reps, warmup):
 def main(Ts:str='256,2048,8192',  # sequence lengths, comma separated
          neurons:int=16384,         # neurons (columns) per step
          reps:int=3,                # timed repeats per case (best is kept)
-         ref_max_T:int=256,         # run `plif_ref` itself (O(T^2) backward) only up to this T
          ref_max_elems:int=2**27,   # above this many elements the autograd baselines and spikingjelly run once, no warm-up
          out:str='',                # optional JSON file for the results
         ):
     "Benchmark CPU forward+backward throughput of the PLIF scans and print elements/s and ratios."
     M = neurons
-    b_, u_, th_ = _inputs(50, 100)                                   # the unbind loop is plif_ref, step for step
-    (s1, v1), (s2, v2) = plif_ref(b_, u_, th_), plif_ref_unbind(b_, u_, th_)
-    g1 = torch.autograd.grad(s1.sum() + v1.sum(), (b_, u_, th_)); g2 = torch.autograd.grad(s2.sum() + v2.sum(), (b_, u_, th_))
-    assert torch.equal(s1, s2) and torch.equal(v1, v2) and all(torch.equal(x, y) for x, y in zip(g1, g2))
     load = os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan')
     cpu = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), platform.processor()) if os.path.exists('/proc/cpuinfo') else platform.processor()
     print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, {cpu}, load average {load:.1f} at start')
@@ -105,13 +88,10 @@ def main(Ts:str='256,2048,8192',  # sequence lengths, comma separated
         row = {'T': T, 'neurons': M}
         big = T * M > ref_max_elems
         cases = [('autograd: plif_ref', lambda: _run_ours(plif_ref, T, M, 1 if big else reps, not big)),
-                 ('autograd: loop with unbind', lambda: _run_ours(plif_ref_unbind, T, M, 1 if big else reps, not big)),
                  ('plif_scan', lambda: _run_ours(plif_scan, T, M, reps, True)),
                  ('plif_scan, per-neuron b/th', lambda: _run_ours_neuron(T, M, reps, True)),
                  ('spikingjelly PLIF (m)', lambda: _run_sj(T, M, 1 if big else reps, not big))]
         for name, run in cases:
-            if name == 'autograd: plif_ref' and T > ref_max_T:
-                print(f'{T:>6} {name:<28} {"skipped: O(T^2) backward":>27}', flush=True); continue
             tf, tb = run(); gc.collect()
             row[name] = T * M / (tf + tb)
             print(f'{T:>6} {name:<28} {tf:8.3f} {tb:8.3f} {row[name] / 1e6:9.1f}', flush=True)

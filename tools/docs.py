@@ -8,7 +8,7 @@ Quarto cannot be installed on these machines, so the site is rendered by smalldo
 (nbdev_docs still works wherever Quarto exists). Math is pre-rendered with the KaTeX npm package at build time
 and its CSS and fonts are copied into the site, so no page loads anything from the network.
 """
-import argparse, json, os, re, shutil, subprocess, sys, tarfile
+import argparse, functools, inspect, json, os, re, shutil, subprocess, sys, tarfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,17 +18,52 @@ CACHE = ROOT / '.cache'
 
 def say(*a): print('[docs]', *a, flush=True)
 
+def kernel_fn(sym):
+    "The Python function behind a Triton kernel (`triton.jit`, interpreted or not, and autotune/heuristics wrappers), else None."
+    f, depth = sym, 0
+    while type(f).__module__.split('.')[0] == 'triton' and hasattr(f, 'fn') and depth < 8: f, depth = f.fn, depth + 1
+    return f if depth and inspect.isfunction(f) else None
+
+def show_kernels():
+    """Make nbdev's `show_doc` document a Triton kernel by its Python function: its own signature and docstring.
+    A kernel object's signature is `(*args, **kwargs)` and, under the interpreter, its docstring is `__call__`'s."""
+    import nbdev.showdoc as sd
+    if getattr(sd.show_doc, 'shows_kernels', False): return
+    orig = sd.show_doc
+    @functools.wraps(orig)
+    def show_doc(sym, *args, **kwargs): return orig(kernel_fn(sym) or sym, *args, **kwargs)
+    show_doc.shows_kernels = True
+    sd.show_doc = show_doc
+
+def _proc_one(o):
+    "nbdev's per-notebook processing (it runs in a fresh worker process) with `show_kernels` in place."
+    show_kernels()
+    import nbdev.serve_drv
+    return nbdev.serve_drv.main(o)
+
 def proc_nbs():
     "nbdev's notebook processing (what `nbdev_proc_nbs` does, without its attempt to install Quarto)."
     from nbdev.config import get_config
     from nbdev.quarto import refresh_quarto_yml, nbdev_sidebar, proc_nbs as _proc
-    import nbdev.doclinks
+    import nbdev.doclinks, nbdev.serve
     cfg = get_config()
     refresh_quarto_yml()
     nbdev.doclinks._build_modidx()
     nbdev_sidebar.__wrapped__(path=cfg.nbs_path)
-    _proc(cfg.nbs_path, n_workers=1)
+    sys.path.insert(0, str(ROOT / 'tools')); import docs   # `docs._proc_one` pickles by a name a spawned worker can import
+    run = nbdev.serve.parallel                      # each notebook runs in a spawned worker: hand it `_proc_one`
+    nbdev.serve.parallel = lambda f, items, *a, **kw: run(docs._proc_one, items, *a, **kw)
+    try: _proc(cfg.nbs_path, n_workers=1, force=True)   # force: a cached _proc/ may predate `show_kernels`
+    finally: nbdev.serve.parallel = run
     return cfg
+
+def published_repo(cfg):
+    """settings.ini's `git_url` when it is the repository this checkout comes from (its `origin` remote), else None.
+    Only then does the site link to the repository (navbar, each API entry's source); otherwise no link leads nowhere."""
+    url = (cfg.git_url or '').rstrip('/')
+    r = subprocess.run(['git', 'remote', 'get-url', 'origin'], cwd=ROOT, capture_output=True, text=True)
+    norm = lambda u: re.sub(r'\.git$', '', re.sub(r'^git@([^:]+):', r'https://\1/', u.strip())).rstrip('/').lower()
+    return url if url and r.returncode == 0 and norm(r.stdout) == norm(url) else None
 
 def katex_dir():
     "The KaTeX npm package, unpacked once into .cache/."
@@ -52,14 +87,14 @@ def page_map(proc: Path) -> dict:
     return m
 
 def postprocess(site: Path, cfg, pages: dict):
-    "Make the site self-contained: local KaTeX, relative doc links, no links into a repository that is not published."
+    "Make the site self-contained: local KaTeX, relative doc links, links into the repository only where it is published."
     kd = katex_dir()
     dest = site / 'site_libs' / 'katex'
     if dest.exists(): shutil.rmtree(dest)
     dest.mkdir(parents=True)
     shutil.copy(kd / 'dist' / 'katex.min.css', dest); shutil.copytree(kd / 'dist' / 'fonts', dest / 'fonts')
     host = f"{cfg.doc_host}{cfg.doc_baseurl}".rstrip('/') + '/'
-    repo = cfg.git_url.rstrip('/')
+    repo, published = cfg.git_url.rstrip('/'), published_repo(cfg)
     htmls = sorted(site.rglob('*.html'))
     for f in htmls:
         h = f.read_text()
@@ -70,8 +105,13 @@ def postprocess(site: Path, cfg, pages: dict):
         h = re.sub(r'<script>[^<]*renderMathInElement[^<]*</script>', '', h)
         # nbdev's symbol links point at the published site: make them relative, to the page smalldocs wrote
         h = re.sub(re.escape(host) + r'([\w\-]+\.html)', lambda m: pages.get(m.group(1), m.group(1)), h)
-        # source links / "report an issue" point into a repository that does not exist offline: keep the text only
-        h = re.sub(r'<a [^>]*href="' + re.escape(repo) + r'[^"]*"[^>]*>(.*?)</a>', r'\1', h, flags=re.S)
+        if published:   # the navbar links to the repository
+            h = h.replace('<ul class="navbar-nav navbar-nav-scroll ms-auto">', '<ul class="navbar-nav navbar-nav-scroll ms-auto">'
+                          f'<li class="nav-item"><a class="nav-link" id="repo-link" href="{published}"><i class="bi bi-github"></i> '
+                          '<span class="menu-text">Source</span></a></li>', 1)
+        else:           # no published repository: an entry's source link goes, other links into it keep their text only
+            h = re.sub(r'<p>\s*<a [^>]*href="' + re.escape(repo) + r'/blob/[^"]*"[^>]*>\s*source\s*</a>\s*</p>\s*', '', h)
+            h = re.sub(r'<a [^>]*href="' + re.escape(repo) + r'[^"]*"[^>]*>(.*?)</a>', r'\1', h, flags=re.S)
         f.write_text(h)
     for css in site.rglob('*.css'):  # Bootswatch themes @import web fonts: fall back to the system fonts instead
         t = css.read_text(errors='ignore'); t2 = re.sub(r'@import\s+url\((["\']?)https?://[^)]*\)\s*;?', '', t)
@@ -98,10 +138,24 @@ def build():
     return site
 
 EXTERNAL = re.compile(r'<(script|link|img|iframe|source)\b[^>]*\b(src|href)="(https?:)?//', re.I)
+SCROLLS = ('pre', 'div.sourceCode', '.katex-display')   # must scroll sideways by a rule of the site's own styles.css
+
+def scroll_rules(css: str) -> set:
+    "Selectors of the rules in `css` that let an element scroll sideways (`overflow-x: auto|scroll`)."
+    css = re.sub(r'/\*.*?\*/', '', css, flags=re.S)
+    return {sel.strip() for sels, body in re.findall(r'([^{}]+)\{([^{}]*)\}', css)
+            if re.search(r'overflow-x\s*:\s*(auto|scroll)', body) for sel in sels.split(',')}
 
 def check_site(site: Path = ROOT / '_docs') -> bool:
-    "Every chapter has a page; math is rendered; nothing external is loaded; internal links resolve."
+    """Every chapter has a page; math is rendered; nothing external is loaded; internal links resolve. API entries show
+    their own signature and docstring (a Triton kernel's too), no bare word "source" sits above them, code, signatures and
+    display math scroll sideways (styles.css), and the navbar links to the repository exactly when it is published."""
+    from nbdev.config import get_config
     problems = []
+    cfg = get_config(); repo, published = cfg.git_url.rstrip('/'), published_repo(cfg)
+    css = site / 'styles.css'
+    missing = [s for s in SCROLLS if s not in scroll_rules(css.read_text())] if css.exists() else list(SCROLLS)
+    if missing: problems.append(f'styles.css: no `overflow-x: auto` rule for {missing}: wide code or math would be cut at the column edge')
     nbs = sorted(p.stem for p in (ROOT / 'nbs').glob('*.ipynb') if not p.name.startswith(('_', '.')))
     for n in nbs:
         if not (site / f'{n}.html').exists(): problems.append(f'no page for nbs/{n}.ipynb')
@@ -112,6 +166,12 @@ def check_site(site: Path = ROOT / '_docs') -> bool:
         body = re.sub(r'<(pre|code|script)[\s\S]*?</\1>', '', h)
         if re.search(r'\\\(|\\\[', body): problems.append(f'{rel}: unrendered TeX delimiters \\( or \\[ remain')
         if 'class="katex' in h and 'site_libs/katex/katex.min.css' not in h: problems.append(f'{rel}: KaTeX output without its stylesheet')
+        if 'Call self as a function' in h: problems.append(f'{rel}: an API entry shows "Call self as a function" (a kernel object, not its function)')
+        if re.search(r'<(p|div|span)\b[^>]*>\s*source\s*</\1>', body): problems.append(f'{rel}: a bare, unlinked word "source"')
+        if f.suffix == '.html' and '<nav class="navbar' in h:
+            if 'styles.css"' not in h: problems.append(f'{rel}: does not load styles.css')
+            if published and f'id="repo-link" href="{published}"' not in h: problems.append(f'{rel}: no navbar link to {published}')
+            if not published and f'href="{repo}' in h: problems.append(f'{rel}: links to {repo}, which this checkout does not come from')
         for href in re.findall(r'(?:href|src)="([^"#?]+)(?:[#?][^"]*)?"', h):
             if re.match(r'^(https?:|mailto:|data:|javascript:)', href) or href.startswith('//'): continue
             target = (f.parent / href).resolve()
@@ -122,7 +182,8 @@ def check_site(site: Path = ROOT / '_docs') -> bool:
             problems.append(f'{css.relative_to(site)}: stylesheet loads from the network')
     n_math = sum(f.read_text().count('class="katex"') for f in site.rglob('*.html'))
     for p in problems: print('  -', p)
-    say(f'{len(nbs)} notebooks, {len(list(site.rglob("*.html")))} pages, {n_math} rendered formulas, {len(problems)} problems')
+    say(f'{len(nbs)} notebooks, {len(list(site.rglob("*.html")))} pages, {n_math} rendered formulas, {len(problems)} problems'
+        + ('' if published else f'; no repository links (settings.ini git_url {repo} is not this checkout\'s origin)'))
     if n_math == 0: print('  - no rendered math found anywhere'); return False
     return not problems
 

@@ -27,6 +27,7 @@ unchanged() {  # unchanged WHAT DIRS -- CMD...: CMD must not modify files under 
 check "notebooks are clean (nbdev_clean changes nothing)" unchanged "nbdev_clean" nbs -- "$B/nbdev_clean"
 check "library is in sync with the notebooks (nbdev_export changes nothing)" unchanged "nbdev_export" neuronspark -- "$B/nbdev_export"
 check "README.md is in sync with nbs/index.ipynb" unchanged "readme" README.md -- "$B/python" tools/docs.py readme
+check "every file under bench/results/ and nbs/logs/ is read or named by a chapter, bench script or tool" "$B/python" tools/check_refs.py
 
 echo; echo "=== notebook tests (nbdev's executor; each notebook is one test)"
 "$B/python" tools/run_tests.py --n_workers "${NS_TEST_WORKERS:-2}" | tee /tmp/ns-nbtests.log
