@@ -322,7 +322,7 @@ def train(model:nn.Module,            # a causal LM: `model(input_ids=, attentio
     if (teacher is None) != (cfg.kd_weight == 0):
         raise ValueError(f"train: distillation needs both a teacher and cfg.kd_weight > 0 (teacher {'given' if teacher is not None else 'None'}, kd_weight {cfg.kd_weight})")
     if teacher is not None:
-        tv, sv = teacher.get_output_embeddings().weight.shape[0], model.get_output_embeddings().weight.shape[0]
+        tv, sv = teacher.get_input_embeddings().num_embeddings, model.get_input_embeddings().num_embeddings
         if tv != sv: raise ValueError(f'train: the teacher predicts {tv} tokens, the model {sv}; distillation needs the same tokenizer')
     d, dev = init_distributed(cfg.device)
     if collate_fn is None:
