@@ -16,11 +16,12 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'NEURON_OPTIMIZERS', 'lm_loss_sum', 'kd_loss_sum', 'TrainConfig', 'lr_at', 'is_neuron', 'param_groups',
-           'Lion', 'OptimizerChain', 'make_optimizer', 'ResumableSampler', 'micro_batches', 'list_checkpoints',
-           'save_checkpoint', 'load_checkpoint', 'MetricsLog', 'read_log', 'Dist', 'init_distributed', 'evaluate',
-           'train', 'count_params', 'llama_params', 'llama_like', 'sample', 'plot_log', 'build_model',
-           'parse_overrides', 'ns_pretrain', 'val_losses', 'read_console_log']
+__all__ = ['OPTIMIZERS', 'NEURON_OPTIMIZERS', 'RECIPES', 'lm_loss_sum', 'kd_loss_sum', 'TrainConfig', 'lr_at', 'is_neuron',
+           'param_groups', 'Lion', 'OptimizerChain', 'make_optimizer', 'ResumableSampler', 'micro_batches',
+           'list_checkpoints', 'save_checkpoint', 'CheckpointError', 'verify_checkpoint', 'load_checkpoint',
+           'newest_good_checkpoint', 'MetricsLog', 'read_log', 'Dist', 'init_distributed', 'evaluate', 'train',
+           'count_params', 'llama_params', 'llama_like', 'sample', 'plot_log', 'build_model', 'parse_overrides',
+           'resolve_recipe', 'ns_pretrain', 'val_losses', 'read_console_log']
 
 # %% ../nbs/07_pretrain.ipynb #87ea9752
 def lm_loss_sum(logits:torch.Tensor,  # `[B, T, V]` next-token logits
@@ -75,6 +76,23 @@ class TrainConfig:
     num_workers: int = 0             # DataLoader workers
     progress: bool = True            # tqdm progress bar (rank 0)
     tensorboard: bool = True         # also write TensorBoard events when the `tensorboard` package is installed
+
+    def __post_init__(self): self.validate()
+
+    def validate(self):
+        "Raise `ValueError` naming the first field whose value cannot work (checked before any work starts)."
+        at_least = dict(steps=1, batch_size=1, accum=1, warmup=0, eval_every=1, eval_batches=0, log_every=1, save_every=0,
+                        keep=1, max_bad_steps=1, num_workers=0, weight_decay=0, clip=0, time_limit=0, eps=0, neuron_lr_mult=0)
+        for k, lo in at_least.items():
+            if not getattr(self, k) >= lo: raise ValueError(f'TrainConfig.{k} must be >= {lo}, got {getattr(self, k)!r}')
+        for k in ('lr', 'kd_temperature'):
+            if not getattr(self, k) > 0: raise ValueError(f'TrainConfig.{k} must be > 0, got {getattr(self, k)!r}')
+        if not 0 <= self.kd_weight <= 1: raise ValueError(f'TrainConfig.kd_weight must be in [0, 1], got {self.kd_weight!r}')
+        if not 0 <= self.min_lr_ratio <= 1: raise ValueError(f'TrainConfig.min_lr_ratio must be in [0, 1], got {self.min_lr_ratio!r}')
+        if not all(0 <= b < 1 for b in self.betas): raise ValueError(f'TrainConfig.betas must be in [0, 1), got {self.betas!r}')
+        if self.precision not in ('auto', 'bf16', 'fp32'): raise ValueError(f"TrainConfig.precision must be 'auto', 'bf16' or 'fp32', got {self.precision!r}")
+        if self.optimizer.lower() not in ('adamw', 'adam', 'muon'): raise ValueError(f"TrainConfig.optimizer must be one of ('adamw', 'adam', 'muon'), got {self.optimizer!r}")
+        if self.neuron_optimizer.lower() not in ('same', 'lion'): raise ValueError(f"TrainConfig.neuron_optimizer must be one of ('same', 'lion'), got {self.neuron_optimizer!r}")
 
 def lr_at(step:int, cfg:TrainConfig) -> float:
     "Learning rate of optimizer step `step` (0-based): linear warmup, then cosine down to `lr * min_lr_ratio`."
@@ -200,6 +218,7 @@ def save_checkpoint(out_dir, step:int, model:nn.Module, optimizer, state:dict, k
                         cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []), tmp / 'rng.pt')
         (tmp / 'state.json').write_text(json.dumps(state, indent=1))
         if hasattr(getattr(model, 'config', None), 'to_json_string'): (tmp / 'config.json').write_text(model.config.to_json_string())
+        (tmp / 'manifest.json').write_text(json.dumps({f.name: dict(bytes=f.stat().st_size, sha256=_sha256(f)) for f in sorted(tmp.iterdir())}, indent=1))
         if final.exists(): shutil.rmtree(final)           # the same step saved again (e.g. interrupted right after a save)
         os.rename(tmp, final)
     except BaseException:
@@ -207,17 +226,48 @@ def save_checkpoint(out_dir, step:int, model:nn.Module, optimizer, state:dict, k
     for old in (list_checkpoints(out_dir)[:-keep] if keep > 0 else []): shutil.rmtree(old, ignore_errors=True)
     return final
 
-def load_checkpoint(path, model:nn.Module, optimizer=None) -> dict:
-    "Load weights (strict) and, with an optimizer, its state and the RNG states; returns the checkpoint's `state.json`."
+def _sha256(f:Path) -> str:
+    import hashlib
+    h = hashlib.sha256()
+    with open(f, 'rb') as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b''): h.update(chunk)
+    return h.hexdigest()
+
+class CheckpointError(ValueError):
+    "A checkpoint folder that cannot be used: a file missing, truncated or changed since it was written."
+
+def verify_checkpoint(path) -> dict:
+    "Check every file of a checkpoint against its `manifest.json`; return its `state.json`, or raise `CheckpointError` naming the file."
     path = Path(path)
-    if not (path / 'model.safetensors').is_file(): raise FileNotFoundError(f'load_checkpoint: no model.safetensors in {path}')
+    if not (path / 'manifest.json').is_file(): raise CheckpointError(f'{path}: no manifest.json (not a finished checkpoint)')
+    try: man = json.loads((path / 'manifest.json').read_text())
+    except (ValueError, UnicodeDecodeError) as e: raise CheckpointError(f'{path}/manifest.json is not valid JSON ({e})') from None
+    for name in ('model.safetensors', 'optimizer.pt', 'rng.pt', 'state.json'):
+        if name not in man: raise CheckpointError(f'{path}: manifest.json does not list {name}')
+    for name, want in man.items():
+        f = path / name
+        if not f.is_file(): raise CheckpointError(f'{f} is missing')
+        if f.stat().st_size != want['bytes']: raise CheckpointError(f"{f} has {f.stat().st_size:,} bytes, {want['bytes']:,} were written (truncated or replaced)")
+        if _sha256(f) != want['sha256']: raise CheckpointError(f'{f} differs from what was written (SHA-256 mismatch)')
+    return json.loads((path / 'state.json').read_text())
+
+def load_checkpoint(path, model:nn.Module, optimizer=None) -> dict:
+    "Verify, then load weights (strict) and, with an optimizer, its state and the RNG states; returns the checkpoint's `state.json`."
+    path = Path(path); st = verify_checkpoint(path)
     load_model(model, str(path / 'model.safetensors'), strict=True)
     if optimizer is not None:
         optimizer.load_state_dict(torch.load(path / 'optimizer.pt', weights_only=True, map_location='cpu'))
         rng = torch.load(path / 'rng.pt', weights_only=True)
         torch.set_rng_state(rng['torch']); random.setstate(rng['python'])
         if rng['cuda'] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(rng['cuda'])
-    return json.loads((path / 'state.json').read_text())
+    return st
+
+def newest_good_checkpoint(out_dir, say=print) -> Path|None:
+    "The newest checkpoint in `out_dir` that passes `verify_checkpoint`, telling `say` about every one skipped."
+    for p in reversed(list_checkpoints(out_dir)):
+        try: verify_checkpoint(p); return p
+        except CheckpointError as e: say(f'skipping an unusable checkpoint: {e}')
+    return None
 
 # %% ../nbs/07_pretrain.ipynb #879d03f0
 class MetricsLog:
@@ -305,6 +355,7 @@ def evaluate(model, ds, cfg:TrainConfig, d:Dist=None, device='cpu', collate_fn=N
         tot += torch.stack([s.double(), n.double()])
     model.train(was)
     tot = _all_sum(tot, d)
+    if tot[1] == 0: raise ValueError(f'evaluate: the validation data gave no scored token ({len(ds)} rows): empty or too short for one row')
     return (tot[0] / tot[1].clamp(min=1)).item()
 
 # %% ../nbs/07_pretrain.ipynb #49fe6344
@@ -336,9 +387,9 @@ def train(model:nn.Module,            # a causal LM: `model(input_ids=, attentio
     autocast = (lambda: torch.autocast(dev.type, dtype=torch.bfloat16)) if prec == 'bf16' else contextlib.nullcontext
     step = tokens = skipped = 0; ck = None
     if resume:
-        found = [Path(resume)] if isinstance(resume, (str, Path)) else list_checkpoints(cfg.out_dir)[-1:]
-        if not found: raise FileNotFoundError(f'resume: no checkpoint in {cfg.out_dir}/checkpoints')
-        ck = found[0]; st = json.loads((ck / 'state.json').read_text())     # checked before anything is loaded
+        ck = Path(resume) if isinstance(resume, (str, Path)) else newest_good_checkpoint(cfg.out_dir, print if d.main else (lambda *a: None))
+        if ck is None: raise FileNotFoundError(f'resume: no usable checkpoint in {cfg.out_dir}/checkpoints')
+        st = verify_checkpoint(ck)                                     # checked before anything is loaded
         for k in ('batch_size', 'accum', 'seed'):
             if st['cfg'][k] != getattr(cfg, k): raise ValueError(f"resume: {k} was {st['cfg'][k]} in {ck}, now {getattr(cfg, k)}; the data order would differ")
         for k in ('optimizer', 'neuron_optimizer'):
@@ -346,8 +397,9 @@ def train(model:nn.Module,            # a causal LM: `model(input_ids=, attentio
         load_checkpoint(ck, model, opt)
         if st['world'] != d.world: raise ValueError(f"resume: {ck} was written by {st['world']} process(es), this run has {d.world}")
         step, tokens, skipped = st['step'], st['tokens'], st['skipped']
+        if d.main: print(f'resuming from step {step} of {cfg.steps} ({ck})')
     elif d.main and list_checkpoints(cfg.out_dir):          # a fresh run: old checkpoints would be mistaken for ours
-        print(f'new run in {cfg.out_dir}: removing {len(list_checkpoints(cfg.out_dir))} old checkpoint(s) (resume=True continues instead)')
+        print(f'new run in {cfg.out_dir}: removing {len(list_checkpoints(cfg.out_dir))} old checkpoint(s) (resume continues a run instead)')
         for p in list_checkpoints(cfg.out_dir): shutil.rmtree(p)
     net = nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == 'cuda' else None) if d.world > 1 else model
     log = MetricsLog(cfg.out_dir, d.main, cfg.tensorboard, resume_step=step if ck else None)
@@ -508,6 +560,12 @@ def build_model(arch:str='snn',        # 'snn' or 'llama' (matched parameter cou
     from transformers import LlamaForCausalLM
     from neuronspark.model import NeuronSparkConfig, NeuronSparkForCausalLM
     if arch not in ('snn', 'llama'): raise ValueError(f"build_model: arch must be 'snn' or 'llama', got {arch!r}")
+    import dataclasses, difflib
+    known = {f.name for f in dataclasses.fields(NeuronSparkConfig)} - {'checkpoint_layers'}
+    for k in overrides:
+        if k not in known:
+            near = difflib.get_close_matches(k, known, n=3)
+            raise ValueError(f"--config: unknown model field {k!r}" + (f"; did you mean {' or '.join(near)}?" if near else f'; fields: {sorted(known)}'))
     cfg = NeuronSparkConfig.from_preset(preset, **overrides)
     if arch == 'snn':
         if grad_ckpt: cfg.checkpoint_layers = True
@@ -530,6 +588,24 @@ def parse_overrides(s:str) -> dict:
         except (ValueError, SyntaxError): out[k.strip()] = v.strip()
     return out
 
+# %% ../nbs/07_pretrain.ipynb #5b9f4186
+RECIPES = {
+    'v75': dict(snn=dict(optimizer='adamw', lr=1e-3, neuron_lr_mult=1.0, config={}),
+                llama=dict(optimizer='adamw', lr=1e-3, neuron_lr_mult=1.0, config={})),
+    'gap': dict(snn=dict(optimizer='muon', lr=1e-3, neuron_lr_mult=10.0,
+                         config=dict(prenorm=True, center_residual=True, selective_init='v75b', surrogate_alpha=2.0)),
+                llama=dict(optimizer='muon', lr=3e-3, neuron_lr_mult=1.0, config={})),
+}
+
+def resolve_recipe(recipe:str,   # 'auto', or a name in `RECIPES`
+                   preset:str,   # the model preset
+                   arch:str='snn',
+                  ) -> tuple:    # (name, its settings for `arch`)
+    "The recipe `ns-pretrain` uses: 'auto' is 'gap' for the course's presets (tiny, small) and 'v75' for upstream's."
+    name = ('v75' if preset == 'v75' else 'gap') if recipe == 'auto' else recipe
+    if name not in RECIPES: raise ValueError(f"recipe must be 'auto' or one of {list(RECIPES)}, got {recipe!r}")
+    return name, RECIPES[name][arch]
+
 # %% ../nbs/07_pretrain.ipynb #41d84f75
 from fastcore.script import call_parse
 
@@ -539,18 +615,20 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
                 data:str='out/data',        # folder with train.jsonl and val.jsonl (ns-prepare-data), or one .jsonl file
                 tokenizer:str=None,         # tokenizer folder; default: the committed tokenizer_snn/
                 out:str='runs/pretrain',    # run folder: checkpoints/, metrics.jsonl, final/, loss.png
-                resume:bool=False,          # continue from the newest checkpoint in `out`
+                resume:bool=False,          # continue from the newest usable checkpoint in `out`
+                force:bool=False,           # start over in an `out` that already holds a run (its checkpoints and final/ are replaced)
                 steps:int=None,             # optimizer steps (default 1000 unless --tokens is given)
                 tokens:int=None,            # train on about this many tokens instead (sets --steps)
                 batch:int=8,                # rows per micro-batch per process
                 accum:int=1,                # micro-batches per optimizer step
                 seq_len:int=256,            # tokens per row
-                lr:float=1e-3,              # peak learning rate
+                recipe:str='auto',          # training recipe: 'gap' (chapter 7a's), 'v75' (upstream's); auto: gap for tiny/small, v75 for v75
+                lr:float=None,              # peak learning rate (default: the recipe's)
                 warmup:int=None,            # warmup steps (default: 5% of the steps, at most 200)
-                optimizer:str='adamw',      # 'adamw', 'adam', or 'muon' (Muon on hidden matrices, AdamW on the rest)
+                optimizer:str=None,         # 'adamw', 'adam', or 'muon' (Muon on hidden matrices, AdamW on the rest); default: the recipe's
                 neuron_optimizer:str='same',# optimizer of the neuron parameters: 'same', or 'lion' (sign updates)
                 weight_decay:float=0.1,     # on matrices and embeddings
-                neuron_lr_mult:float=1.0,   # learning-rate multiplier for neuron parameters
+                neuron_lr_mult:float=None,  # learning-rate multiplier for neuron parameters (default: the recipe's)
                 clip:float=1.0,             # gradient-norm clip (0: off)
                 device:str='auto',          # auto, cpu, cuda (under torchrun: one GPU per process)
                 precision:str='auto',       # auto (bf16 autocast on CUDA, fp32 on CPU), bf16, fp32
@@ -561,7 +639,7 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
                 save_every:int=500,         # steps between checkpoints
                 keep:int=3,                 # checkpoints kept
                 seed:int=0,                 # model initialisation and data order
-                config:str='',              # SNN config overrides, e.g. "prenorm=True,center_residual=True"
+                config:str='',              # SNN config overrides on top of the recipe's, e.g. "prenorm=False,k_frames=16"
                 teacher:str=None,           # distil from this causal LM folder (same tokenizer), e.g. a Llama run's final/
                 kd_weight:float=0.5,        # with --teacher: weight w of the distillation term
                 kd_temperature:float=1.0,   # with --teacher: temperature T
@@ -571,6 +649,10 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
                 workers:int=0,              # DataLoader worker processes
                ):
     "Pretrain the SNN (or the matched Llama baseline) on JSONL data; print the validation loss next to the unigram entropy."
+    rname, rc = resolve_recipe(recipe, preset, arch)
+    o = Path(out)
+    if not resume and not force and (list_checkpoints(o) or (o / 'final').is_dir()):
+        raise ValueError(f"{out} already holds a run ({'final/' if (o / 'final').is_dir() else 'checkpoints'}): --resume continues it, --force starts over, or choose another --out")
     from neuronspark.data import PretrainDataset, unigram_entropy
     from neuronspark.tokenizer import check_vocab_fits, load_tokenizer
     d, dev = init_distributed(device)
@@ -582,8 +664,11 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
     train_ds = PretrainDataset(tr_path, tok, seq_len)
     val_ds = PretrainDataset(va_path, tok, seq_len) if va_path is not None and va_path.is_file() else None
     if d.world > 1 and d.main: dist.barrier()
+    lr = rc['lr'] if lr is None else lr
+    optimizer = rc['optimizer'] if optimizer is None else optimizer
+    neuron_lr_mult = rc['neuron_lr_mult'] if neuron_lr_mult is None else neuron_lr_mult
     torch.manual_seed(seed)
-    model = build_model(arch, preset, grad_ckpt, **parse_overrides(config))
+    model = build_model(arch, preset, grad_ckpt, **{**rc['config'], **parse_overrides(config)})
     check_vocab_fits(tok, model.config.vocab_size)
     rows = batch * accum * d.world
     if steps is None: steps = math.ceil(tokens / (rows * seq_len)) if tokens else 1000
@@ -593,6 +678,7 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
                       eval_batches=eval_batches, log_every=log_every, save_every=save_every, keep=keep, seed=seed, device=device,
                       precision=precision, num_workers=workers, progress=progress, time_limit=60 * minutes)
     if d.main:
+        print(f'recipe {rname}: {optimizer}, lr {lr:g}, neuron LR x{neuron_lr_mult:g}' + (f", model {rc['config']}" if rc['config'] and arch == 'snn' else ''), flush=True)
         print(f'{arch} {preset}: {count_params(model):,} parameters | {len(train_ds):,} training rows of {seq_len} tokens | '
               f'{steps} steps x {rows} rows = {steps * rows * seq_len:,} tokens | {d.world} process(es), {dev}', flush=True)
     t_model = None
