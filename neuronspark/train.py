@@ -21,7 +21,7 @@ __all__ = ['OPTIMIZERS', 'NEURON_OPTIMIZERS', 'RECIPES', 'lm_loss_sum', 'kd_loss
            'list_checkpoints', 'save_checkpoint', 'CheckpointError', 'verify_checkpoint', 'load_checkpoint',
            'newest_good_checkpoint', 'MetricsLog', 'read_log', 'Dist', 'init_distributed', 'evaluate', 'train',
            'count_params', 'llama_params', 'llama_like', 'sample', 'plot_log', 'build_model', 'parse_overrides',
-           'resolve_recipe', 'ns_pretrain', 'val_losses', 'read_console_log']
+           'resolve_recipe', 'ns_pretrain']
 
 # %% ../nbs/07_pretrain.ipynb #87ea9752
 def lm_loss_sum(logits:torch.Tensor,  # `[B, T, V]` next-token logits
@@ -704,27 +704,3 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
     plot_log({f'{arch} {preset}': out}, ax=fig.subplots(), hline={'unigram entropy': H1}, smooth=5, title=f'{arch} {preset}: {res["tokens"]:,} tokens')
     fig.savefig(out / 'loss.png', dpi=90, bbox_inches='tight')
     print(f'saved {out / "loss.png"} and the model in {out / "final"}')
-
-# %% ../nbs/07_pretrain.ipynb #253b28e7
-def val_losses(text:str,       # console output of `ns-pretrain` or `ns-sft`
-              ) -> list:       # (step, validation loss) for every `step N: val loss X` line
-    "The validation losses a training run printed."
-    return [(int(s), float(v)) for s, v in re.findall(r'^step (\d+): val loss ([\d.]+)', text.replace('\r', '\n'), re.M)]
-
-def read_console_log(path:str|Path,   # what `ns-pretrain` printed (progress bars included)
-                    ) -> dict:        # `header`, `records` (kind='val', with estimated `seconds`), `final`, `samples`
-    "Read an `ns-pretrain` console log back: the run's shape, its validation losses and the final summary line."
-    text = Path(path).read_text(encoding='utf-8', errors='replace').replace('\r', '\n')
-    num = lambda s: float(s.replace(',', ''))
-    h = re.search(r'^(\w+) (\w+): ([\d,]+) parameters \| ([\d,]+) training rows of (\d+) tokens \| (\d+) steps x (\d+) rows = ([\d,]+) tokens', text, re.M)
-    if h is None: raise ValueError(f'read_console_log: {path} has no ns-pretrain header line ("<arch> <preset>: N parameters | ...")')
-    header = dict(arch=h[1], preset=h[2], params=int(num(h[3])), seq_len=int(h[5]), steps=int(h[6]), rows=int(h[7]), tokens=int(num(h[8])))
-    f = re.search(r'final validation loss ([\d.]+) nats/token \| unigram entropy of the training tokens ([\d.]+) \| '
-                  r'uniform ln V = ([\d.]+) \| ([\d,.]+) tokens/s over (\d+) s', text)
-    final = None if f is None else dict(val_loss=float(f[1]), unigram=float(f[2]), ln_v=float(f[3]), tok_s=num(f[4]))
-    per_step = header['rows'] * header['seq_len']                         # tokens per optimizer step
-    records = [dict(kind='val', step=s, tokens=s * per_step, val_loss=v) for s, v in val_losses(text)]
-    if final is not None:
-        for r in records: r['seconds'] = r['tokens'] / final['tok_s']    # constant pace: the log has only the total time
-        final['seconds'] = records[-1]['seconds'] if records else float(f[5])
-    return dict(header=header, records=records, final=final, samples=re.findall(r'^  sample: (.*)$', text, re.M))
