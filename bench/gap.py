@@ -4,8 +4,8 @@ GPU in stages that each fit one 10-minute call, every result merged into one JSO
     python bench/gap.py STAGE [--out runs/gap] [--results bench/results/gap_h200.json] [--budget_s 540] [--lanes 3]
     python bench/gap.py --list                    # the stages and their arms
 
-Every arm is `ns-pretrain` (bench/pretrain.py) on the embedded corpus with the same data, seed, sequence length (256)
-and batch (32 rows) unless its flags say otherwise; only the flags of the arm differ. Arms run `--lanes` at a time (the
+Every arm is `ns-pretrain --recipe v75` (bench/pretrain.py) on the embedded corpus with the same data, seed, sequence
+length (256) and batch (32 rows) unless its flags say otherwise: the arm's flags are everything it changes. Arms run `--lanes` at a time (the
 small models leave a GPU mostly idle); an arm with a teacher starts once its teacher arm has finished and distils from
 its final model. Every arm gets `--minutes` = what is left of `--budget_s`, so a stage always ends inside its call (an arm
 stopped that way is marked `stopped_early`). When the arms are done, each final model's validation loss is broken down
@@ -45,11 +45,22 @@ STAGES = {
         'llama_muon': (1000, LLAMA, None),
         'snn_kd9_3k': (3000, SNN_BEST + ' --kd_weight 0.9', 'llama_muon'),
     },
+    'ablate': {   # what each part of the recipe is worth at 1000 steps, and the Llama's own best plan length
+        'snn_v75': (1000, '', None),
+        'snn_muon_only': (1000, '--optimizer muon', None),
+        'snn_muon_c': (1000, f'--optimizer muon --config {SNN_CFG}', None),
+        'llama_adamw': (1000, '--arch llama', None),
+        'llama_750': (750, LLAMA, None),
+    },
+    'seeds': {    # the finalists again with seed 1: teacher and student
+        'llama_muon_s1': (1000, LLAMA + ' --seed 1', None),
+        'snn_kd9_3k_s1': (3000, SNN_BEST + ' --kd_weight 0.9 --seed 1', 'llama_muon_s1'),
+    },
 }
 
 def arm_cmd(name, steps, flags, out, teacher_dir, minutes, smoke=False):
     size = ['--preset', 'tiny', '--seq_len', '64', '--batch', '2', '--eval_batches', '2'] if smoke else ['--preset', 'small', '--seq_len', '256', '--batch', '32', '--eval_batches', '10']
-    cmd = [sys.executable, 'bench/pretrain.py', *size, '--lr', '1e-3',
+    cmd = [sys.executable, 'bench/pretrain.py', *size, '--recipe', 'v75', '--lr', '1e-3',   # an arm's flags say all it changes
            '--steps', str(3 if smoke else steps), '--eval_every', str(1 if smoke else max(1, steps // 10)), '--log_every', '1' if smoke else '10',
            '--save_every', '0', '--samples', '0', '--no-progress', '--out', str(out / name), '--minutes', f'{minutes:.2f}']
     cmd += shlex.split(flags)                                   # later flags win (argparse): an arm may override --lr
