@@ -601,8 +601,8 @@ def resolve_recipe(recipe:str,   # 'auto', or a name in `RECIPES`
                    preset:str,   # the model preset
                    arch:str='snn',
                   ) -> tuple:    # (name, its settings for `arch`)
-    "The recipe `ns-pretrain` uses: 'auto' is 'gap' for the course's presets (tiny, small) and 'v75' for upstream's."
-    name = ('v75' if preset == 'v75' else 'gap') if recipe == 'auto' else recipe
+    "The recipe `ns-pretrain` uses: 'auto' is 'gap' for the small preset, where it was measured, and 'v75' otherwise."
+    name = ('gap' if preset == 'small' else 'v75') if recipe == 'auto' else recipe
     if name not in RECIPES: raise ValueError(f"recipe must be 'auto' or one of {list(RECIPES)}, got {recipe!r}")
     return name, RECIPES[name][arch]
 
