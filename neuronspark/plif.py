@@ -125,7 +125,7 @@ class PLIFNode(nn.Module):
 
     def extra_repr(self): return f'dim={self.dim}, alpha={self.alpha}'
 
-# %% ../nbs/01_plif.ipynb #d972972f
+# %% ../nbs/01_plif.ipynb #a84a1457
 class UsageError(ValueError):
     "A bad argument or input: the commands print it as one line `prog: error: ...` and exit with code 2."
 
@@ -169,7 +169,7 @@ def check_path(name:str, path, kind:str='file', what:str=None):
     raise arg_error(name, f"no such {'file' if kind == 'file' else 'folder'}: {str(path)!r}" + (f' ({what})' if what else ''))
 
 
-# %% ../nbs/01_plif.ipynb #4fdfc4af
+# %% ../nbs/01_plif.ipynb #ffb5e820
 from fastcore.script import anno_parser
 
 def _is_main(frame) -> bool:
@@ -193,7 +193,7 @@ def ns_script(func):
     return _f
 
 
-# %% ../nbs/01_plif.ipynb #bf81702c
+# %% ../nbs/01_plif.ipynb #84988291
 def run_command(cmd:str, *args, input:str=None, cwd=None, timeout:float=900, env:dict=None) -> subprocess.CompletedProcess:
     "Run the console script `cmd` (e.g. 'ns-demo') in a subprocess that imports this checkout of the package; output captured."
     import importlib.util
