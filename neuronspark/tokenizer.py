@@ -8,6 +8,7 @@ import importlib.util, json, os
 from pathlib import Path
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
+from .plif import UsageError, check_path, check_range, ns_script
 
 # %% auto #0
 __all__ = ['SPECIAL_TOKENS', 'BOS', 'EOS', 'PAD', 'UNK', 'CHATML_TEMPLATE', 'train_tokenizer', 'default_tokenizer_path',
@@ -26,7 +27,8 @@ def train_tokenizer(texts,                   # an iterable of training documents
                     length:int=None,         # number of texts, for the progress display only
                    ) -> PreTrainedTokenizerFast:
     "Train a byte-level BPE (NFKC, ChatML specials and template) and wrap it as a `transformers` fast tokenizer."
-    if vocab_size < 256 + len(SPECIAL_TOKENS): raise ValueError(f'train_tokenizer: vocab_size must be >= {256 + len(SPECIAL_TOKENS)} (bytes + specials), got {vocab_size}')
+    check_range('vocab_size', vocab_size, lo=256 + len(SPECIAL_TOKENS))   # the 256 bytes and the specials
+    check_range('min_frequency', min_frequency, lo=1)
     tk = Tokenizer(models.BPE())
     tk.normalizer = normalizers.NFKC()
     tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -65,18 +67,23 @@ def load_tokenizer(path=None,            # a folder saved by `save_pretrained`; 
     return check_vocab_fits(tok, vocab_size) if vocab_size is not None else tok
 
 # %% ../nbs/06b_tokenizer.ipynb #26b771ac
-from fastcore.script import call_parse
-
-@call_parse
+@ns_script
 def ns_train_tokenizer(data:str='out/data/train.jsonl', # training documents: JSONL file(s), comma-separated
                        out:str='tokenizer_snn',         # output folder (a transformers fast tokenizer)
                        vocab_size:int=6144,             # vocabulary size, specials and bytes included
                        min_frequency:int=2,             # minimum pair count for a merge
+                       force:bool=False,                # replace what `out` holds (e.g. the committed tokenizer_snn/)
                       ):
     "Train the byte-level BPE tokenizer (NFKC, ChatML specials and template) on JSONL documents and save it."
     from neuronspark.data import JsonlIndex
-    idxs = [JsonlIndex(p) for p in data.split(',') if p]
+    check_range('vocab_size', vocab_size, lo=256 + len(SPECIAL_TOKENS)); check_range('min_frequency', min_frequency, lo=1)
+    paths = [check_path('data', p) for p in data.split(',') if p] or [check_path('data', data)]
+    if Path(out).exists() and any(Path(out).iterdir()) and not force:
+        raise UsageError(f'argument --out: {out!r} already holds files' + (' (a tokenizer)' if (Path(out) / 'tokenizer.json').is_file() else '')
+                         + ': choose another folder, or pass --force to replace them')
+    idxs = [JsonlIndex(p) for p in paths]
     n = sum(map(len, idxs))
+    if n == 0: raise UsageError(f"argument --data: {data!r} holds no documents")
     texts = (ix[i] for ix in idxs for i in range(len(ix)))
     tok = train_tokenizer(texts, vocab_size, min_frequency, length=n)
     tok.save_pretrained(out)
