@@ -129,11 +129,12 @@ class PLIFNode(nn.Module):
 class UsageError(ValueError):
     "A bad argument or input: the commands print it as one line `prog: error: ...` and exit with code 2."
 
-def arg_error(name:str, # the parameter (`batch`) or the flag's name
-              msg:str,  # what is wrong and what is allowed
+def arg_error(name:str,          # the parameter's name (`batch`), as the command's flag is named
+              msg:str,           # what is wrong and what is allowed
+              flag:bool=True,    # False for a positional argument (argparse names it without dashes)
              ) -> UsageError:
     "`UsageError('argument --name: msg')`, argparse's wording; the same text from the shell and from Python."
-    return UsageError(f'argument --{name}: {msg}')
+    return UsageError(f"argument {'--' if flag else ''}{name}: {msg}")
 
 def check_range(name:str, value, lo=None, hi=None, lo_open:bool=False, hi_open:bool=False):
     "`value` (a number) must lie in [lo, hi] (an end is excluded with `lo_open`/`hi_open`, None is no bound); returns it."
@@ -162,11 +163,11 @@ def check_device(name:str, device:str) -> str:
     if d.type not in ('cpu', 'cuda'): raise arg_error(name, f"invalid device: {device!r} (choose from 'auto', 'cpu', 'cuda', 'cuda:N')")
     return device
 
-def check_path(name:str, path, kind:str='file', what:str=None):
+def check_path(name:str, path, kind:str='file', what:str=None, flag:bool=True):
     "`path` must be an existing file (`kind='file'`) or folder (`kind='dir'`); returns it as a `Path`."
     p = Path(path)
     if (p.is_file() if kind == 'file' else p.is_dir()): return p
-    raise arg_error(name, f"no such {'file' if kind == 'file' else 'folder'}: {str(path)!r}" + (f' ({what})' if what else ''))
+    raise arg_error(name, f"no such {'file' if kind == 'file' else 'folder'}: {str(path)!r}" + (f' ({what})' if what else ''), flag)
 
 
 # %% ../nbs/01_plif.ipynb #ffb5e820
@@ -189,7 +190,10 @@ def ns_script(func):
         try: return func(**kw)
         except (UsageError, FileNotFoundError) as e:
             if os.environ.get('NS_DEBUG'): raise
-            p.exit(2, f'{p.prog}: error: {e}\n')
+            p.exit(2, f"{p.prog}: error: {' '.join(str(e).split())}\n")
+        except KeyboardInterrupt:                  # Ctrl-C: stop quietly, with the shell's code for it
+            if os.environ.get('NS_DEBUG'): raise
+            print(file=sys.stderr); p.exit(130)
     return _f
 
 
@@ -219,20 +223,20 @@ print(json.dumps(out))
 '''
 
 def check_bad_args(cmd:str,   # console script, e.g. 'ns-sample'
-                   cases:list, # (args, flag): the arguments, and the flag the error must name
+                   cases:list, # (args, flag): the arguments, and the argument the error must name ('--batch', or 'model' for a positional)
                    cwd,        # folder the command runs in: it must stay as it was (nothing written)
                   ) -> list:   # the error lines, one per case
     "Each case must end `cmd` with exit code 2 and one line `cmd: error: argument --flag: ...`, writing nothing."
     before = sorted(Path(cwd).rglob('*'))
     with tempfile.NamedTemporaryFile('w', suffix='.py', delete=False) as f: f.write(_RUNNER)
-    try: r = run_command('python', f.name, cmd, json.dumps([[str(a) for a in args] for args, _ in cases]), cwd=cwd)
+    try: r = run_command('python', f.name, cmd, json.dumps([[str(a) for a in args] for args, _ in cases]), cwd=cwd, input='')
     finally: os.unlink(f.name)
     assert r.returncode == 0, r.stderr[-3000:]
     lines = []
     for (args, flag), (code, out, err) in zip(cases, json.loads(r.stdout.splitlines()[-1])):
         err = err.strip()
         assert code == 2, f'{cmd} {args}: exit code {code!r}, expected 2\n{err}'
-        assert err.count('\n') == 0 and err.startswith(f'{cmd}: error: argument --{flag}'), f'{cmd} {args}: {err!r}'
+        assert err.count('\n') == 0 and err.startswith(f'{cmd}: error: argument {flag}'), f'{cmd} {args}: {err!r}'
         lines.append(err)
     assert sorted(Path(cwd).rglob('*')) == before, f'{cmd} wrote files in {cwd}'
     return lines

@@ -12,7 +12,7 @@ from .plif import UsageError, check_path, check_range, ns_script
 
 # %% auto #0
 __all__ = ['SPECIAL_TOKENS', 'BOS', 'EOS', 'PAD', 'UNK', 'CHATML_TEMPLATE', 'train_tokenizer', 'default_tokenizer_path',
-           'check_vocab_fits', 'load_tokenizer', 'ns_train_tokenizer']
+           'check_vocab_fits', 'load_tokenizer', 'check_tokenizer_matches', 'ns_train_tokenizer']
 
 # %% ../nbs/06b_tokenizer.ipynb #67c4e6de
 SPECIAL_TOKENS = ['<unk>', '<s>', '</s>', '<|im_start|>', '<|im_end|>']   # ids 0..4, in this order
@@ -65,6 +65,26 @@ def load_tokenizer(path=None,            # a folder saved by `save_pretrained`; 
     for role in ('bos', 'eos', 'pad'):
         if getattr(tok, f'{role}_token_id') is None: raise ValueError(f'load_tokenizer: {path} defines no {role} token')
     return check_vocab_fits(tok, vocab_size) if vocab_size is not None else tok
+
+# %% ../nbs/06b_tokenizer.ipynb #f6f7eb99
+def check_tokenizer_matches(tokenizer,       # the tokenizer a command is about to use
+                            vocab_size:int,  # rows of the model's embedding
+                            model_dir=None,  # the model's folder: the tokenizer saved there is the model's own
+                            source=None,     # where `tokenizer` was loaded from, for the message
+                           ):
+    "Raise `UsageError` (naming --tokenizer) unless `tokenizer` is the model's: the same vocabulary as the one saved with it, else `vocab_size` tokens."
+    own = next((Path(d) for d in ([Path(model_dir), Path(model_dir) / 'final'] if model_dir else []) if (Path(d) / 'tokenizer.json').is_file()), None)
+    name = repr(str(source)) if source is not None else 'the tokenizer'
+    if own is not None and source is not None and Path(source).resolve() == own.resolve(): return tokenizer
+    if len(tokenizer) > vocab_size:
+        raise UsageError(f'argument --tokenizer: {name} has {len(tokenizer)} tokens, more than the {vocab_size} rows of the model\'s embedding')
+    if own is not None:
+        if AutoTokenizer.from_pretrained(str(own)).get_vocab() != tokenizer.get_vocab():
+            raise UsageError(f'argument --tokenizer: {name} is not the tokenizer the model was saved with ({own}): its vocabulary differs')
+    elif len(tokenizer) != vocab_size:
+        raise UsageError(f'argument --tokenizer: {name} has {len(tokenizer)} tokens but the model\'s vocabulary has {vocab_size}: '
+                         'pass the tokenizer the model was trained with')
+    return tokenizer
 
 # %% ../nbs/06b_tokenizer.ipynb #26b771ac
 @ns_script
