@@ -11,14 +11,14 @@ import torch.nn as nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 from fastcore.basics import patch
-from fastcore.script import call_parse
+from .plif import UsageError, arg_error, check_choice, check_device, check_path, check_range, ns_script
 
 # %% auto #0
 __all__ = ['POPULATIONS', 'ENERGY_45NM', 'frame_sums', 'FiringMonitor', 'aggregate', 'format_table', 'rate_matrix',
            'plot_layer_rates', 'plot_frame_rates', 'learned_betas', 'beta_groups', 'plot_beta_groups', 'byte_alphabet',
-           'token_text_sizes', 'resolve_checkpoint', 'load_lm', 'tokenizer_for', 'eval_lm', 'evaluate_checkpoint',
-           'ns_eval', 'spike_matmuls', 'snn_ops', 'llama_ops', 'op_totals', 'energy_pj', 'energy_table',
-           'energy_by_part', 'run_info', 'analyze', 'quality_table']
+           'token_text_sizes', 'resolve_checkpoint', 'load_lm', 'tokenizer_for', 'eval_lm', 'run_eval_settings',
+           'evaluate_checkpoint', 'ns_eval', 'spike_matmuls', 'snn_ops', 'llama_ops', 'op_totals', 'energy_pj',
+           'energy_table', 'energy_by_part', 'run_info', 'analyze', 'quality_table']
 
 # %% ../nbs/10_analysis.ipynb #40371b21
 POPULATIONS = ('input_block', 'hidden', 'block_out', 'input_ffn', 'ffn_gate', 'ffn_up', 'ffn_and', 'ffn_out')
@@ -290,7 +290,7 @@ def eval_lm(model,                  # a causal LM: `model(input_ids=, attention_
     from neuronspark.train import lm_loss_sum
     dev = next(model.parameters()).device
     prec = precision if precision != 'auto' else ('bf16' if dev.type == 'cuda' else 'fp32')
-    if prec not in ('bf16', 'fp32'): raise ValueError(f"eval_lm: `precision` must be 'auto', 'bf16' or 'fp32', got {precision!r}")
+    check_choice('precision', precision, ('auto', 'bf16', 'fp32'))
     chars, nbytes, exact = (x.to(dev) if torch.is_tensor(x) else x for x in token_text_sizes(ds.tok))
     was = model.training; model.eval()
     tot = torch.zeros(4, dtype=torch.float64, device=dev)                # nats, scored tokens, characters, bytes
@@ -306,58 +306,90 @@ def eval_lm(model,                  # a causal LM: `model(input_ids=, attention_
         tot += torch.stack([s.double(), cnt.double(), chars[tgt].sum().double(), nbytes[tgt].sum().double()])
     model.train(was)
     nats, N, C, nb = tot.tolist()
+    if N == 0: raise UsageError(f'eval_lm: no token to score in {n} batch(es): the data is empty')   # never a loss of 0
     loss, bits = nats / max(N, 1), nats / math.log(2)
     return dict(loss=loss, ppl=math.exp(loss), bits_per_token=bits / max(N, 1), bits_per_char=bits / max(C, 1),
                 bits_per_byte=bits / max(nb, 1), tokens=int(N), chars=int(C), bytes=int(nb), chars_exact=exact)
 
 # %% ../nbs/10_analysis.ipynb #6f9293bf
+def run_eval_settings(checkpoint) -> dict:
+    "How the run that wrote `checkpoint` validated (`seq_len`, `batch_size`, `max_batches`), from its newest checkpoint's state.json; {} without one."
+    from neuronspark.train import list_checkpoints, read_log
+    p = Path(checkpoint)
+    found = [p] if (p / 'state.json').is_file() else list_checkpoints(p)[-1:] or list_checkpoints(p.parent)[-1:]
+    if not found or not (found[0] / 'state.json').is_file(): return {}
+    st = json.loads((found[0] / 'state.json').read_text()); c, world = st['cfg'], st.get('world', 1)
+    res = dict(batch_size=c['batch_size'], max_batches=c['eval_batches'] * world, source=str(found[0] / 'state.json'))
+    rows = st['step'] * c['batch_size'] * c['accum'] * world          # packed rows are full: tokens = rows x seq_len
+    if rows and st['tokens'] % rows == 0 and st['tokens'] // rows >= 2: res['seq_len'] = st['tokens'] // rows
+    log = found[0].parent.parent / 'metrics.jsonl'                     # the run's log: its validation at that step
+    val = [r for r in read_log(log.parent) if r['kind'] == 'val' and r['step'] == st['step']] if log.is_file() else []
+    if val: res['logged_val_loss'] = val[-1]['val_loss']
+    return res
+
 def evaluate_checkpoint(checkpoint,                  # checkpoint folder or run folder (SNN or Llama)
                         data='out/data/val.jsonl',   # a `{"text": ...}` JSONL file
                         tokenizer=None,              # tokenizer folder; default: the checkpoint's, else the committed one
-                        seq_len:int=256,             # tokens per row: use the training run's to reproduce its logged loss
-                        batch_size:int=8,            # rows per batch
-                        max_batches:int=0,           # 0: the whole file
+                        seq_len:int=None,            # tokens per row; None: the training run's (`run_eval_settings`), else 256
+                        batch_size:int=None,         # rows per batch; None: the run's, else 8
+                        max_batches:int=None,        # None: the run's validation batches; 0: the whole file
                         device:str='auto',           # 'auto' (cuda if available), 'cpu', 'cuda', ...
                         precision:str='auto',        # 'auto' (bf16 autocast on CUDA), 'bf16', 'fp32'
                         rates:bool=False,            # also measure firing rates (NeuronSpark only)
                         progress:bool=True,
+                        skip_bad:bool=False,         # skip malformed JSONL lines (counted) instead of stopping
                        ) -> dict:
     "Load a checkpoint and evaluate it on a JSONL file: loss, perplexity, bits per character (and firing rates)."
-    from neuronspark.data import PretrainDataset
-    from neuronspark.tokenizer import check_vocab_fits
+    from neuronspark.data import JsonlIndex, PretrainDataset
+    from neuronspark.tokenizer import check_tokenizer_matches, default_tokenizer_path, load_tokenizer
     from neuronspark.train import count_params
-    dev = torch.device(('cuda' if torch.cuda.is_available() else 'cpu') if device == 'auto' else device)
-    if not Path(data).is_file(): raise FileNotFoundError(f'`data` {data} not found (a JSONL file with one {{"text": ...}} per line)')
+    check_path('data', data, what='a JSONL file with one {"text": ...} per line')
+    if tokenizer is not None: check_path('tokenizer', tokenizer, 'dir')
+    for name, v, lo in (('seq_len', seq_len, 2), ('batch', batch_size, 1), ('max_batches', max_batches, 0)):
+        if v is not None: check_range(name, v, lo=lo)
+    check_choice('precision', precision, ('auto', 'bf16', 'fp32'))
+    dev = torch.device(check_device('device', device))
+    if len(JsonlIndex(data, 'skip' if skip_bad else 'raise')) == 0: raise arg_error('data', f'{str(data)!r} holds no documents')
     model, ck = load_lm(checkpoint, dev)
-    tok = check_vocab_fits(tokenizer_for(ck, tokenizer), model.config.vocab_size)
-    ds = PretrainDataset(data, tok, seq_len)
+    run = run_eval_settings(ck)
+    seq_len, batch_size = seq_len or run.get('seq_len', 256), batch_size or run.get('batch_size', 8)
+    max_batches = max_batches if max_batches is not None else run.get('max_batches', 0)
+    own = next((d for d in (ck, ck.parent, ck.parent.parent / 'final') if (d / 'tokenizer.json').is_file()), None)
+    tok_dir = tokenizer or own or default_tokenizer_path()
+    tok = check_tokenizer_matches(load_tokenizer(tok_dir), model.config.vocab_size, own, tok_dir)
+    ds = PretrainDataset(data, tok, seq_len, on_error='skip' if skip_bad else 'raise')
     is_snn = model.config.model_type == 'neuronspark'
-    if rates and not is_snn: raise ValueError(f'`rates` needs a NeuronSpark checkpoint; {ck} is a {model.config.model_type}')
+    if rates and not is_snn: raise arg_error('rates', f'needs a NeuronSpark checkpoint; {ck} is a {model.config.model_type}')
     mon = FiringMonitor(model) if rates else contextlib.nullcontext()
     with mon: res = eval_lm(model, ds, batch_size, max_batches, precision, progress)
-    res = dict(checkpoint=str(ck), model_type=model.config.model_type, params=count_params(model), data=str(data), seq_len=seq_len, **res)
+    res = dict(checkpoint=str(ck), model_type=model.config.model_type, params=count_params(model), data=str(data), seq_len=seq_len,
+               batch_size=batch_size, max_batches=max_batches, settings_from=run.get('source'), logged_val_loss=run.get('logged_val_loss'), **res)
     if rates: res['rates'] = aggregate(mon.rows(), ('population',))
     return res
 
 # %% ../nbs/10_analysis.ipynb #cf796d08
-@call_parse
+@ns_script
 def ns_eval(checkpoint:str,                # checkpoint folder (checkpoints/step_N, final) or run folder; SNN or Llama
             data:str='out/data/val.jsonl', # JSONL file, one {"text": ...} per line
             tokenizer:str=None,            # tokenizer folder (default: the checkpoint's, else the committed tokenizer_snn/)
-            seq_len:int=256,               # tokens per row; the training run's value reproduces its logged validation loss
-            batch:int=8,                   # rows per batch
-            max_batches:int=0,             # evaluate only this many batches (0: the whole file)
+            seq_len:int=None,              # tokens per row (default: the training run's, else 256)
+            batch:int=None,                # rows per batch (default: the run's, else 8)
+            max_batches:int=None,          # evaluate only this many batches (default: the run's validation batches; 0: the whole file)
             device:str='auto',             # auto, cpu, cuda, cuda:1
             precision:str='auto',          # auto (bf16 autocast on CUDA, fp32 on CPU), bf16, fp32
             rates:bool=False,              # also print the firing rate and sparsity of every population (SNN only)
             json_out:str=None,             # also write the results to this JSON file
             progress:bool=True,            # progress bar
+            skip_bad:bool=False,           # skip malformed JSONL lines (counted) instead of stopping
            ):
-    "Validation loss, perplexity and bits per character of a checkpoint on a JSONL file."
-    r = evaluate_checkpoint(checkpoint, data, tokenizer, seq_len, batch, max_batches, device, precision, rates, progress)
+    "Validation loss, perplexity and bits per character of a checkpoint on a JSONL file; by default with its run's validation settings."
+    if not Path(checkpoint).exists(): raise arg_error('checkpoint', f'no such folder: {checkpoint!r}', flag=False)
+    r = evaluate_checkpoint(checkpoint, data, tokenizer, seq_len, batch, max_batches, device, precision, rates, progress, skip_bad)
+    if r['settings_from']: print(f"settings of the training run ({r['settings_from']}): --seq_len {r['seq_len']} --batch {r['batch_size']} --max_batches {r['max_batches']}")
     print(f"{r['model_type']} {r['params']:,} parameters | {r['checkpoint']} on {r['data']}: {r['tokens']:,} tokens, {r['chars']:,} characters")
     print(f"loss {r['loss']:.4f} nats/token | perplexity {r['ppl']:.2f} | {r['bits_per_char']:.4f} bits/char | {r['bits_per_byte']:.4f} bits/byte"
           + ('' if r['chars_exact'] else ' (characters counted approximately: not a byte-level tokenizer)'))
+    if r['logged_val_loss'] is not None: print(f"the run logged a validation loss of {r['logged_val_loss']:.4f} at this step")
     if rates: print(format_table(r['rates'], ['population', 'rate', 'sparsity']))
     if json_out:
         Path(json_out).parent.mkdir(parents=True, exist_ok=True); Path(json_out).write_text(json.dumps(r, indent=1))

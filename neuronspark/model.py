@@ -5,7 +5,9 @@
 # %% ../nbs/06_model.ipynb #9c5f7a28
 from __future__ import annotations
 from typing import Literal  # transformers 5 annotates config fields with it; show_doc resolves them here
-import math, dataclasses
+import json, math, dataclasses
+from pathlib import Path
+from fastcore.basics import patch
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -17,8 +19,8 @@ from .selective import SELECTIVE_INITS
 from .block import SNNBlock, SNNFFN, neurons, get_state, set_state, reset_state
 
 # %% auto #0
-__all__ = ['PRESETS', 'CACHE_NAME', 'binary_code', 'NeuronSparkConfig', 'RMSNorm', 'LateralInhibition', 'SNNDecoderLayer',
-           'output_cache', 'NeuronSparkCache', 'NeuronSparkForCausalLM', 'layer_grad_norms']
+__all__ = ['PRESETS', 'CACHE_NAME', 'SHIM_NAME', 'SHIM', 'binary_code', 'NeuronSparkConfig', 'RMSNorm', 'LateralInhibition',
+           'SNNDecoderLayer', 'output_cache', 'NeuronSparkCache', 'NeuronSparkForCausalLM', 'layer_grad_norms']
 
 # %% ../nbs/06_model.ipynb #27c5ecfc
 def binary_code(z:torch.Tensor, # values in [0, 1), `[..., D]`
@@ -363,3 +365,33 @@ AutoModelForCausalLM.register(NeuronSparkConfig, NeuronSparkForCausalLM, exist_o
 def layer_grad_norms(model:NeuronSparkForCausalLM) -> list:
     "L2 norm of the gradient of each layer's parameters (after a backward pass)."
     return [torch.sqrt(sum(p.grad.float().pow(2).sum() for p in l.parameters() if p.grad is not None)).item() for l in model.layers]
+
+# %% ../nbs/06_model.ipynb #45f22d06
+SHIM_NAME = 'modeling_neuronspark.py'
+SHIM = '''"""A NeuronSpark model: its classes are in the `neuronspark` package. `import neuronspark` before loading it.
+
+With the import, transformers loads this folder without `trust_remote_code`. With `trust_remote_code=True` and no
+import, transformers runs this file, which only imports the installed package."""
+try:
+    from neuronspark.model import NeuronSparkConfig, NeuronSparkForCausalLM
+except ImportError as e:
+    raise ImportError('This folder holds a NeuronSpark model: install the neuronspark package and `import neuronspark` '
+                      'before AutoModelForCausalLM.from_pretrained(...)') from e
+'''
+
+@patch
+def save_pretrained(self:NeuronSparkForCausalLM, save_directory, *args, **kwargs):
+    "`PreTrainedModel.save_pretrained`, plus `auto_map` in config.json and the shim it names, for a load without `import neuronspark`."
+    super(NeuronSparkForCausalLM, self).save_pretrained(save_directory, *args, **kwargs)
+    d = Path(save_directory); cfg = json.loads((d / 'config.json').read_text())
+    stem = SHIM_NAME[:-3]
+    cfg['auto_map'] = {'AutoConfig': f'{stem}.NeuronSparkConfig', 'AutoModelForCausalLM': f'{stem}.NeuronSparkForCausalLM'}
+    (d / 'config.json').write_text(json.dumps(cfg, indent=2, sort_keys=True) + '\n'); (d / SHIM_NAME).write_text(SHIM)
+
+@patch(cls_method=True)
+def register_for_auto_class(cls:NeuronSparkConfig, auto_class='AutoConfig'):
+    "A no-op: `import neuronspark` registers the classes; as remote code transformers would copy the library into saved folders."
+
+@patch(cls_method=True)
+def register_for_auto_class(cls:NeuronSparkForCausalLM, auto_class='AutoModel'):
+    "A no-op, as for `NeuronSparkConfig`."

@@ -4,13 +4,16 @@
 
 # %% ../nbs/01_plif.ipynb #ad6bf181
 from __future__ import annotations
-import math, numbers
+import argparse, inspect, json, math, numbers, os, subprocess, sys, tempfile
+from functools import wraps
+from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['SigmoidSpike', 'spike_fn', 'check_plif_args', 'plif_ref', 'PLIFNode', 'ns_demo']
+__all__ = ['SigmoidSpike', 'spike_fn', 'check_plif_args', 'plif_ref', 'PLIFNode', 'UsageError', 'arg_error', 'check_range',
+           'check_choice', 'check_device', 'check_path', 'ns_script', 'run_command', 'check_bad_args', 'ns_demo']
 
 # %% ../nbs/01_plif.ipynb #a1003144
 class SigmoidSpike(torch.autograd.Function):
@@ -122,15 +125,131 @@ class PLIFNode(nn.Module):
 
     def extra_repr(self): return f'dim={self.dim}, alpha={self.alpha}'
 
-# %% ../nbs/01_plif.ipynb #b5fbdb8f
-from fastcore.script import call_parse
+# %% ../nbs/01_plif.ipynb #a84a1457
+class UsageError(ValueError):
+    "A bad argument or input: the commands print it as one line `prog: error: ...` and exit with code 2."
 
-@call_parse
+def arg_error(name:str,          # the parameter's name (`batch`), as the command's flag is named
+              msg:str,           # what is wrong and what is allowed
+              flag:bool=True,    # False for a positional argument (argparse names it without dashes)
+             ) -> UsageError:
+    "`UsageError('argument --name: msg')`, argparse's wording; the same text from the shell and from Python."
+    return UsageError(f"argument {'--' if flag else ''}{name}: {msg}")
+
+def check_range(name:str, value, lo=None, hi=None, lo_open:bool=False, hi_open:bool=False):
+    "`value` (a number) must lie in [lo, hi] (an end is excluded with `lo_open`/`hi_open`, None is no bound); returns it."
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+    if ok and lo is not None: ok = value > lo if lo_open else value >= lo
+    if ok and hi is not None: ok = value < hi if hi_open else value <= hi
+    if ok: return value
+    if lo is not None and hi is not None: want = f"in {'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}"
+    elif lo is not None: want = f"{'>' if lo_open else '>='} {lo}"
+    else: want = f"{'<' if hi_open else '<='} {hi}"
+    raise arg_error(name, f'must be {want}, got {value!r}')
+
+def check_choice(name:str, value, choices):
+    "`value` must be one of `choices`; returns it."
+    if value in choices: return value
+    raise arg_error(name, f"invalid choice: {value!r} (choose from {', '.join(map(repr, choices))})")
+
+def check_device(name:str, device:str) -> str:
+    "'auto', 'cpu', 'cuda' or 'cuda:N' on a machine that has that GPU; returns the device to use ('auto' resolved)."
+    if device == 'auto': return 'cuda' if torch.cuda.is_available() else 'cpu'
+    try: d = torch.device(device)
+    except (RuntimeError, TypeError): raise arg_error(name, f"invalid device: {device!r} (choose from 'auto', 'cpu', 'cuda', 'cuda:N')") from None
+    if d.type == 'cuda' and not torch.cuda.is_available(): raise arg_error(name, f'{device!r}, but CUDA is not available on this machine (use cpu or auto)')
+    if d.type == 'cuda' and d.index is not None and d.index >= torch.cuda.device_count():
+        raise arg_error(name, f'{device!r}, but this machine has {torch.cuda.device_count()} CUDA device(s)')
+    if d.type not in ('cpu', 'cuda'): raise arg_error(name, f"invalid device: {device!r} (choose from 'auto', 'cpu', 'cuda', 'cuda:N')")
+    return device
+
+def check_path(name:str, path, kind:str='file', what:str=None, flag:bool=True):
+    "`path` must be an existing file (`kind='file'`) or folder (`kind='dir'`); returns it as a `Path`."
+    p = Path(path)
+    if (p.is_file() if kind == 'file' else p.is_dir()): return p
+    raise arg_error(name, f"no such {'file' if kind == 'file' else 'folder'}: {str(path)!r}" + (f' ({what})' if what else ''), flag)
+
+
+# %% ../nbs/01_plif.ipynb #ffb5e820
+from fastcore.script import anno_parser
+
+def _is_main(frame) -> bool:
+    "True where a console script, `python file.py` or `python -c` calls the command at its top level."
+    g = frame.f_globals if frame else {}
+    return frame is not None and frame.f_locals is g and g.get('__name__') == '__main__' and (bool(g.get('__file__')) or sys.argv[:1] == ['-c'])
+
+def ns_script(func):
+    "`fastcore.script.call_parse` with one error convention: a `UsageError` or a missing file ends the command with one line `prog: error: ...` and exit code 2."
+    @wraps(func)
+    def _f(*args, **kwargs):
+        if args or kwargs or not _is_main(inspect.currentframe().f_back): return func(*args, **kwargs)   # the Python API
+        p = anno_parser(func)
+        for a in p._actions:                       # `x:bool=True` becomes --no-x: say what the flag does
+            if isinstance(a, argparse._StoreFalseAction): a.help = 'turn off: ' + (a.help or '').replace(' (default: True)', '')
+        kw = {k: v for k, v in vars(p.parse_args()).items() if k not in ('pdb', 'xtra')}
+        try: return func(**kw)
+        except (UsageError, FileNotFoundError) as e:
+            if os.environ.get('NS_DEBUG'): raise
+            p.exit(2, f"{p.prog}: error: {' '.join(str(e).split())}\n")
+        except KeyboardInterrupt:                  # Ctrl-C: stop quietly, with the shell's code for it
+            if os.environ.get('NS_DEBUG'): raise
+            print(file=sys.stderr); p.exit(130)
+    return _f
+
+
+# %% ../nbs/01_plif.ipynb #84988291
+def run_command(cmd:str, *args, input:str=None, cwd=None, timeout:float=900, env:dict=None) -> subprocess.CompletedProcess:
+    "Run the console script `cmd` (e.g. 'ns-demo') in a subprocess that imports this checkout of the package; output captured."
+    import importlib.util
+    root = str(Path(importlib.util.find_spec('neuronspark').submodule_search_locations[0]).resolve().parent)
+    env = {**os.environ, 'PYTHONPATH': os.pathsep.join(filter(None, [root, os.environ.get('PYTHONPATH')])), **(env or {})}
+    return subprocess.run([str(Path(sys.executable).parent / cmd), *map(str, args)], input=input, capture_output=True,
+                          text=True, cwd=cwd, timeout=timeout, env=env)
+
+_RUNNER = '''import contextlib, io, json, sys
+from importlib import import_module
+from importlib.metadata import entry_points
+cmd, cases, out = sys.argv[1], json.loads(sys.argv[2]), []
+mod, fn = next(iter(entry_points(group='console_scripts', name=cmd))).value.split(':')
+f = getattr(import_module(mod), fn)
+for args in cases:
+    sys.argv, o, e, code = [cmd, *args], io.StringIO(), io.StringIO(), 0
+    with contextlib.redirect_stdout(o), contextlib.redirect_stderr(e):
+        try: f()
+        except SystemExit as x: code = x.code
+        except BaseException as x: code = f"{type(x).__name__}: {x}"
+    out.append((code, o.getvalue(), e.getvalue()))
+print(json.dumps(out))
+'''
+
+def check_bad_args(cmd:str,   # console script, e.g. 'ns-sample'
+                   cases:list, # (args, flag): the arguments, and the argument the error must name ('--batch', or 'model' for a positional)
+                   cwd,        # folder the command runs in: it must stay as it was (nothing written)
+                  ) -> list:   # the error lines, one per case
+    "Each case must end `cmd` with exit code 2 and one line `cmd: error: argument --flag: ...`, writing nothing."
+    before = sorted(Path(cwd).rglob('*'))
+    with tempfile.NamedTemporaryFile('w', suffix='.py', delete=False) as f: f.write(_RUNNER)
+    try: r = run_command('python', f.name, cmd, json.dumps([[str(a) for a in args] for args, _ in cases]), cwd=cwd, input='')
+    finally: os.unlink(f.name)
+    assert r.returncode == 0, r.stderr[-3000:]
+    lines = []
+    for (args, flag), (code, out, err) in zip(cases, json.loads(r.stdout.splitlines()[-1])):
+        err = err.strip()
+        assert code == 2, f'{cmd} {args}: exit code {code!r}, expected 2\n{err}'
+        assert err.count('\n') == 0 and err.startswith(f'{cmd}: error: argument {flag}'), f'{cmd} {args}: {err!r}'
+        lines.append(err)
+    assert sorted(Path(cwd).rglob('*')) == before, f'{cmd} wrote files in {cwd}'
+    return lines
+
+
+# %% ../nbs/01_plif.ipynb #b5fbdb8f
+@ns_script
 def ns_demo(out:str='out/plif_demo.png', # where to save the figure
             T:int=200,                    # time steps to simulate
             seed:int=0,                   # random seed for the noisy input
            ):
     "Simulate PLIF neurons on constant and noisy input, print firing rates, save a figure."
+    check_range('T', T, lo=1); check_range('seed', seed, lo=0)
     import os, matplotlib
     if os.environ.get('MPLBACKEND') is None and not os.environ.get('DISPLAY'): matplotlib.use('Agg')
     import matplotlib.pyplot as plt

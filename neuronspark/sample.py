@@ -4,17 +4,19 @@
 
 # %% ../nbs/09_sample.ipynb #90239f1e
 from __future__ import annotations
-import math, os, sys
+import inspect, math, os, sys
 from pathlib import Path
 from typing import Callable, Iterable
 import torch
 from .model import NeuronSparkCache, NeuronSparkConfig, CACHE_NAME, output_cache, _check_ids
 from .tokenizer import check_vocab_fits
+from .plif import UsageError, arg_error, check_choice, check_device, check_path, check_range, ns_script
 
 # %% auto #0
-__all__ = ['state_floats', 'kv_cache_floats', 'prefill', 'decode_step', 'left_pad', 'check_sampling', 'process_logits', 'pick',
-           'as_rows', 'generate_ids', 'configure_generation', 'TextStream', 'encode_prompt', 'generate_text',
-           'ChatSession', 'chat_loop', 'ns_sample', 'ns_chat', 'StaticDecoder']
+__all__ = ['CHAT_HELP', 'SAMPLE_SEP', 'EOS_NOTE', 'state_floats', 'kv_cache_floats', 'prefill', 'decode_step', 'left_pad',
+           'check_sampling', 'process_logits', 'pick', 'as_rows', 'generate_ids', 'configure_generation', 'TextStream',
+           'encode_prompt', 'generate_text', 'ChatSession', 'chat_loop', 'chat_finetuned', 'ns_sample', 'ns_chat',
+           'StaticDecoder']
 
 # %% ../nbs/09_sample.ipynb #ee155299
 def state_floats(config:NeuronSparkConfig, # the model's config
@@ -77,13 +79,12 @@ def check_sampling(temperature:float=0.0,        # 0: greedy; > 0: sample from s
                    max_new_tokens:int=64,        # tokens to generate at most, >= 0
                   ):
     "Raise a clear error for a sampling setting outside its range."
-    num = lambda x: isinstance(x, (int, float)) and not isinstance(x, bool) and not math.isnan(x)
-    if not num(temperature) or temperature < 0: raise ValueError(f'`temperature` must be >= 0 (0 = greedy), got {temperature!r}')
-    if not isinstance(top_k, int) or top_k < 0: raise ValueError(f'`top_k` must be an int >= 0 (0 = off), got {top_k!r}')
-    if not num(top_p) or not 0 < top_p <= 1: raise ValueError(f'`top_p` must be in (0, 1] (1 = off), got {top_p!r}')
-    if not num(repetition_penalty) or not repetition_penalty > 0:
-        raise ValueError(f'`repetition_penalty` must be > 0 (1 = off), got {repetition_penalty!r}')
-    if not isinstance(max_new_tokens, int) or max_new_tokens < 0: raise ValueError(f'`max_new_tokens` must be an int >= 0, got {max_new_tokens!r}')
+    check_range('temperature', temperature, lo=0)
+    if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 0: raise arg_error('top_k', f'must be an int >= 0, got {top_k!r}')
+    check_range('top_p', top_p, lo=0, hi=1, lo_open=True)
+    check_range('repetition_penalty', repetition_penalty, lo=0, lo_open=True)
+    if not isinstance(max_new_tokens, int) or isinstance(max_new_tokens, bool) or max_new_tokens < 0:
+        raise arg_error('max_new_tokens', f'must be an int >= 0, got {max_new_tokens!r}')
 
 def process_logits(logits:torch.Tensor,          # next-token logits `[B, V]`
                    seen=None,                    # bool `[B, V]`: tokens already in each row (for the penalty)
@@ -253,6 +254,7 @@ def generate_text(model, tokenizer,
                   chat:bool=False,           # wrap each prompt as a ChatML user turn (chat models)
                   bos:bool=True,             # raw text: start with the BOS token, as pretraining documents do
                   system:str=None,           # chat: a system message
+                  why:list=None,             # if given, receives why each row ended: 'eos', 'stop' or 'length'
                   **kw,                      # `generate_ids` options: max_new_tokens, temperature, top_k, top_p, seed, ...
                  ) -> list:                  # the text generated for each prompt (prompt not included)
     "Text in, text out: `generate_ids` with a tokenizer, stop strings and streaming."
@@ -266,10 +268,13 @@ def generate_text(model, tokenizer,
         return streams[b].stopped
     ends = [tokenizer.eos_token_id] + ([tokenizer.bos_token_id] if not chat and tokenizer.bos_token_id is not None else [])
     kw.setdefault('eos_token_id', ends)                                  # raw text: BOS starts the next document
-    generate_ids(model, ids, on_token=on_token, vocab_limit=len(tokenizer), **kw)
+    new = generate_ids(model, ids, on_token=on_token, vocab_limit=len(tokenizer), **kw)
     for b, s in enumerate(streams):
         piece = s.flush()
         if piece and stream is not None: stream(b, piece)
+    if why is not None:                                                  # a row shorter than the budget met an end id
+        n = kw.get('max_new_tokens', inspect.signature(generate_ids).parameters['max_new_tokens'].default)
+        why[:] = ['stop' if s.stopped else 'eos' if len(r) < n else 'length' for s, r in zip(streams, new)]
     return [s.text for s in streams]
 
 # %% ../nbs/09_sample.ipynb #3110ada9
@@ -310,33 +315,52 @@ class ChatSession:
         return ts.text
 
 # %% ../nbs/09_sample.ipynb #ee017162
+CHAT_HELP = 'commands: /reset forgets the conversation, /help shows this, /quit or /exit (or Ctrl-D, Ctrl-C) ends the chat'
+
 def chat_loop(session:ChatSession,
-              lines:Iterable[str],         # user messages; '/reset' forgets the conversation
+              lines:Iterable[str],         # user messages and commands (/reset, /help, /quit, /exit)
               write:Callable=print,        # `write(text, end='')`, e.g. print
              ) -> list:                    # the answers, in order
-    "Read user turns from `lines` until they run out (Ctrl-D at a terminal), streaming each answer."
+    "Read user turns from `lines` until /quit, /exit or the end of the lines (Ctrl-D at a terminal), streaming each answer."
     answers = []
     for line in lines:
         line = line.strip()
         if not line: continue
-        if line == '/reset': session.reset(); write('(conversation cleared)\n', end=''); continue
+        cmd = line.lower()
+        if cmd in ('/quit', '/exit', 'quit', 'exit'): break
+        if cmd == '/reset': session.reset(); write('(conversation cleared)\n', end=''); continue
+        if cmd == '/help': write(CHAT_HELP + '\n', end=''); continue
+        if cmd.startswith('/') and ' ' not in cmd: write(f'(unknown command {line}; /help lists the commands)\n', end=''); continue
         write('assistant> ', end='')
         answers.append(session.ask(line, stream=lambda s: write(s, end='')))
         write('\n', end='')
     return answers
 
 # %% ../nbs/09_sample.ipynb #a6b4232a
+def _check_generation_args(model, tokenizer, device, precision, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed):
+    "The arguments `ns-sample` and `ns-chat` share, checked before anything is loaded."
+    if not Path(model).is_dir(): raise arg_error('model', f'no such folder: {model!r}', flag=False)
+    if tokenizer is not None: check_path('tokenizer', tokenizer, 'dir')
+    check_device('device', device); check_choice('precision', precision, ('auto', 'bf16', 'fp32'))
+    check_range('max_new_tokens', max_new_tokens, lo=1); check_range('seed', seed, lo=0)
+    check_sampling(temperature, top_k, top_p, repetition_penalty, max_new_tokens)
+
 def _load(model:str, tokenizer:str=None, device:str='auto'):
     "Model (eval mode, on `device`) and its tokenizer, checked against each other, generation ids set from the tokenizer."
     from neuronspark.sft import load_lm
-    from neuronspark.tokenizer import load_tokenizer
+    from neuronspark.tokenizer import check_tokenizer_matches, default_tokenizer_path, load_tokenizer
     import transformers; transformers.utils.logging.disable_progress_bar()   # no loading bars in the terminal
-    dev = torch.device(('cuda' if torch.cuda.is_available() else 'cpu') if device == 'auto' else device)
-    m = load_lm(model).to(dev).eval()
+    m = load_lm(model).to(torch.device(check_device('device', device))).eval()
     p = Path(model)
     tok_dir = tokenizer or next((str(q) for q in (p, p / 'final') if (q / 'tokenizer.json').is_file()), None)
-    tok = load_tokenizer(tok_dir)
+    tok = check_tokenizer_matches(load_tokenizer(tok_dir), m.config.vocab_size, p, tok_dir or default_tokenizer_path())
     return configure_generation(m, tok), tok
+
+def chat_finetuned(model:str, config) -> bool:
+    "Whether `ns-sft` made this model: its config says `chat_finetuned`, or `ns-sft`'s report (sentiment_eval.json) is in its run folder."
+    if getattr(config, 'chat_finetuned', False): return True
+    p = Path(model).resolve()
+    return any((d / 'sentiment_eval.json').is_file() for d in (p, p.parent, p.parent.parent))
 
 def _autocast(model, precision:str):
     "bf16 autocast on CUDA ('auto' or 'bf16'), nothing otherwise."
@@ -346,9 +370,9 @@ def _autocast(model, precision:str):
     return contextlib.nullcontext()
 
 # %% ../nbs/09_sample.ipynb #e32b0eaf
-from fastcore.script import call_parse
+SAMPLE_SEP, EOS_NOTE = '-' * 40, '[end of text]'   # between prompts; after a text the model ended itself
 
-@call_parse
+@ns_script
 def ns_sample(model:str,                    # model: save_pretrained folder, run folder (uses final/) or checkpoint folder
               prompt:str=None,              # the prompt; without it, prompts are read from stdin, one per line
               max_new_tokens:int=64,        # tokens to generate at most, per prompt
@@ -367,18 +391,24 @@ def ns_sample(model:str,                    # model: save_pretrained folder, run
               precision:str='auto',         # auto (bf16 autocast on CUDA, fp32 on CPU), bf16, fp32
              ):
     "Continue prompts with a NeuronSpark (or any Hugging Face causal) model, streaming the text to the terminal."
+    _check_generation_args(model, tokenizer, device, precision, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed)
+    check_range('batch', batch, lo=1)
+    if system is not None and not chat: raise arg_error('system', 'needs --chat (a system message is part of a chat)')
     m, tok = _load(model, tokenizer, device)
     prompts = [prompt] if prompt is not None else [l.rstrip('\n') for l in sys.stdin if l.strip()]
+    if not prompts: raise arg_error('prompt', 'no prompt: pass --prompt, or one prompt per line on stdin')
     kw = dict(max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p, repetition_penalty=repetition_penalty,
               stop=[s.replace('\\n', '\n') for s in stop.split('|') if s], chat=chat, system=system, bos=not no_bos)
-    for i in range(0, len(prompts), max(1, batch)):
-        part = prompts[i:i + max(1, batch)]
+    for i in range(0, len(prompts), batch):
+        part, why = prompts[i:i + batch], []
+        if i: print(SAMPLE_SEP, flush=True)
         if len(part) == 1: print(part[0], end='', flush=True)
         write = (lambda b, s: print(s, end='', flush=True)) if len(part) == 1 else None
-        with _autocast(m, precision): texts = generate_text(m, tok, part, stream=write, seed=seed + i, **kw)
-        if len(part) == 1: print(flush=True)
-        else:
-            for p, t in zip(part, texts): print(p + t, flush=True)
+        with _autocast(m, precision): texts = generate_text(m, tok, part, stream=write, seed=seed + i, why=why, **kw)
+        for j, (p, t, w) in enumerate(zip(part, texts, why)):
+            if j: print(SAMPLE_SEP)
+            print('' if len(part) == 1 else p + t, flush=True)          # one prompt: its text is already on screen
+            if w == 'eos': print(EOS_NOTE, flush=True)
 
 def _stdin_lines(prompt:str='you> '):
     "Lines typed at the terminal (with a prompt) or piped in, until end of input (Ctrl-D)."
@@ -386,7 +416,7 @@ def _stdin_lines(prompt:str='you> '):
         try: yield input(prompt) if sys.stdin.isatty() else next(sys.stdin)
         except (EOFError, StopIteration): return
 
-@call_parse
+@ns_script
 def ns_chat(model:str,                    # chat model: save_pretrained folder, run folder (uses final/) or checkpoint folder
             system:str=None,              # system message at the start of the conversation
             max_new_tokens:int=128,       # longest answer, in tokens
@@ -399,11 +429,14 @@ def ns_chat(model:str,                    # chat model: save_pretrained folder, 
             device:str='auto',            # auto (CUDA if available), cpu, cuda
             precision:str='auto',         # auto (bf16 autocast on CUDA, fp32 on CPU), bf16, fp32
            ):
-    "Chat with a fine-tuned model (ChatML): one line per turn, history kept in the model's state, /reset, Ctrl-D quits."
+    "Chat with a fine-tuned model (ChatML): one line per turn, history kept in the model's state; /reset, /help, /quit; Ctrl-D quits."
+    _check_generation_args(model, tokenizer, device, precision, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed)
     m, tok = _load(model, tokenizer, device)
+    if not chat_finetuned(model, m.config):
+        print(f'note: {model} has no chat fine-tuning (ns-sft): expect it to continue your text rather than answer it', file=sys.stderr)
     session = ChatSession(m, tok, system=system, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k,
                           top_p=top_p, repetition_penalty=repetition_penalty, seed=seed)
-    if sys.stdin.isatty(): print('type a message and press Enter; /reset starts over; Ctrl-D quits')
+    if sys.stdin.isatty(): print('type a message and press Enter; /help lists the commands; /quit or Ctrl-D quits')
     with _autocast(m, precision): chat_loop(session, _stdin_lines(), write=lambda s, end='': print(s, end=end, flush=True))
 
 # %% ../nbs/09_sample.ipynb #ec882ac5

@@ -8,10 +8,11 @@ import importlib.util, json, os
 from pathlib import Path
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
+from .plif import UsageError, check_path, check_range, ns_script
 
 # %% auto #0
 __all__ = ['SPECIAL_TOKENS', 'BOS', 'EOS', 'PAD', 'UNK', 'CHATML_TEMPLATE', 'train_tokenizer', 'default_tokenizer_path',
-           'check_vocab_fits', 'load_tokenizer', 'ns_train_tokenizer']
+           'check_vocab_fits', 'load_tokenizer', 'check_tokenizer_matches', 'ns_train_tokenizer']
 
 # %% ../nbs/06b_tokenizer.ipynb #67c4e6de
 SPECIAL_TOKENS = ['<unk>', '<s>', '</s>', '<|im_start|>', '<|im_end|>']   # ids 0..4, in this order
@@ -26,7 +27,8 @@ def train_tokenizer(texts,                   # an iterable of training documents
                     length:int=None,         # number of texts, for the progress display only
                    ) -> PreTrainedTokenizerFast:
     "Train a byte-level BPE (NFKC, ChatML specials and template) and wrap it as a `transformers` fast tokenizer."
-    if vocab_size < 256 + len(SPECIAL_TOKENS): raise ValueError(f'train_tokenizer: vocab_size must be >= {256 + len(SPECIAL_TOKENS)} (bytes + specials), got {vocab_size}')
+    check_range('vocab_size', vocab_size, lo=256 + len(SPECIAL_TOKENS))   # the 256 bytes and the specials
+    check_range('min_frequency', min_frequency, lo=1)
     tk = Tokenizer(models.BPE())
     tk.normalizer = normalizers.NFKC()
     tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -64,19 +66,44 @@ def load_tokenizer(path=None,            # a folder saved by `save_pretrained`; 
         if getattr(tok, f'{role}_token_id') is None: raise ValueError(f'load_tokenizer: {path} defines no {role} token')
     return check_vocab_fits(tok, vocab_size) if vocab_size is not None else tok
 
-# %% ../nbs/06b_tokenizer.ipynb #26b771ac
-from fastcore.script import call_parse
+# %% ../nbs/06b_tokenizer.ipynb #f6f7eb99
+def check_tokenizer_matches(tokenizer,       # the tokenizer a command is about to use
+                            vocab_size:int,  # rows of the model's embedding
+                            model_dir=None,  # the model's folder: the tokenizer saved there is the model's own
+                            source=None,     # where `tokenizer` was loaded from, for the message
+                           ):
+    "Raise `UsageError` (naming --tokenizer) unless `tokenizer` is the model's: the same vocabulary as the one saved with it, else `vocab_size` tokens."
+    own = next((Path(d) for d in ([Path(model_dir), Path(model_dir) / 'final'] if model_dir else []) if (Path(d) / 'tokenizer.json').is_file()), None)
+    name = repr(str(source)) if source is not None else 'the tokenizer'
+    if own is not None and source is not None and Path(source).resolve() == own.resolve(): return tokenizer
+    if len(tokenizer) > vocab_size:
+        raise UsageError(f'argument --tokenizer: {name} has {len(tokenizer)} tokens, more than the {vocab_size} rows of the model\'s embedding')
+    if own is not None:
+        if AutoTokenizer.from_pretrained(str(own)).get_vocab() != tokenizer.get_vocab():
+            raise UsageError(f'argument --tokenizer: {name} is not the tokenizer the model was saved with ({own}): its vocabulary differs')
+    elif len(tokenizer) != vocab_size:
+        raise UsageError(f'argument --tokenizer: {name} has {len(tokenizer)} tokens but the model\'s vocabulary has {vocab_size}: '
+                         'pass the tokenizer the model was trained with')
+    return tokenizer
 
-@call_parse
+# %% ../nbs/06b_tokenizer.ipynb #26b771ac
+@ns_script
 def ns_train_tokenizer(data:str='out/data/train.jsonl', # training documents: JSONL file(s), comma-separated
                        out:str='tokenizer_snn',         # output folder (a transformers fast tokenizer)
                        vocab_size:int=6144,             # vocabulary size, specials and bytes included
                        min_frequency:int=2,             # minimum pair count for a merge
+                       force:bool=False,                # replace what `out` holds (e.g. the committed tokenizer_snn/)
                       ):
     "Train the byte-level BPE tokenizer (NFKC, ChatML specials and template) on JSONL documents and save it."
     from neuronspark.data import JsonlIndex
-    idxs = [JsonlIndex(p) for p in data.split(',') if p]
+    check_range('vocab_size', vocab_size, lo=256 + len(SPECIAL_TOKENS)); check_range('min_frequency', min_frequency, lo=1)
+    paths = [check_path('data', p) for p in data.split(',') if p] or [check_path('data', data)]
+    if Path(out).exists() and any(Path(out).iterdir()) and not force:
+        raise UsageError(f'argument --out: {out!r} already holds files' + (' (a tokenizer)' if (Path(out) / 'tokenizer.json').is_file() else '')
+                         + ': choose another folder, or pass --force to replace them')
+    idxs = [JsonlIndex(p) for p in paths]
     n = sum(map(len, idxs))
+    if n == 0: raise UsageError(f"argument --data: {data!r} holds no documents")
     texts = (ix[i] for ix in idxs for i in range(len(ix)))
     tok = train_tokenizer(texts, vocab_size, min_frequency, length=n)
     tok.save_pretrained(out)
