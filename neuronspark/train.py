@@ -20,8 +20,8 @@ __all__ = ['OPTIMIZERS', 'NEURON_OPTIMIZERS', 'RECIPES', 'lm_loss_sum', 'kd_loss
            'param_groups', 'Lion', 'OptimizerChain', 'make_optimizer', 'ResumableSampler', 'micro_batches',
            'list_checkpoints', 'save_checkpoint', 'CheckpointError', 'verify_checkpoint', 'load_checkpoint',
            'newest_good_checkpoint', 'MetricsLog', 'read_log', 'Dist', 'init_distributed', 'evaluate', 'train',
-           'count_params', 'llama_params', 'llama_like', 'sample', 'plot_log', 'build_model', 'parse_overrides',
-           'resolve_recipe', 'ns_pretrain']
+           'count_params', 'llama_params', 'llama_like', 'sample', 'plot_log', 'check_overrides', 'build_model',
+           'parse_overrides', 'resolve_recipe', 'config_from_flags', 'ns_pretrain']
 
 # %% ../nbs/07_pretrain.ipynb #87ea9752
 def lm_loss_sum(logits:torch.Tensor,  # `[B, T, V]` next-token logits
@@ -551,6 +551,16 @@ def plot_log(runs:dict,          # {name: run folder, metrics.jsonl path, or lis
     return ax
 
 # %% ../nbs/07_pretrain.ipynb #b75e8253
+def check_overrides(overrides:dict):
+    "Every key must be a field of `NeuronSparkConfig` (a typo would otherwise be saved into config.json and ignored)."
+    import dataclasses, difflib
+    from neuronspark.model import NeuronSparkConfig
+    known = {f.name for f in dataclasses.fields(NeuronSparkConfig)} - {'checkpoint_layers'}
+    for k in overrides:
+        if k not in known:
+            near = difflib.get_close_matches(k, known, n=3)
+            raise ValueError(f"--config: unknown model field {k!r}" + (f"; did you mean {' or '.join(near)}?" if near else f'; fields: {sorted(known)}'))
+
 def build_model(arch:str='snn',        # 'snn' or 'llama' (matched parameter count)
                 preset:str='tiny',     # SNN preset of chapters 5-6
                 grad_ckpt:bool=False,  # activation checkpointing per layer
@@ -560,12 +570,7 @@ def build_model(arch:str='snn',        # 'snn' or 'llama' (matched parameter cou
     from transformers import LlamaForCausalLM
     from neuronspark.model import NeuronSparkConfig, NeuronSparkForCausalLM
     if arch not in ('snn', 'llama'): raise ValueError(f"build_model: arch must be 'snn' or 'llama', got {arch!r}")
-    import dataclasses, difflib
-    known = {f.name for f in dataclasses.fields(NeuronSparkConfig)} - {'checkpoint_layers'}
-    for k in overrides:
-        if k not in known:
-            near = difflib.get_close_matches(k, known, n=3)
-            raise ValueError(f"--config: unknown model field {k!r}" + (f"; did you mean {' or '.join(near)}?" if near else f'; fields: {sorted(known)}'))
+    check_overrides(overrides)
     cfg = NeuronSparkConfig.from_preset(preset, **overrides)
     if arch == 'snn':
         if grad_ckpt: cfg.checkpoint_layers = True
@@ -607,9 +612,18 @@ def resolve_recipe(recipe:str,   # 'auto', or a name in `RECIPES`
     return name, RECIPES[name][arch]
 
 # %% ../nbs/07_pretrain.ipynb #41d84f75
-from fastcore.script import call_parse
+from .plif import ns_script, arg_error, check_device, check_choice, UsageError
 
-@call_parse
+_FLAG = dict(batch_size='batch', num_workers='workers', time_limit='minutes')   # TrainConfig field -> ns-pretrain flag
+
+def config_from_flags(**kw) -> TrainConfig:
+    "A `TrainConfig` from command-line values; a bad value is a `UsageError` naming the flag, as argparse would."
+    try: return TrainConfig(**kw)
+    except ValueError as e:
+        field = str(e).split()[0].removeprefix('TrainConfig.')
+        raise arg_error(_FLAG.get(field, field), str(e).split(' ', 1)[1]) from None
+
+@ns_script
 def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny, small, v75
                 arch:str='snn',             # 'snn', or 'llama': a Hugging Face Llama with a matched parameter count
                 data:str='out/data',        # folder with train.jsonl and val.jsonl (ns-prepare-data), or one .jsonl file
@@ -649,34 +663,51 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
                 workers:int=0,              # DataLoader worker processes
                ):
     "Pretrain the SNN (or the matched Llama baseline) on JSONL data; print the validation loss next to the unigram entropy."
-    rname, rc = resolve_recipe(recipe, preset, arch)
+    from neuronspark.model import PRESETS
+    check_choice('arch', arch, ('snn', 'llama')); check_choice('preset', preset, list(PRESETS))
+    try: rname, rc = resolve_recipe(recipe, preset, arch)
+    except ValueError as e: raise arg_error('recipe', str(e)) from None
+    check_device('device', device)
+    lr = rc['lr'] if lr is None else lr
+    optimizer = rc['optimizer'] if optimizer is None else optimizer
+    neuron_lr_mult = rc['neuron_lr_mult'] if neuron_lr_mult is None else neuron_lr_mult
+    for name, v in (('batch', batch), ('seq_len', seq_len - 1), ('tokens', tokens or 1)):
+        if not v >= 1: raise arg_error(name, f"must be >= {2 if name == 'seq_len' else 1}, got {v + (name == 'seq_len')!r}")
+    world = int(os.environ.get('WORLD_SIZE', 1)); rows = batch * accum * world
+    if steps is None: steps = math.ceil(tokens / (rows * seq_len)) if tokens else 1000
+    cfg = config_from_flags(out_dir=out, steps=steps, batch_size=batch, accum=accum, lr=lr, warmup=min(200, max(1, steps // 20)) if warmup is None else warmup,
+                            optimizer=optimizer, neuron_optimizer=neuron_optimizer, kd_weight=kd_weight if teacher else 0.0,
+                            kd_temperature=kd_temperature, weight_decay=weight_decay, neuron_lr_mult=neuron_lr_mult, clip=clip, eval_every=eval_every,
+                            eval_batches=eval_batches, log_every=log_every, save_every=save_every, keep=keep, seed=seed, device=device,
+                            precision=precision, num_workers=workers, progress=progress, time_limit=60 * minutes)
+    try: overrides = {**rc['config'], **parse_overrides(config)}; check_overrides(overrides)
+    except ValueError as e: raise arg_error('config', str(e).removeprefix('--config: ')) from None
     o = Path(out)
     if not resume and not force and (list_checkpoints(o) or (o / 'final').is_dir()):
-        raise ValueError(f"{out} already holds a run ({'final/' if (o / 'final').is_dir() else 'checkpoints'}): --resume continues it, --force starts over, or choose another --out")
+        raise arg_error('out', f"{out} already holds a run ({'final/' if (o / 'final').is_dir() else 'checkpoints'}): --resume continues it, --force starts over, or choose another --out")
+    if resume and not list_checkpoints(o): raise arg_error('resume', f'no checkpoint in {out}/checkpoints to continue')
+    tp = None
+    if teacher:
+        tp = Path(teacher) / 'final' if (Path(teacher) / 'final').is_dir() else Path(teacher)
+        if not (tp / 'config.json').is_file(): raise arg_error('teacher', f'{teacher} holds no saved model (config.json)')
+    p = Path(data)
+    tr_path, va_path = (p / 'train.jsonl', p / 'val.jsonl') if p.is_dir() else (p, None)
+    if not tr_path.is_file(): raise arg_error('data', f'{tr_path} not found; build the corpus first: ns-prepare-data --out {data}')
     from neuronspark.data import PretrainDataset, unigram_entropy
     from neuronspark.tokenizer import check_vocab_fits, load_tokenizer
     d, dev = init_distributed(device)
     tok = load_tokenizer(tokenizer)
-    p = Path(data)
-    tr_path, va_path = (p / 'train.jsonl', p / 'val.jsonl') if p.is_dir() else (p, None)
-    if not tr_path.is_file(): raise FileNotFoundError(f'ns-pretrain: {tr_path} not found; build the corpus first: ns-prepare-data --out {data}')
     if d.world > 1 and not d.main: dist.barrier()          # rank 0 builds the index and token caches first
     train_ds = PretrainDataset(tr_path, tok, seq_len)
     val_ds = PretrainDataset(va_path, tok, seq_len) if va_path is not None and va_path.is_file() else None
     if d.world > 1 and d.main: dist.barrier()
-    lr = rc['lr'] if lr is None else lr
-    optimizer = rc['optimizer'] if optimizer is None else optimizer
-    neuron_lr_mult = rc['neuron_lr_mult'] if neuron_lr_mult is None else neuron_lr_mult
+    if len(train_ds) < batch * d.world: raise arg_error('data', f'{tr_path} gives {len(train_ds)} rows of {seq_len} tokens: too few for one batch of {batch} per process')
+    if val_ds is not None and len(val_ds) == 0: raise arg_error('data', f'{va_path} gives no row of {seq_len} tokens: too short to validate on')
     torch.manual_seed(seed)
-    model = build_model(arch, preset, grad_ckpt, **{**rc['config'], **parse_overrides(config)})
-    check_vocab_fits(tok, model.config.vocab_size)
-    rows = batch * accum * d.world
-    if steps is None: steps = math.ceil(tokens / (rows * seq_len)) if tokens else 1000
-    cfg = TrainConfig(out_dir=out, steps=steps, batch_size=batch, accum=accum, lr=lr, warmup=min(200, max(1, steps // 20)) if warmup is None else warmup,
-                      optimizer=optimizer, neuron_optimizer=neuron_optimizer, kd_weight=kd_weight if teacher else 0.0,
-                      kd_temperature=kd_temperature, weight_decay=weight_decay, neuron_lr_mult=neuron_lr_mult, clip=clip, eval_every=eval_every,
-                      eval_batches=eval_batches, log_every=log_every, save_every=save_every, keep=keep, seed=seed, device=device,
-                      precision=precision, num_workers=workers, progress=progress, time_limit=60 * minutes)
+    try: model = build_model(arch, preset, grad_ckpt, **overrides)
+    except (ValueError, TypeError) as e: raise arg_error('config', str(e).removeprefix('--config: ')) from None
+    try: check_vocab_fits(tok, model.config.vocab_size)
+    except ValueError as e: raise arg_error('tokenizer', str(e)) from None
     if d.main:
         print(f'recipe {rname}: {optimizer}, lr {lr:g}, neuron LR x{neuron_lr_mult:g}' + (f", model {rc['config']}" if rc['config'] and arch == 'snn' else ''), flush=True)
         print(f'{arch} {preset}: {count_params(model):,} parameters | {len(train_ds):,} training rows of {seq_len} tokens | '
@@ -684,9 +715,8 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
     t_model = None
     if teacher:
         from transformers import AutoModelForCausalLM
-        tp = Path(teacher) / 'final' if (Path(teacher) / 'final').is_dir() else Path(teacher)
         if (tp / 'tokenizer.json').is_file() and load_tokenizer(tp).get_vocab() != tok.get_vocab():
-            raise ValueError(f'ns-pretrain: the teacher in {tp} was trained with another tokenizer than {tokenizer or "tokenizer_snn/"}; distillation needs the same one')
+            raise arg_error('teacher', f'the teacher in {tp} was trained with another tokenizer than {tokenizer or "tokenizer_snn/"}; distillation needs the same one')
         t_model = AutoModelForCausalLM.from_pretrained(tp)
         if d.main: print(f'teacher: {type(t_model).__name__} from {tp}, {count_params(t_model):,} parameters, kd_weight {kd_weight}, T {kd_temperature}')
     res = train(model, train_ds, val_ds, cfg, resume=resume, teacher=t_model)
@@ -703,4 +733,6 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
     fig = Figure(figsize=(6, 3.2))
     plot_log({f'{arch} {preset}': out}, ax=fig.subplots(), hline={'unigram entropy': H1}, smooth=5, title=f'{arch} {preset}: {res["tokens"]:,} tokens')
     fig.savefig(out / 'loss.png', dpi=90, bbox_inches='tight')
-    print(f'saved {out / "loss.png"} and the model in {out / "final"}')
+    print(f'saved {out / "loss.png"} and the model in {out / "final"}. Next:')
+    for what, cmd in (('sample', f'ns-sample {out} --prompt 中国'), ('chat (after ns-sft)', f'ns-chat {out}'), ('evaluate', f'ns-eval {out}')):
+        print(f'  {what:20s} {cmd}')
