@@ -369,7 +369,7 @@ def load_lm(path,                 # a save_pretrained folder, a run folder (uses
     return AutoModelForCausalLM.from_pretrained(p)
 
 # %% ../nbs/08_sft.ipynb #8a78c44b
-from fastcore.script import call_parse
+from .plif import ns_script, arg_error, check_device, check_choice, check_range, check_path
 
 # %% ../nbs/08_sft.ipynb #79d6b57a
 def _heldout(path=None, n:int=0) -> list:
@@ -406,12 +406,13 @@ def sft_report(model, tokenizer,
     return report
 
 # %% ../nbs/08_sft.ipynb #a0200125
-@call_parse
+@ns_script
 def ns_sft(init:str=None,               # pretrained model: save_pretrained folder, run folder (its final/) or checkpoint; none: from scratch
            data:str='out/sft',          # folder with train.jsonl (+ val.jsonl) chat records, or one .jsonl; the embedded set is built here if missing
            tokenizer:str=None,          # tokenizer folder; default: the one saved next to --init, else tokenizer_snn/
            out:str='runs/sft',          # run folder: checkpoints/, metrics.jsonl, final/, sentiment_eval.json, loss.png
-           resume:bool=False,           # continue from the newest checkpoint in `out`
+           resume:bool=False,           # continue from the newest usable checkpoint in `out`
+           force:bool=False,            # start over in an `out` that already holds a run (its checkpoints and final/ are replaced)
            arch:str='snn',              # without --init: 'snn' or 'llama' (matched size), trained from scratch
            preset:str='tiny',           # without --init: the SNN preset
            tasks:str=None,              # keep only these tasks, comma-separated (sentiment, sentiment2, title, continue)
@@ -445,8 +446,23 @@ def ns_sft(init:str=None,               # pretrained model: save_pretrained fold
           ):
     "Fine-tune a pretrained model on chat data (loss on assistant answers only); report held-out sentiment accuracy."
     from neuronspark.tokenizer import check_vocab_fits, load_tokenizer
-    from neuronspark.train import TrainConfig, build_model, count_params, init_distributed, plot_log, train
+    from neuronspark.train import build_model, config_from_flags, count_params, init_distributed, list_checkpoints, plot_log, train
+    from neuronspark.model import PRESETS
     import torch.distributed as dist
+    check_choice('arch', arch, ('snn', 'llama')); check_choice('preset', preset, list(PRESETS)); check_device('device', device)
+    for name, v, lo in (('batch', batch, 1), ('seq_len', seq_len, 2), ('eval_n', eval_n, -1), ('samples', samples, 0)): check_range(name, v, lo)
+    check_range('epochs', epochs, 0, lo_open=True)
+    if init is not None: check_path('init', init, 'dir', 'a model folder, run folder or checkpoint')
+    if tasks is not None:
+        for t in tasks.split(','): check_choice('tasks', t, ('sentiment', 'sentiment2', 'title', 'continue'))
+    probe = config_from_flags(out_dir=out, steps=steps or 1, batch_size=batch, accum=accum, lr=lr, warmup=warmup or 0, optimizer=optimizer,
+                              weight_decay=weight_decay, neuron_lr_mult=neuron_lr_mult, clip=clip, eval_every=eval_every, eval_batches=eval_batches,
+                              log_every=log_every, save_every=save_every, keep=keep, seed=seed, device=device, precision=precision, num_workers=workers)
+    o = Path(out)
+    if not resume and not force and (list_checkpoints(o) or (o / 'final').is_dir()):
+        raise arg_error('out', f"{out} already holds a run ({'final/' if (o / 'final').is_dir() else 'checkpoints'}): --resume continues it, --force starts over, or choose another --out")
+    if resume and not list_checkpoints(o): raise arg_error('resume', f'no checkpoint in {out}/checkpoints to continue')
+    if data != 'out/sft' and not Path(data).exists(): raise arg_error('data', f'{data} not found (a folder with train.jsonl, or one .jsonl file)')
     d, dev = init_distributed(device)
     tok_dir = tokenizer or next((str(q) for q in ([Path(init), Path(init) / 'final'] if init else []) if (q / 'tokenizer.json').is_file()), None)
     tok = load_tokenizer(tok_dir)
@@ -463,13 +479,12 @@ def ns_sft(init:str=None,               # pretrained model: save_pretrained fold
         if d.main: print(f'no --init: training {arch} {preset} from scratch', flush=True)
         model = build_model(arch, preset)
     if grad_ckpt: model.gradient_checkpointing_enable()
-    check_vocab_fits(tok, model.config.vocab_size)
+    try: check_vocab_fits(tok, model.config.vocab_size)
+    except ValueError as e: raise arg_error('tokenizer', str(e)) from None
+    if len(train_ds) < batch * d.world: raise arg_error('data', f'{tr_path} gives {len(train_ds)} conversations: too few for one batch of {batch} per process')
     rows = batch * accum * d.world
     if steps is None: steps = max(1, math.ceil(epochs * len(train_ds) / rows))
-    cfg = TrainConfig(out_dir=out, steps=steps, batch_size=batch, accum=accum, lr=lr, warmup=min(100, max(1, steps // 20)) if warmup is None else warmup,
-                      optimizer=optimizer, weight_decay=weight_decay, neuron_lr_mult=neuron_lr_mult, clip=clip, eval_every=eval_every,
-                      eval_batches=eval_batches, log_every=log_every, save_every=save_every, keep=keep, seed=seed, device=device,
-                      precision=precision, num_workers=workers, progress=progress)
+    cfg = config_from_flags(**{**vars(probe), 'steps': steps, 'warmup': min(100, max(1, steps // 20)) if warmup is None else warmup, 'progress': progress})
     if d.main:
         st = train_ds.stats()
         print(f"{type(model).__name__} {count_params(model):,} parameters from {init or 'scratch'} | {st['rows']:,} conversations, "
@@ -511,7 +526,7 @@ def named_models(models:str,     # model folders, comma-separated (save_pretrain
         out.append((name, p, load_tokenizer(q if (q / 'tokenizer.json').is_file() else None)))
     return out
 
-@call_parse
+@ns_script
 def ns_eval_sft(models:str,              # fine-tuned model folders, comma-separated (save_pretrained, run or checkpoint folders)
                 names:str=None,          # display names, comma-separated (default: the folder names)
                 n:int=0,                 # held-out reviews to ask (0: all)
@@ -522,7 +537,9 @@ def ns_eval_sft(models:str,              # fine-tuned model folders, comma-separ
                 out:str=None,            # also write the results (answers included) to this JSON file
                ):
     "Held-out sentiment accuracy of fine-tuned models, next to the majority-class baseline."
-    dev = torch.device(('cuda' if torch.cuda.is_available() else 'cpu') if device == 'auto' else device)
+    dev = torch.device(check_device('device', device)); check_choice('precision', precision, ('auto', 'bf16', 'fp32'))
+    check_range('n', n, 0); check_range('batch', batch, 1)
+    for p in filter(None, models.split(',')): check_path('models', p, 'dir', 'a model folder', flag=False)
     held = _heldout(heldout, n)
     results = {}
     for name, p, tok in named_models(models, names):
