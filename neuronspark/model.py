@@ -366,7 +366,7 @@ def layer_grad_norms(model:NeuronSparkForCausalLM) -> list:
     "L2 norm of the gradient of each layer's parameters (after a backward pass)."
     return [torch.sqrt(sum(p.grad.float().pow(2).sum() for p in l.parameters() if p.grad is not None)).item() for l in model.layers]
 
-# %% ../nbs/06_model.ipynb #45f22d06
+# %% ../nbs/06_model.ipynb #f59a8c87
 SHIM_NAME = 'modeling_neuronspark.py'
 SHIM = '''"""A NeuronSpark model: its classes are in the `neuronspark` package. `import neuronspark` before loading it.
 
