@@ -478,6 +478,7 @@ def ns_sft(init:str=None,               # pretrained model: save_pretrained fold
     else:
         if d.main: print(f'no --init: training {arch} {preset} from scratch', flush=True)
         model = build_model(arch, preset)
+    model.config.chat_finetuned = True                         # saved with every checkpoint and final/: ns-chat reads it
     if grad_ckpt: model.gradient_checkpointing_enable()
     try: check_vocab_fits(tok, model.config.vocab_size)
     except ValueError as e: raise arg_error('tokenizer', str(e)) from None
