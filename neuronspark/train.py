@@ -239,7 +239,11 @@ class CheckpointError(ValueError):
 def verify_checkpoint(path) -> dict:
     "Check every file of a checkpoint against its `manifest.json`; return its `state.json`, or raise `CheckpointError` naming the file."
     path = Path(path)
-    if not (path / 'manifest.json').is_file(): raise CheckpointError(f'{path}: no manifest.json (not a finished checkpoint)')
+    if not (path / 'manifest.json').is_file():                  # written before manifests existed: the files must at least be there
+        for name in ('model.safetensors', 'state.json'):
+            if not (path / name).is_file(): raise CheckpointError(f'{path / name} is missing')
+        try: return json.loads((path / 'state.json').read_text())
+        except (ValueError, UnicodeDecodeError) as e: raise CheckpointError(f'{path}/state.json is not valid JSON ({e})') from None
     try: man = json.loads((path / 'manifest.json').read_text())
     except (ValueError, UnicodeDecodeError) as e: raise CheckpointError(f'{path}/manifest.json is not valid JSON ({e})') from None
     for name in ('model.safetensors', 'optimizer.pt', 'rng.pt', 'state.json'):
