@@ -15,7 +15,7 @@ mkdir -p "$OUT"
 [ -f out/data/train.jsonl ] || "$PY" -c "from neuronspark.data import prepare_data; prepare_data('out/data')"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$OUT/gpus.txt"
 SEQ=${SEQ:-512}; BUDGET_S=${BUDGET_S:-300}; PRESET=${PRESET:-small}   # BUDGET_S: seconds of training per run
-COMMON="--preset $PRESET --seq_len $SEQ --lr 1e-3 --eval_every 50 --eval_batches 20 --log_every 5 --save_every 0"
+COMMON="--recipe ${RECIPE:-v75} --preset $PRESET --seq_len $SEQ --lr 1e-3 --eval_every 50 --eval_batches 20 --log_every 5 --save_every 0"
 
 calibrate() {  # calibrate NAME ARGS...: 12 steps, prints the number of steps that fit in BUDGET_S
   local name=$1; shift
