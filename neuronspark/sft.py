@@ -455,7 +455,7 @@ def ns_sft(init:str=None,               # pretrained model: save_pretrained fold
     if init is not None: check_path('init', init, 'dir', 'a model folder, run folder or checkpoint')
     if tasks is not None:
         for t in tasks.split(','): check_choice('tasks', t, ('sentiment', 'sentiment2', 'title', 'continue'))
-    probe = config_from_flags(out_dir=out, steps=steps or 1, batch_size=batch, accum=accum, lr=lr, warmup=warmup or 0, optimizer=optimizer,
+    probe = config_from_flags(out_dir=out, steps=1 if steps is None else steps, batch_size=batch, accum=accum, lr=lr, warmup=0 if warmup is None else warmup, optimizer=optimizer,
                               weight_decay=weight_decay, neuron_lr_mult=neuron_lr_mult, clip=clip, eval_every=eval_every, eval_batches=eval_batches,
                               log_every=log_every, save_every=save_every, keep=keep, seed=seed, device=device, precision=precision, num_workers=workers)
     o = Path(out)

@@ -675,7 +675,7 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
     lr = rc['lr'] if lr is None else lr
     optimizer = rc['optimizer'] if optimizer is None else optimizer
     neuron_lr_mult = rc['neuron_lr_mult'] if neuron_lr_mult is None else neuron_lr_mult
-    for name, v in (('batch', batch), ('seq_len', seq_len - 1), ('tokens', tokens or 1)):
+    for name, v in (('batch', batch), ('seq_len', seq_len - 1), ('tokens', 1 if tokens is None else tokens)):
         if not v >= 1: raise arg_error(name, f"must be >= {2 if name == 'seq_len' else 1}, got {v + (name == 'seq_len')!r}")
     world = int(os.environ.get('WORLD_SIZE', 1)); rows = batch * accum * world
     if steps is None: steps = math.ceil(tokens / (rows * seq_len)) if tokens else 1000
