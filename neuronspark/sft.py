@@ -446,7 +446,7 @@ def ns_sft(init:str=None,               # pretrained model: save_pretrained fold
           ):
     "Fine-tune a pretrained model on chat data (loss on assistant answers only); report held-out sentiment accuracy."
     from neuronspark.tokenizer import check_vocab_fits, load_tokenizer
-    from neuronspark.train import build_model, config_from_flags, count_params, init_distributed, list_checkpoints, plot_log, train
+    from neuronspark.train import build_model, check_run_folder, config_from_flags, count_params, init_distributed, plot_log, train
     from neuronspark.model import PRESETS
     import torch.distributed as dist
     check_choice('arch', arch, ('snn', 'llama')); check_choice('preset', preset, list(PRESETS)); check_device('device', device)
@@ -458,10 +458,7 @@ def ns_sft(init:str=None,               # pretrained model: save_pretrained fold
     probe = config_from_flags(out_dir=out, steps=1 if steps is None else steps, batch_size=batch, accum=accum, lr=lr, warmup=0 if warmup is None else warmup, optimizer=optimizer,
                               weight_decay=weight_decay, neuron_lr_mult=neuron_lr_mult, clip=clip, eval_every=eval_every, eval_batches=eval_batches,
                               log_every=log_every, save_every=save_every, keep=keep, seed=seed, device=device, precision=precision, num_workers=workers)
-    o = Path(out)
-    if not resume and not force and (list_checkpoints(o) or (o / 'final').is_dir()):
-        raise arg_error('out', f"{out} already holds a run ({'final/' if (o / 'final').is_dir() else 'checkpoints'}): --resume continues it, --force starts over, or choose another --out")
-    if resume and not list_checkpoints(o): raise arg_error('resume', f'no checkpoint in {out}/checkpoints to continue')
+    check_run_folder(out, resume, force)
     if data != 'out/sft' and not Path(data).exists(): raise arg_error('data', f'{data} not found (a folder with train.jsonl, or one .jsonl file)')
     d, dev = init_distributed(device)
     tok_dir = tokenizer or next((str(q) for q in ([Path(init), Path(init) / 'final'] if init else []) if (q / 'tokenizer.json').is_file()), None)

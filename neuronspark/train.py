@@ -21,7 +21,7 @@ __all__ = ['OPTIMIZERS', 'NEURON_OPTIMIZERS', 'RECIPES', 'lm_loss_sum', 'kd_loss
            'list_checkpoints', 'save_checkpoint', 'CheckpointError', 'verify_checkpoint', 'load_checkpoint',
            'newest_good_checkpoint', 'MetricsLog', 'read_log', 'Dist', 'init_distributed', 'evaluate', 'train',
            'count_params', 'llama_params', 'llama_like', 'sample', 'plot_log', 'check_overrides', 'build_model',
-           'parse_overrides', 'resolve_recipe', 'config_from_flags', 'ns_pretrain']
+           'parse_overrides', 'resolve_recipe', 'check_run_folder', 'config_from_flags', 'ns_pretrain']
 
 # %% ../nbs/07_pretrain.ipynb #87ea9752
 def lm_loss_sum(logits:torch.Tensor,  # `[B, T, V]` next-token logits
@@ -43,6 +43,8 @@ def kd_loss_sum(logits:torch.Tensor,          # `[B, T, V]` the student's next-t
     return temperature ** 2 * F.kl_div(s.log_softmax(-1), t.log_softmax(-1), log_target=True, reduction='sum')
 
 # %% ../nbs/07_pretrain.ipynb #20b95f11
+OPTIMIZERS, NEURON_OPTIMIZERS = ('adamw', 'adam', 'muon'), ('same', 'lion')
+
 @dataclass
 class TrainConfig:
     "Everything the training loop needs besides the model and the data."
@@ -91,8 +93,8 @@ class TrainConfig:
         if not 0 <= self.min_lr_ratio <= 1: raise ValueError(f'TrainConfig.min_lr_ratio must be in [0, 1], got {self.min_lr_ratio!r}')
         if not all(0 <= b < 1 for b in self.betas): raise ValueError(f'TrainConfig.betas must be in [0, 1), got {self.betas!r}')
         if self.precision not in ('auto', 'bf16', 'fp32'): raise ValueError(f"TrainConfig.precision must be 'auto', 'bf16' or 'fp32', got {self.precision!r}")
-        if self.optimizer.lower() not in ('adamw', 'adam', 'muon'): raise ValueError(f"TrainConfig.optimizer must be one of ('adamw', 'adam', 'muon'), got {self.optimizer!r}")
-        if self.neuron_optimizer.lower() not in ('same', 'lion'): raise ValueError(f"TrainConfig.neuron_optimizer must be one of ('same', 'lion'), got {self.neuron_optimizer!r}")
+        if self.optimizer.lower() not in OPTIMIZERS: raise ValueError(f'TrainConfig.optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}')
+        if self.neuron_optimizer.lower() not in NEURON_OPTIMIZERS: raise ValueError(f'TrainConfig.neuron_optimizer must be one of {NEURON_OPTIMIZERS}, got {self.neuron_optimizer!r}')
 
 def lr_at(step:int, cfg:TrainConfig) -> float:
     "Learning rate of optimizer step `step` (0-based): linear warmup, then cosine down to `lr * min_lr_ratio`."
@@ -159,8 +161,6 @@ class OptimizerChain:
     def load_state_dict(self, sd:dict):
         if sd.get('kinds') != self.kinds(): raise ValueError(f"optimizer state holds {sd.get('kinds')}, this run uses {self.kinds()}")
         for o, s in zip(self.optimizers, sd['states']): o.load_state_dict(s)
-
-OPTIMIZERS, NEURON_OPTIMIZERS = ('adamw', 'adam', 'muon'), ('same', 'lion')
 
 def make_optimizer(model:nn.Module, cfg:TrainConfig):
     "AdamW/Adam over `param_groups(model)`; with 'muon', Muon on the hidden matrices; with neuron 'lion', Lion on the neurons."
@@ -255,9 +255,11 @@ def verify_checkpoint(path) -> dict:
         if _sha256(f) != want['sha256']: raise CheckpointError(f'{f} differs from what was written (SHA-256 mismatch)')
     return json.loads((path / 'state.json').read_text())
 
-def load_checkpoint(path, model:nn.Module, optimizer=None) -> dict:
+def load_checkpoint(path, model:nn.Module, optimizer=None,
+                    state:dict=None,  # the checkpoint's state from an earlier `verify_checkpoint` (skips verifying again)
+                   ) -> dict:
     "Verify, then load weights (strict) and, with an optimizer, its state and the RNG states; returns the checkpoint's `state.json`."
-    path = Path(path); st = verify_checkpoint(path)
+    path = Path(path); st = verify_checkpoint(path) if state is None else state
     load_model(model, str(path / 'model.safetensors'), strict=True)
     if optimizer is not None:
         optimizer.load_state_dict(torch.load(path / 'optimizer.pt', weights_only=True, map_location='cpu'))
@@ -266,12 +268,12 @@ def load_checkpoint(path, model:nn.Module, optimizer=None) -> dict:
         if rng['cuda'] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(rng['cuda'])
     return st
 
-def newest_good_checkpoint(out_dir, say=print) -> Path|None:
-    "The newest checkpoint in `out_dir` that passes `verify_checkpoint`, telling `say` about every one skipped."
+def newest_good_checkpoint(out_dir, say=print) -> tuple:
+    "(path, state) of the newest checkpoint in `out_dir` that passes `verify_checkpoint`, telling `say` about every one skipped; (None, None) if none."
     for p in reversed(list_checkpoints(out_dir)):
-        try: verify_checkpoint(p); return p
+        try: return p, verify_checkpoint(p)
         except CheckpointError as e: say(f'skipping an unusable checkpoint: {e}')
-    return None
+    return None, None
 
 # %% ../nbs/07_pretrain.ipynb #879d03f0
 class MetricsLog:
@@ -391,14 +393,14 @@ def train(model:nn.Module,            # a causal LM: `model(input_ids=, attentio
     autocast = (lambda: torch.autocast(dev.type, dtype=torch.bfloat16)) if prec == 'bf16' else contextlib.nullcontext
     step = tokens = skipped = 0; ck = None
     if resume:
-        ck = Path(resume) if isinstance(resume, (str, Path)) else newest_good_checkpoint(cfg.out_dir, print if d.main else (lambda *a: None))
+        if isinstance(resume, (str, Path)): ck = Path(resume); st = verify_checkpoint(ck)     # checked before anything is loaded
+        else: ck, st = newest_good_checkpoint(cfg.out_dir, print if d.main else (lambda *a: None))
         if ck is None: raise FileNotFoundError(f'resume: no usable checkpoint in {cfg.out_dir}/checkpoints')
-        st = verify_checkpoint(ck)                                     # checked before anything is loaded
         for k in ('batch_size', 'accum', 'seed'):
             if st['cfg'][k] != getattr(cfg, k): raise ValueError(f"resume: {k} was {st['cfg'][k]} in {ck}, now {getattr(cfg, k)}; the data order would differ")
         for k in ('optimizer', 'neuron_optimizer'):
             if st['cfg'].get(k, 'same') != getattr(cfg, k): raise ValueError(f"resume: {k} was {st['cfg'].get(k)!r} in {ck}, now {getattr(cfg, k)!r}; its state cannot be continued")
-        load_checkpoint(ck, model, opt)
+        load_checkpoint(ck, model, opt, state=st)
         if st['world'] != d.world: raise ValueError(f"resume: {ck} was written by {st['world']} process(es), this run has {d.world}")
         step, tokens, skipped = st['step'], st['tokens'], st['skipped']
         if d.main: print(f'resuming from step {step} of {cfg.steps} ({ck})')
@@ -620,6 +622,13 @@ from .plif import ns_script, arg_error, check_device, check_choice, UsageError
 
 _FLAG = dict(batch_size='batch', num_workers='workers', time_limit='minutes')   # TrainConfig field -> ns-pretrain flag
 
+def check_run_folder(out:str, resume:bool, force:bool):
+    "A command's `--out`: a folder holding a run is continued only with `--resume` and replaced only with `--force`."
+    o = Path(out)
+    if not resume and not force and (list_checkpoints(o) or (o / 'final').is_dir()):
+        raise arg_error('out', f"{out} already holds a run ({'final/' if (o / 'final').is_dir() else 'checkpoints'}): --resume continues it, --force starts over, or choose another --out")
+    if resume and not list_checkpoints(o): raise arg_error('resume', f'no checkpoint in {out}/checkpoints to continue')
+
 def config_from_flags(**kw) -> TrainConfig:
     "A `TrainConfig` from command-line values; a bad value is a `UsageError` naming the flag, as argparse would."
     try: return TrainConfig(**kw)
@@ -686,10 +695,7 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
                             precision=precision, num_workers=workers, progress=progress, time_limit=60 * minutes)
     try: overrides = {**rc['config'], **parse_overrides(config)}; check_overrides(overrides)
     except ValueError as e: raise arg_error('config', str(e).removeprefix('--config: ')) from None
-    o = Path(out)
-    if not resume and not force and (list_checkpoints(o) or (o / 'final').is_dir()):
-        raise arg_error('out', f"{out} already holds a run ({'final/' if (o / 'final').is_dir() else 'checkpoints'}): --resume continues it, --force starts over, or choose another --out")
-    if resume and not list_checkpoints(o): raise arg_error('resume', f'no checkpoint in {out}/checkpoints to continue')
+    check_run_folder(out, resume, force)
     tp = None
     if teacher:
         tp = Path(teacher) / 'final' if (Path(teacher) / 'final').is_dir() else Path(teacher)
