@@ -45,6 +45,14 @@ STAGES = {
         'llama_muon': (1000, LLAMA, None),
         'snn_kd9_3k': (3000, SNN_BEST + ' --kd_weight 0.9', 'llama_muon'),
     },
+    'lever': {    # the learning rate (the Llama's best Muon rate is 3x the SNN's so far), and longer timescales for memory
+        'llama_muon': (1000, LLAMA, None),
+        'snn_lr2': (1000, SNN_BEST + ' --lr 2e-3', None),
+        'snn_lr3': (1000, SNN_BEST + ' --lr 3e-3', None),
+        'snn_lr3n': (1000, SNN_BEST + ' --lr 3e-3 --neuron_lr_mult 3.33', None),   # neurons keep their rate (1e-2)
+        'snn_ltau': (1000, SNN_BEST.replace('selective_init=v75b', 'selective_init=v75b_long'), None),
+        'snn_kd9_lr3': (1000, SNN_BEST + ' --lr 3e-3 --kd_weight 0.9', 'llama_muon'),
+    },
     'ablate': {   # what each part of the recipe is worth at 1000 steps, and the Llama's own best plan length
         'snn_v75': (1000, '', None),
         'snn_muon_only': (1000, '--optimizer muon', None),
