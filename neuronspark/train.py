@@ -347,8 +347,8 @@ class _StopFlag:
 
 # %% ../nbs/07_pretrain.ipynb #efba0b05
 @torch.no_grad()
-def evaluate(model, ds, cfg:TrainConfig, d:Dist=None, device='cpu', collate_fn=None, autocast=contextlib.nullcontext) -> float:
-    "Mean next-token loss over the first `cfg.eval_batches` micro-batches of `ds` (all with 0), summed over processes."
+def evaluate(model, ds, cfg:TrainConfig, d:Dist=None, device='cpu', collate_fn=None, autocast=contextlib.nullcontext, objective=None) -> float:
+    "Mean next-token loss (or `objective`'s loss per unit) over the first `cfg.eval_batches` micro-batches of `ds` (all with 0), summed over processes."
     d = d or Dist(); was = model.training; model.eval()
     tot = torch.zeros(2, dtype=torch.float64, device=device)
     loader = DataLoader(ds, cfg.batch_size, sampler=ResumableSampler(ds, d.world, d.rank, shuffle=False),
@@ -356,8 +356,10 @@ def evaluate(model, ds, cfg:TrainConfig, d:Dist=None, device='cpu', collate_fn=N
     for i, bt in enumerate(loader):
         if cfg.eval_batches and i >= cfg.eval_batches: break
         bt = {k: v.to(device) for k, v in bt.items()}
-        with autocast(): logits = model(input_ids=bt['input_ids'], attention_mask=bt.get('attention_mask')).logits
-        s, n = lm_loss_sum(logits, bt['labels'])
+        if objective is not None: s, n = objective(model, bt, autocast)[0], torch.tensor(objective.units(bt), device=device)
+        else:
+            with autocast(): logits = model(input_ids=bt['input_ids'], attention_mask=bt.get('attention_mask')).logits
+            s, n = lm_loss_sum(logits, bt['labels'])
         tot += torch.stack([s.double(), n.double()])
     model.train(was)
     tot = _all_sum(tot, d)
@@ -373,11 +375,14 @@ def train(model:nn.Module,            # a causal LM: `model(input_ids=, attentio
           resume=False,               # True: newest checkpoint in `cfg.out_dir`; or a checkpoint folder
           on_step=None,               # called as `on_step(step, loss)` after every optimizer step
           teacher:nn.Module=None,     # distillation: a causal LM over the same vocabulary (needs `cfg.kd_weight > 0`)
+          objective=None,             # another loss instead of next-token prediction: `objective(net, batch, autocast) -> (loss sum, {name: sum})`
+                                      # and `objective.units(batch)` (what the sum is averaged over); e.g. DPO (chapter 8a)
          ) -> dict:                   # `step`, `tokens`, `skipped`, `val_loss`, `interrupted`, `stopped_early`, `seconds`, `tokens_this_call`
     "Train with AdamW/Muon groups, warmup+cosine, accumulation, clipping, autocast, DDP, distillation, checkpoints and exact resume."
     cfg = cfg or TrainConfig()
     if (teacher is None) != (cfg.kd_weight == 0):
         raise ValueError(f"train: distillation needs both a teacher and cfg.kd_weight > 0 (teacher {'given' if teacher is not None else 'None'}, kd_weight {cfg.kd_weight})")
+    if teacher is not None and objective is not None: raise ValueError('train: distillation and a custom objective do not combine')
     if teacher is not None:
         tv, sv = teacher.get_input_embeddings().num_embeddings, model.get_input_embeddings().num_embeddings
         if tv != sv: raise ValueError(f'train: the teacher predicts {tv} tokens, the model {sv}; distillation needs the same tokenizer')
@@ -413,18 +418,20 @@ def train(model:nn.Module,            # a causal LM: `model(input_ids=, attentio
         if d.main: save_checkpoint(cfg.out_dir, step, model, opt, dict(step=step, tokens=tokens, skipped=skipped, world=d.world, cfg=asdict(cfg)), cfg.keep)
         if d.world > 1: dist.barrier()
     def validate():
-        v = evaluate(net, val_ds, cfg, d, dev, collate_fn, autocast)
+        v = evaluate(net, val_ds, cfg, d, dev, collate_fn, autocast, objective)
         log.write(kind='val', step=step, tokens=tokens, val_loss=v); return v
     batches = micro_batches(train_ds, cfg, d.rank, d.world, collate_fn, start=step * cfg.accum)
     bar = tqdm(total=cfg.steps, initial=step, disable=not (cfg.progress and d.main), unit='step', mininterval=2, dynamic_ncols=True)
     val_loss = validate() if val_ds is not None and step == 0 else None
     win, t_win, bad_row, interrupted, early, t0, tokens0 = [0.0, 0, 0, 0.0], time.time(), 0, False, False, time.time(), tokens
+    win_extra = {}                                                     # the objective's own metrics, per unit, summed over logged steps
     try:
         with _StopFlag() as stop:
             while step < cfg.steps:
                 mbs = [{k: v.to(dev, non_blocking=True) for k, v in next(batches).items()} for _ in range(cfg.accum)]
                 late = bool(cfg.time_limit) and time.time() - t0 > cfg.time_limit
-                head = _all_sum(torch.tensor([sum(float((x['labels'][:, 1:] != -100).sum()) for x in mbs), float(stop.set), float(late)],
+                units = sum(float(objective.units(x)) if objective is not None else float((x['labels'][:, 1:] != -100).sum()) for x in mbs)
+                head = _all_sum(torch.tensor([units, float(stop.set), float(late)],
                                              dtype=torch.float64, device=dev), d)        # all ranks agree to stop
                 if head[1] > 0: interrupted = True; break
                 if head[2] > 0:
@@ -435,11 +442,16 @@ def train(model:nn.Module,            # a causal LM: `model(input_ids=, attentio
                 n_tgt = max(head[0].item(), 1.0)
                 lr = lr_at(step, cfg)
                 for g in opt.param_groups: g['lr'] = lr * g['lr_mult']
-                tot = torch.zeros(3, dtype=torch.float64, device=dev)          # [loss sum, input tokens, KL sum]
+                tot, extra = torch.zeros(3, dtype=torch.float64, device=dev), {}   # [loss sum, input tokens, KL sum]; objective's sums
                 for j, x in enumerate(mbs):
                     with (net.no_sync() if d.world > 1 and j < cfg.accum - 1 else contextlib.nullcontext()):
-                        with autocast(): logits = net(input_ids=x['input_ids'], attention_mask=x.get('attention_mask')).logits
-                        s, _ = lm_loss_sum(logits, x['labels']); kd = torch.zeros((), device=dev)
+                        kd = torch.zeros((), device=dev)
+                        if objective is not None:
+                            s, more = objective(net, x, autocast)
+                            extra = {k: extra.get(k, 0.0) + float(v) for k, v in more.items()}
+                        else:
+                            with autocast(): logits = net(input_ids=x['input_ids'], attention_mask=x.get('attention_mask')).logits
+                            s, _ = lm_loss_sum(logits, x['labels'])
                         if teacher is not None:
                             with torch.no_grad(), autocast(): t_logits = teacher(input_ids=x['input_ids'], attention_mask=x.get('attention_mask')).logits
                             kd = kd_loss_sum(logits, t_logits, x['labels'], cfg.kd_temperature)
@@ -447,6 +459,9 @@ def train(model:nn.Module,            # a causal LM: `model(input_ids=, attentio
                     tot += torch.stack([s.detach().double(), x['attention_mask'].sum().double() if 'attention_mask' in x else torch.tensor(float(x['input_ids'].numel()), dtype=torch.float64, device=dev), kd.detach().double()])
                 gn = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip if cfg.clip > 0 else float('inf')).item()
                 tot = _all_sum(tot, d); loss = tot[0].item() / n_tgt; win[3] += tot[2].item() / n_tgt
+                if extra:
+                    ex = _all_sum(torch.tensor(list(extra.values()), dtype=torch.float64, device=dev), d).tolist()
+                    win_extra = {k: win_extra.get(k, 0.0) + v / n_tgt for k, v in zip(extra, ex)}
                 if math.isfinite(loss) and math.isfinite(gn): opt.step(); bad_row = 0
                 else:
                     skipped += 1; bad_row += 1
@@ -463,8 +478,9 @@ def train(model:nn.Module,            # a causal LM: `model(input_ids=, attentio
                     rec = dict(kind='train', step=step, tokens=tokens, loss=win[0] / max(win[1], 1), lr=lr, grad_norm=gn,
                                tok_s=win[2] / max(time.time() - t_win, 1e-9), skipped=skipped)
                     if teacher is not None: rec['kd'] = win[3] / max(win[1], 1)
+                    rec.update({k: v / max(win[1], 1) for k, v in win_extra.items()})
                     log.write(**rec); bar.set_postfix(loss=f"{rec['loss']:.3f}", lr=f'{lr:.1e}', tok_s=f"{rec['tok_s']:,.0f}")
-                    win, t_win = [0.0, 0, 0, 0.0], time.time()
+                    win, t_win, win_extra = [0.0, 0, 0, 0.0], time.time(), {}
                 if on_step is not None: on_step(step, loss)
                 if val_ds is not None and (step % cfg.eval_every == 0 or step == cfg.steps):
                     val_loss = validate(); t_win = time.time()
