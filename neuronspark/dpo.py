@@ -247,7 +247,7 @@ def ns_dpo(init:str,                    # the model to tune (usually ns-sft's ru
     from neuronspark.train import check_run_folder, config_from_flags, count_params, init_distributed, plot_log, train
     from neuronspark.sft import load_lm, _heldout, sft_report
     import torch.distributed as dist
-    check_path('init', init, 'dir', 'a model folder, run folder or checkpoint')
+    check_path('init', init, 'dir', 'a model folder, run folder or checkpoint', flag=False)
     if ref is not None: check_path('ref', ref, 'dir', 'a model folder, run folder or checkpoint')
     check_device('device', device); check_range('beta', beta, 0, lo_open=True); check_range('epochs', epochs, 0, lo_open=True)
     for name, v, lo in (('batch', batch, 1), ('seq_len', seq_len, 2), ('eval_n', eval_n, -1)): check_range(name, v, lo)

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Chapter 8a's run on one GPU: pretrain the small SNN (gap recipe), fine-tune it (ns-sft), tune the fine-tuned model
+# with DPO on the embedded sentiment pairs at each learning rate of DPO_LRS (side by side), and ask the held-out
+# reviews after SFT and after each DPO run; writes OUT/summary.json.
+#   bash bench/dpo_gpu.sh OUT [SEED]
+# Environment: PRESET (small), ARCH (snn; llama: the matched Llama, same steps), PRE_STEPS (800), SFT_STEPS (600),
+#   DPO_STEPS (300), DPO_LRS ("2e-5 1e-4"), BETA (0.1), EVAL_N (0: all 862 held-out reviews), PYTHON (python).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-runs/dpo_gpu}; SEED=${2:-0}; PY=${PYTHON:-python}; PRESET=${PRESET:-small}; ARCH=${ARCH:-snn}
+PRE_STEPS=${PRE_STEPS:-800}; SFT_STEPS=${SFT_STEPS:-600}; DPO_STEPS=${DPO_STEPS:-300}; DPO_LRS=${DPO_LRS:-2e-5 1e-4}
+BETA=${BETA:-0.1}; EVAL_N=${EVAL_N:-0}
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+mkdir -p "$OUT"
+[ -f out/data/train.jsonl ] || "$PY" -c "from neuronspark.data import prepare_data; prepare_data('out/data')"
+RECIPE=$([ "$ARCH" = llama ] && echo "--arch llama --optimizer muon --lr 3e-3" || echo "--recipe gap")
+"$PY" bench/pretrain.py --preset "$PRESET" $RECIPE --seq_len 256 --batch 32 --steps "$PRE_STEPS" --eval_batches 10 \
+    --save_every 0 --samples 0 --no-progress --seed "$SEED" --out "$OUT/pre" > "$OUT/pre.log" 2>&1
+"$PY" bench/sft.py --init "$OUT/pre" --out "$OUT/sft" --seq_len 192 --batch 32 --lr 5e-4 --steps "$SFT_STEPS" --eval_batches 10 \
+    --save_every 0 --samples 0 --no-progress --seed "$SEED" --eval_n "$EVAL_N" > "$OUT/sft.log" 2>&1
+for lr in $DPO_LRS; do
+  "$PY" bench/dpo.py "$OUT/sft" --out "$OUT/dpo_$lr" --tasks sentiment --beta "$BETA" --batch 16 --seq_len 192 --lr "$lr" \
+      --steps "$DPO_STEPS" --eval_batches 10 --save_every 0 --no-progress --seed "$SEED" --eval_n "$EVAL_N" > "$OUT/dpo_$lr.log" 2>&1 &
+done
+wait
+"$PY" - "$OUT" <<'PYEOF'
+import json, sys
+from pathlib import Path
+out = Path(sys.argv[1])
+val = lambda d: [json.loads(l)['val_loss'] for l in open(d / 'metrics.jsonl') if '"val"' in l]
+sft = json.loads((out / 'sft' / 'sentiment_eval.json').read_text())
+res = dict(pretrain_val=min(val(out / 'pre')), sft=dict(accuracy=sft['accuracy'], n=sft['n'], majority=sft['majority'], per_label=sft['per_label']), dpo={})
+for d in sorted(out.glob('dpo_*')):
+    if not (d / 'dpo_eval.json').is_file(): continue
+    r = json.loads((d / 'dpo_eval.json').read_text())
+    res['dpo'][d.name[4:]] = dict(accuracy=r['accuracy'], per_label=r['per_label'], pairs=r.get('pairs'), val_loss=r['val_loss'], beta=r['beta'])
+(out / 'summary.json').write_text(json.dumps(res, indent=1))
+print(json.dumps(res, indent=1))
+PYEOF
