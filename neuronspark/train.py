@@ -29,7 +29,7 @@ def lm_loss_sum(logits:torch.Tensor,  # `[B, T, V]` next-token logits
                ):                     # (sum of cross-entropies (fp32), number of scored positions)
     "Sum of next-token cross-entropies over positions whose shifted label is not -100, and their count."
     tgt = labels[:, 1:]
-    loss = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), tgt.flatten(), ignore_index=-100, reduction='sum')
+    loss = F.cross_entropy(logits[:, :-1].float().flatten(0, 1), tgt.flatten(), ignore_index=-100, reduction='sum')   # cast, then a view: one copy
     return loss, (tgt != -100).sum()
 
 def kd_loss_sum(logits:torch.Tensor,          # `[B, T, V]` the student's next-token logits
