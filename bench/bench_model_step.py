@@ -26,13 +26,13 @@ def main():
         print(f'{torch.cuda.get_device_name(dev)} | torch {torch.__version__} | triton {triton.__version__} | transformers {transformers.__version__}')
     else: print(f'{a.device} | torch {torch.__version__} | transformers {transformers.__version__}')
     torch.manual_seed(0)
-    cfg = NeuronSparkConfig.from_preset(a.preset, checkpoint_layers=not a.no_checkpoint)
+    cfg = NeuronSparkConfig.from_preset(a.preset, checkpointing='none' if a.no_checkpoint else 'layers')
     model = NeuronSparkForCausalLM(cfg).to(dev).train()
     n_params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.Adam(model.parameters(), lr=2e-4)
     ids = torch.randint(0, cfg.vocab_size, (a.batch, a.seq), generator=torch.Generator().manual_seed(0)).to(dev)
     print(f'preset {a.preset}: {n_params:,} parameters | batch {a.batch} x {a.seq} tokens x K={cfg.k_frames} = '
-          f'{a.batch * a.seq * cfg.k_frames:,} frames | bf16 autocast | checkpointing {"on" if cfg.checkpoint_layers else "off"} | Adam')
+          f'{a.batch * a.seq * cfg.k_frames:,} frames | bf16 autocast | checkpointing {"on" if cfg.checkpointing == "layers" else "off"} | Adam')
 
     def now():
         if cuda: torch.cuda.synchronize(dev)

@@ -1,8 +1,9 @@
 """Training throughput of a NeuronSpark preset next to a Hugging Face Llama (happy-llm's 215M), on one GPU or several.
 
 One run, one GPU: every configuration (model x per-GPU batch x gradient checkpointing x AdamW implementation) trains for
-`--warmup` untimed steps and `--steps` timed ones on seeded synthetic token ids (bf16 autocast, fp32 weights, gradient
-clipping, AdamW over the training loop's parameter groups). It reports tokens/s, model-FLOP utilisation (MFU), peak memory
+`--warmup` untimed steps and `--steps` timed ones on seeded synthetic token ids with chapter 7's `train_step`, the step
+`train()` runs (bf16 autocast, fp32 weights, gradient clipping, AdamW over the training loop's parameter groups, DDP under
+torchrun): this script only builds the models, times the steps and reports. It reports tokens/s, model-FLOP utilisation (MFU), peak memory
 and the forward / backward / optimizer split, prints a table, the best setting per model and the SNN/Llama ratios, and
 rewrites the JSON (`--out`) after every configuration, so a run that is cut off keeps what it measured.
 
@@ -43,6 +44,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))     # the source tr
 # Segments the caching allocator can grow in place: less memory lost to fragmentation near the limit (at v75 batch 8 with
 # all but two layers keeping their activations, the difference between fitting and not). Set before CUDA starts.
 os.environ.setdefault('PYTORCH_CUDA_ALLOC_CONF', 'expandable_segments:True')
+from neuronspark.model import NeuronSparkConfig, checkpoint_plan
+from neuronspark.train import TrainConfig, count_params, build_model, make_optimizer, init_distributed, wrap_ddp, train_step
+from neuronspark.data import atomic_write
 
 # Dense (no sparsity) bf16 tensor-core peaks per GPU, TFLOP/s, from the vendors' data sheets; first matching name wins.
 PEAK_BF16_TFLOPS = [('GH200', 989.0), ('H200', 989.0), ('H100 PCIE', 756.0), ('H100 NVL', 835.0), ('H100', 989.0),
@@ -62,55 +66,33 @@ def happy_llm_config(vocab_size:int=6144, seq:int=512, **kw):
                        num_attention_heads=16, num_key_value_heads=8, max_position_embeddings=seq, rms_norm_eps=1e-5,
                        tie_word_embeddings=True, use_cache=False, **kw)
 
-def count_params(model:nn.Module) -> int:
-    "Distinct parameters (a tied embedding/head counts once)."
-    return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
-
-def build_model(arch:str,              # 'snn' or 'llama'
+def bench_model(arch:str,              # 'snn' or 'llama'
                 preset:str='v75',      # SNN preset (tiny, small, v75)
                 seq:int=512,           # tokens per row (Llama positions)
                 seed:int=0,            # initialisation
                 device='cpu',          # where the weights are created
                ) -> nn.Module:
-    "The SNN of `preset` or the happy-llm Llama, initialised from `seed`, in fp32 on `device`, in training mode."
+    "The SNN of `preset` (chapter 7's `build_model`) or the happy-llm Llama, initialised from `seed`, in fp32 on `device`, in training mode."
     torch.manual_seed(seed)
     if arch == 'snn':
-        from neuronspark.model import NeuronSparkConfig, NeuronSparkForCausalLM
-        cfg = NeuronSparkConfig.from_preset(preset)
         try:
-            with torch.device(device): m = NeuronSparkForCausalLM(cfg)
+            with torch.device(device): m = build_model('snn', preset)
         except Exception:                                   # an init op that insists on the CPU: build there, then move
-            m = NeuronSparkForCausalLM(cfg)
+            m = build_model('snn', preset)
     elif arch == 'llama':
         from transformers import LlamaForCausalLM
         with torch.device(device): m = LlamaForCausalLM(happy_llm_config(seq=seq, attn_implementation='sdpa'))
-    else: raise ValueError(f"build_model: `arch` must be 'snn' or 'llama', got {arch!r}")
+    else: raise ValueError(f"bench_model: `arch` must be 'snn' or 'llama', got {arch!r}")
     return m.to(device).train()
 
 def ckpt_name(ck) -> str:
-    "'on', 'off', 'N' (the first N layers), 'proj' or 'N+proj' (see `ckpt_spec`)."
+    "'on', 'off', 'N' (the first N layers), 'proj' or 'N+proj' (chapter 6's `checkpointing`)."
     return ('on' if ck else 'off') if isinstance(ck, bool) else str(ck)
 
-def ckpt_spec(ck, n_layers:int) -> tuple:
-    """(layers checkpointed whole, the first ones; whether the others recompute their selective projection) of a setting:
-    True/False, N, 'proj' (no whole layer, every block's projection recomputed) or 'N+proj'."""
-    if isinstance(ck, bool): return (n_layers if ck else 0), False
-    if isinstance(ck, int): return ck, False
-    n, _, tail = str(ck).rpartition('+')
-    if tail != 'proj' or (n and not n.isdigit()): raise ValueError(f"checkpointing: expected on, off, N, proj or N+proj, got {ck!r}")
-    return int(n or 0), True
-
 def set_checkpointing(model:nn.Module, on) -> None:
-    """Per-layer activation checkpointing (the SNN's own non-reentrant per-layer checkpoint, or HF's for the Llama):
-    True/False for every layer, or for the SNN an int N: its first N layers only (the rest keep their activations), and
-    'proj' / 'N+proj': the layers not checkpointed keep their blocks' inputs instead of the selective projections
-    (`SNNBlock.recompute_proj`: one GEMM more in backward, 4*D*N activations per frame less)."""
-    if hasattr(model, 'layers') and hasattr(model.config, 'k_frames'):          # NeuronSparkForCausalLM
-        n, proj = ckpt_spec(on, len(model.layers))
-        for i, l in enumerate(model.layers):
-            l.gradient_checkpointing = i < n
-            l.block.recompute_proj = proj and i >= n
-        return
+    """Activation checkpointing: for the SNN any value of its `checkpointing` setting (chapter 6; True is 'layers', False
+    'none', an int N the first N layers, 'proj' / 'N+proj'); for the Llama True/False (HF's non-reentrant switch)."""
+    if isinstance(getattr(model, 'config', None), NeuronSparkConfig): return model.set_checkpointing(on)
     if not isinstance(on, bool): raise ValueError(f'set_checkpointing: a number of checkpointed layers ({on}) is for the SNN only')
     if hasattr(model, 'activation_checkpointing_enable'):       # newer transformers 5 name; the old one is deprecated
         if on: model.activation_checkpointing_enable(activation_checkpointing_kwargs={'use_reentrant': False})
@@ -152,14 +134,12 @@ def markov_tokens(vocab_size:int,   # V
     for t in range(1, seq): x[:, t] = succ[x[:, t - 1], pick[:, t]]
     return ids[x].view(n, batch, seq)
 
-OPTIMS = {'fused': dict(fused=True), 'foreach': dict(foreach=True), 'forloop': dict(foreach=False)}
+OPTIMS = ('fused', 'foreach', 'forloop')     # AdamW implementations (chapter 7's `TrainConfig.adam_impl`)
 
-def make_optimizer(model:nn.Module, kind:str='fused', lr:float=3e-4, weight_decay:float=0.1):
-    "AdamW over the training loop's parameter groups; `kind`: 'fused' (one kernel), 'foreach' (torch's CUDA default) or 'forloop'."
-    from neuronspark.train import param_groups
-    if kind not in OPTIMS: raise ValueError(f'make_optimizer: `kind` must be one of {list(OPTIMS)}, got {kind!r}')
-    groups = [{k: v for k, v in g.items() if k not in ('param_names', 'lr_mult', 'name')} for g in param_groups(model, weight_decay)]
-    return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.95), eps=1e-8, **OPTIMS[kind])
+def step_config(optim:str='fused', lr:float=3e-4, precision:str='bf16') -> TrainConfig:
+    "The training settings of every measured step: AdamW (`optim`: fused, foreach or forloop), weight decay 0.1, clip 1.0, constant `lr`."
+    if optim not in OPTIMS: raise ValueError(f'bench_train: the AdamW implementation must be one of {list(OPTIMS)}, got {optim!r}')
+    return TrainConfig(optimizer='adamw', adam_impl=optim, lr=lr, weight_decay=0.1, clip=1.0, precision=precision, progress=False, tensorboard=False)
 
 SCAN_KINDS = ('auto', 'fused', 'fused_and', 'fused_walk', 'fused_noand', 'fused_f32spikes', 'unfused', 'torch')
 
@@ -223,20 +203,12 @@ def scan_impl(kind:str='auto'):
     finally:
         for m, name, f in saved: setattr(m, name, f)
 
-class Dist:
-    "This process's place: rank, world size, device; `agree` reduces a number over processes (identity for one)."
+class Proc:
+    "This process's place and device (chapter 7's `init_distributed`); `agree` reduces a number over processes (identity for one)."
     def __init__(self, device:str='auto', ddp:bool=False):
-        world = int(os.environ.get('WORLD_SIZE', 1))
-        if world > 1 and not ddp: raise SystemExit('bench_train: started by torchrun with several processes: add --ddp')
-        self.rank, self.world, self.local = int(os.environ.get('RANK', 0)), world, int(os.environ.get('LOCAL_RANK', 0))
-        dev = ('cuda' if torch.cuda.is_available() else 'cpu') if device == 'auto' else device
-        self.dev = torch.device(dev)
-        if self.dev.type == 'cuda':
-            if self.dev.index is None: self.dev = torch.device('cuda', self.local if world > 1 else torch.cuda.current_device())
-            torch.cuda.set_device(self.dev)
-        if world > 1 and not dist.is_initialized(): dist.init_process_group('nccl' if self.dev.type == 'cuda' else 'gloo')
-    @property
-    def main(self): return self.rank == 0
+        if int(os.environ.get('WORLD_SIZE', 1)) > 1 and not ddp: raise SystemExit('bench_train: started by torchrun with several processes: add --ddp')
+        self.d, self.dev = init_distributed(device)
+        self.rank, self.world, self.main = self.d.rank, self.d.world, self.d.main
     def agree(self, x:float, op:str='max') -> float:
         if self.world == 1: return x
         t = torch.tensor([float(x)], dtype=torch.float64, device=self.dev)
@@ -251,31 +223,27 @@ def _clock(cuda:bool):
         return mark, lambda a, b: a.elapsed_time(b) / 1e3
     return time.perf_counter, lambda a, b: b - a
 
-def train_steps(net:nn.Module,      # the model, or its DDP wrapper
-                model:nn.Module,    # the model itself (its parameters are clipped)
+def timed_steps(net:nn.Module,      # the model, or its DDP wrapper
+                model:nn.Module,    # the model itself (its gradients are clipped)
                 opt,                # optimizer
-                batches,            # token ids `[n, B, S]` on the device: one step per batch
-                precision:str='bf16', # 'bf16' (autocast, fp32 weights) or 'fp32'
-                clip:float=1.0,     # gradient-norm clip (0: off)
+                batches,            # token ids `[n, B, S]` on the device: one step per batch, the ids are their own labels
+                cfg:TrainConfig,    # `step_config`: clip, precision
+                p:Proc=None,        # processes (None: one)
                 lr_fn=None,         # lr of step i (None: keep the optimizer's)
-               ) -> tuple:          # (losses `[n]` tensor on the device, marks per step (start, forward, backward, end))
-    "Forward (loss on the ids themselves, shifted inside), backward, clip, AdamW step, for every batch; no host sync."
+               ) -> tuple:          # (this process's mean losses `[n]` on the device, marks per step (start, forward, backward, end))
+    "Chapter 7's `train_step` on every batch, unguarded (no host sync), with a clock mark before it and after its forward, backward and update."
     mark, _ = _clock(batches.is_cuda)
-    dev = batches.device.type
-    ac = (lambda: torch.autocast(dev, dtype=torch.bfloat16)) if precision == 'bf16' else contextlib.nullcontext
-    losses, marks = [], []
+    ac = (lambda: torch.autocast(batches.device.type, dtype=torch.bfloat16)) if cfg.precision == 'bf16' else contextlib.nullcontext
+    d, n_local = p.d if p is not None else None, batches.shape[1] * (batches.shape[2] - 1)
+    sums, marks = [], []
     for i, ids in enumerate(batches):
         if lr_fn is not None:
             for g in opt.param_groups: g['lr'] = lr_fn(i)
-        m0 = mark()
-        with ac(): loss = net(input_ids=ids, labels=ids).loss
-        m1 = mark()
-        loss.backward()
-        m2 = mark()
-        if clip: torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-        opt.step(); opt.zero_grad(set_to_none=True)
-        marks.append((m0, m1, m2, mark())); losses.append(loss.detach())
-    return torch.stack(losses), marks
+        m = [mark()]
+        s, _, _ = train_step(net, model, opt, [dict(input_ids=ids, labels=ids)], n_local * (d.world if d else 1), cfg, d, ac,
+                             guard=False, mark=lambda: m.append(mark()))
+        marks.append(tuple(m)); sums.append(s[0])
+    return torch.stack(sums).float() / n_local, marks
 
 def _is_oom(e:BaseException) -> bool:
     return isinstance(e, torch.cuda.OutOfMemoryError) or 'out of memory' in str(e).lower()
@@ -284,7 +252,7 @@ def _free(dev):
     gc.collect()
     if dev.type == 'cuda': torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats(dev)
 
-def measure(model:nn.Module, net:nn.Module, d:Dist, arch:str, preset:str, batch:int, ckpt:bool, optim:str,
+def measure(model:nn.Module, net:nn.Module, d:Proc, arch:str, preset:str, batch:int, ckpt:bool, optim:str,
             seq:int=512, steps:int=8, warmup:int=2, lr:float=3e-4, seed:int=0, peak:float|None=None, scan:str='fused') -> dict:
     "Train one configuration `warmup + steps` steps; one flat result row (status 'ok' or 'oom')."
     c = model.config
@@ -295,12 +263,12 @@ def measure(model:nn.Module, net:nn.Module, d:Dist, arch:str, preset:str, batch:
     set_checkpointing(model, ckpt)
     model.zero_grad(set_to_none=True); _free(d.dev)
     ids = markov_tokens(c.vocab_size, warmup + steps, batch, seq, seed, stream=d.rank).to(d.dev)
-    opt, err = None, None
+    opt, err, cfg = None, None, step_config(optim, lr)
     try:
-        opt = make_optimizer(model, optim, lr)
+        opt = make_optimizer(model, cfg)
         w0 = time.perf_counter()
         with scan_impl(scan if arch == 'snn' else 'auto'):
-            losses, marks = train_steps(net, model, opt, ids)
+            losses, marks = timed_steps(net, model, opt, ids, cfg, d)
         if d.dev.type == 'cuda': torch.cuda.synchronize(d.dev)
         wall = time.perf_counter() - w0
     except Exception as e:
@@ -328,11 +296,9 @@ def measure(model:nn.Module, net:nn.Module, d:Dist, arch:str, preset:str, batch:
 
 def save_json(path, obj) -> None:
     "Write `obj` as JSON atomically (temp file + rename): a run killed mid-write leaves the previous version."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + '.tmp')
-    tmp.write_text(json.dumps(obj, indent=1, default=str)); os.replace(tmp, path)
+    atomic_write(path, lambda f: f.write(json.dumps(obj, indent=1, default=str)))
 
-def environment(d:Dist, peak:float|None, peak_src:str) -> dict:
+def environment(d:Proc, peak:float|None, peak_src:str) -> dict:
     "Device, versions and the peak used (one flat dict)."
     import transformers
     env = dict(device=str(d.dev), world=d.world, torch=torch.__version__, transformers=transformers.__version__,
@@ -387,7 +353,7 @@ def sweep(preset:str='v75', batches=(1, 2, 4, 8), llama_batches=(8, 16, 32, 64),
           out:str|None=None, device:str='auto', ddp:bool=False, seed:int=0, verbose:bool=True) -> dict:
     "Measure every configuration in priority order within `budget_s`; returns (and saves after each) {env, rows, summary}."
     t_start = time.perf_counter()
-    d = Dist(device, ddp)
+    d = Proc(device, ddp)
     gpu = torch.cuda.get_device_name(d.dev) if d.dev.type == 'cuda' else 'cpu'
     peak, src = (peak_tflops, '--peak_tflops') if peak_tflops else (gpu_peak_tflops(gpu), f'data sheet, from the name {gpu!r}')
     if peak is None: src = f'unknown for {gpu!r}: MFU not computed (pass --peak_tflops)'
@@ -408,9 +374,8 @@ def sweep(preset:str='v75', batches=(1, 2, 4, 8), llama_batches=(8, 16, 32, 64),
             say(f'skip {arch} batch {b} ckpt {ck} {o}: time budget', flush=True); continue
         if arch not in models:
             m = net = None; models.clear(); _free(d.dev)   # one model on the device at a time
-            m = build_model(arch, pre, seq, seed, d.dev)
-            net = nn.parallel.DistributedDataParallel(m, device_ids=[d.dev.index] if d.dev.type == 'cuda' else None,
-                                                      gradient_as_bucket_view=True) if d.world > 1 else m
+            m = bench_model(arch, pre, seq, seed, d.dev)
+            net = wrap_ddp(m, d.d, d.dev)
             models[arch] = (m, net)
         m, net = models[arch]
         row = measure(m, net, d, arch, pre, b, ck, o, seq, steps, warmup, lr, seed, peak, sc if arch == 'snn' else 'fused')
@@ -463,9 +428,8 @@ def exact_check(preset:str='small',     # SNN preset
                 verbose:bool=True,
                ) -> dict:               # settings, per-run summaries, loss curves, max |difference|
     "Train the same initial SNN on the same batches with the fast and the plain settings (`EXACT_RUNS`); return the loss curves."
-    t_start, d = time.perf_counter(), Dist(device, False)
+    t_start, d = time.perf_counter(), Proc(device, False)
     say = print if verbose else (lambda *a, **k: None)
-    from neuronspark.model import NeuronSparkConfig
     ids = markov_tokens(NeuronSparkConfig.from_preset(preset).vocab_size, steps, batch, seq, seed).to(d.dev)
     runs = {k: dict(v, scan=plain_scan if k.startswith('plain') else v['scan']) for k, v in EXACT_RUNS.items() if fp32 or k != 'plain_fp32'}
     res = dict(env=environment(d, None, 'not used'), preset=preset, steps=steps, batch=batch, seq=seq, lr=lr, warmup=warmup, seed=seed,
@@ -473,15 +437,16 @@ def exact_check(preset:str='small',     # SNN preset
                clip=1.0, runs={}, curves={})
     share = {'plain': 0.45, 'fast': 0.25, 'plain_fp32': 1.0}                     # fraction of the time left that a run may use
     for name, r in runs.items():
-        model = build_model('snn', preset, seq, seed, 'cpu').to(d.dev)           # the same initial weights for every run
+        model = bench_model('snn', preset, seq, seed, 'cpu').to(d.dev)           # the same initial weights for every run
         set_checkpointing(model, r['ckpt'])
-        opt = make_optimizer(model, r['optim'], lr)
+        cfg = step_config(r['optim'], lr, r['precision'])
+        opt = make_optimizer(model, cfg)
         n = min([steps] + [len(c) for c in res['curves'].values()])              # no more steps than an earlier, cut-off run
         t0 = time.perf_counter(); deadline = t0 + share[name] * (budget_s - (t0 - t_start))
         curve = []
         with scan_impl(r['scan']) as calls:
             for i in range(n):
-                loss, _ = train_steps(model, model, opt, ids[i:i + 1], r['precision'], 1.0, lambda _, i=i: lr * min(1.0, (i + 1) / warmup))
+                loss, _ = timed_steps(model, model, opt, ids[i:i + 1], cfg, d, lambda _, i=i: lr * min(1.0, (i + 1) / warmup))
                 curve.append(loss[0].item())
                 if time.perf_counter() > deadline and i + 1 < n: say(f'{name}: time share used up after {i + 1} steps'); break
         secs = time.perf_counter() - t0
@@ -537,13 +502,13 @@ def default_out(kind:str, device:str='auto', world:int=1) -> str:
 
 _flags = lambda s, fn=str: [fn(x) for x in s.split(',') if x.strip()]
 def _onoff(s:str) -> list:
-    "'on,off,12,proj,4+proj' -> [True, False, 12, 'proj', '4+proj'] (numbers and proj: the SNN only, see `ckpt_spec`)."
+    "'on,off,12,proj,4+proj' -> [True, False, 12, 'proj', '4+proj'] (numbers and proj: the SNN only, chapter 6's `checkpoint_plan`)."
     out = []
     for x in (x.strip().lower() for x in s.split(',') if x.strip()):
         if x in ('on', 'off'): out.append(x == 'on')
         elif x.isdigit(): out.append(int(x))
         else:
-            try: ckpt_spec(x, 0); out.append(x)
+            try: checkpoint_plan(x, 10**6); out.append(x)
             except ValueError: raise SystemExit(f"bench_train: checkpointing must be on, off, a number of layers, proj or N+proj, got {x!r}")
     return out
 

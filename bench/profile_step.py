@@ -4,7 +4,7 @@
     python bench/profile_step.py --batch 4 --ckpt off --top 40
     python bench/profile_step.py --device cpu --preset tiny --batch 2 --seq 32   # CPU smoke test (CPU op times instead)
 
-The step is bench_train's (`train_steps`: bf16 autocast, fused AdamW, clipping, synthetic ids); `--warmup` steps run first
+The step is chapter 7's `train_step`, as bench_train times it (`timed_steps`: bf16 autocast, fused AdamW, clipping, synthetic ids); `--warmup` steps run first
 (Triton compiles, the caching allocator settles), then one step under `torch.profiler`. The table sums the device time of
 every kernel by kind (matrix products, the PLIF scan kernels forward/backward, elementwise, reductions, ...) as a share
 of all kernel time, then lists the `--top` kernels. Kernel time can exceed the step's wall time only if kernels overlap
@@ -77,20 +77,22 @@ def main(preset:str='v75',       # SNN preset
          out:str=None,           # JSON with the table
         ):
     "Profile one training step and print its kernel time by kind."
-    from bench_train import build_model, set_checkpointing, make_optimizer, markov_tokens, train_steps, _onoff
+    from bench_train import bench_model, set_checkpointing, step_config, markov_tokens, timed_steps, _onoff
+    from neuronspark.train import make_optimizer
     from torch.profiler import profile, ProfilerActivity
     dev = torch.device(('cuda' if torch.cuda.is_available() else 'cpu') if device == 'auto' else device)
-    model = build_model('snn', preset, seq, device=dev)
+    model = bench_model('snn', preset, seq, device=dev)
     set_checkpointing(model, _onoff(ckpt)[0])
-    opt = make_optimizer(model, 'fused' if dev.type == 'cuda' else 'foreach')
+    cfg = step_config('fused' if dev.type == 'cuda' else 'foreach')
+    opt = make_optimizer(model, cfg)
     ids = markov_tokens(model.config.vocab_size, warmup + 1, batch, seq).to(dev)
-    train_steps(model, model, opt, ids[:warmup])
+    timed_steps(model, model, opt, ids[:warmup], cfg)
     cuda = dev.type == 'cuda'
     if cuda: torch.cuda.synchronize()
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
     t0 = time.perf_counter()
     with profile(activities=acts) as prof:
-        train_steps(model, model, opt, ids[warmup:])
+        timed_steps(model, model, opt, ids[warmup:], cfg)
         if cuda: torch.cuda.synchronize()
     wall = time.perf_counter() - t0
     kern = {}

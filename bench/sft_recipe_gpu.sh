@@ -21,11 +21,11 @@ LLAMA=$!
 if [ -n "${SNN_FLAGS+x}" ]; then                                   # the recipe given: no A/B
   FLAGS=$SNN_FLAGS
 else
-  VARIANTS=('base|--config recompute_proj=True'
-            'nlr10|--config recompute_proj=True --neuron_lr_mult 10'
-            'c|--config recompute_proj=True,prenorm=True,center_residual=True'
-            'cb_nlr10|--config recompute_proj=True,prenorm=True,center_residual=True,selective_init=v75b --neuron_lr_mult 10'
-            'lr3e-3|--config recompute_proj=True --lr 3e-3')
+  VARIANTS=('base|--config checkpointing=proj'
+            'nlr10|--config checkpointing=proj --neuron_lr_mult 10'
+            'c|--config checkpointing=proj,prenorm=True,center_residual=True'
+            'cb_nlr10|--config checkpointing=proj,prenorm=True,center_residual=True,selective_init=v75b --neuron_lr_mult 10'
+            'lr3e-3|--config checkpointing=proj --lr 3e-3')
   AB_EXTRA="--minutes ${AB_MINUTES:-6}" bash bench/pretrain_ab.sh "$RUNS/ab" "${AB_STEPS:-1200}" "${VARIANTS[@]}" | tee "$COPY/ab.txt"
   cp "$RUNS/ab/ab.json" "$COPY/"
   FLAGS=$("$PY" -c "import json; r=json.load(open('$RUNS/ab/ab.json')); print(min(r.values(), key=lambda v: v['final'] or 1e9)['flags'])")

@@ -144,6 +144,7 @@ class PreferenceDataset(Dataset):
 # %% ../nbs/08a_dpo.ipynb #840f4205
 class DPOObjective:
     "`train`'s objective for DPO: the loss summed over the batch's pairs, with a frozen reference model."
+    metrics = ('reward_acc', 'margin')       # logged per pair next to the loss
     def __init__(self, ref:torch.nn.Module,  # the frozen reference (usually the model DPO starts from)
                  beta:float=0.1):            # see `dpo_loss`
         if beta <= 0: raise ValueError(f'DPOObjective: beta must be > 0, got {beta}')
@@ -162,7 +163,7 @@ class DPOObjective:
         with torch.no_grad(): rp = self.logps(self.ref, batch, autocast)
         B = self.units(batch)
         loss, rc, rr = dpo_loss(lp[:B], lp[B:], rp[:B], rp[B:], self.beta)
-        return loss.sum(), dict(reward_acc=(rc > rr).float().sum(), margin=(rc - rr).sum())
+        return loss.sum(), torch.stack([(rc > rr).float().sum(), (rc - rr).sum()])
 
 # %% ../nbs/08a_dpo.ipynb #9fa1b047
 @torch.no_grad()

@@ -19,8 +19,9 @@ from .selective import SELECTIVE_INITS
 from .block import SNNBlock, SNNFFN, neurons, get_state, set_state, reset_state
 
 # %% auto #0
-__all__ = ['PRESETS', 'CACHE_NAME', 'SHIM_NAME', 'SHIM', 'binary_code', 'NeuronSparkConfig', 'RMSNorm', 'LateralInhibition',
-           'SNNDecoderLayer', 'output_cache', 'NeuronSparkCache', 'NeuronSparkForCausalLM', 'layer_grad_norms']
+__all__ = ['PRESETS', 'CACHE_NAME', 'SHIM_NAME', 'SHIM', 'binary_code', 'checkpointing_name', 'checkpoint_plan',
+           'NeuronSparkConfig', 'RMSNorm', 'LateralInhibition', 'SNNDecoderLayer', 'output_cache', 'NeuronSparkCache',
+           'NeuronSparkForCausalLM', 'layer_grad_norms']
 
 # %% ../nbs/06_model.ipynb #27c5ecfc
 def binary_code(z:torch.Tensor, # values in [0, 1), `[..., D]`
@@ -38,6 +39,25 @@ PRESETS = {
     'small': dict(hidden_size=256, n_groups=8, k_frames=8,  num_hidden_layers=6,  intermediate_size=768),
     'v75':   dict(hidden_size=768, n_groups=8, k_frames=16, num_hidden_layers=20, intermediate_size=2304),
 }
+
+def checkpointing_name(setting) -> str:
+    "A `checkpointing` value as its string: True -> 'layers', False/None -> 'none', an int N -> 'N'; a string as written."
+    if setting is None or isinstance(setting, bool): return 'layers' if setting else 'none'
+    return str(setting).strip().lower()
+
+def checkpoint_plan(setting,        # 'none', 'layers', 'proj', 'N' or 'N+proj' (or what `checkpointing_name` reads)
+                    n_layers:int,   # L, the model's layers
+                   ) -> tuple:      # (n: layers 0..n-1 are checkpointed whole, proj: the other layers recompute their projection)
+    "What a `checkpointing` setting does to each layer of an L-layer model."
+    s = checkpointing_name(setting)
+    head, plus, tail = s.rpartition('+')
+    if s in ('none', 'layers'): n, proj = (n_layers if s == 'layers' else 0), False
+    elif s == 'proj': n, proj = 0, True
+    elif s.isdigit(): n, proj = int(s), False
+    elif plus and tail == 'proj' and head.isdigit(): n, proj = int(head), True
+    else: raise ValueError(f"NeuronSparkConfig: `checkpointing` must be 'none', 'layers', 'proj', a number N of layers or 'N+proj', got {setting!r}")
+    if n > n_layers: raise ValueError(f'NeuronSparkConfig: `checkpointing` {setting!r} checkpoints {n} layers; the model has {n_layers}')
+    return n, proj
 
 class NeuronSparkConfig(PretrainedConfig):
     "Configuration of a NeuronSpark v7.5 model (a dataclass); defaults are upstream v7.5, `from_preset` gives the course's sizes."
@@ -60,8 +80,7 @@ class NeuronSparkConfig(PretrainedConfig):
     prenorm: bool = False             # v7.5c: RMSNorm before each input PLIF
     center_residual: bool = False     # v7.5c: subtract the mean over D from each sublayer's update
     encoder_fp32: bool = True         # encoder projection and sigmoid in fp32 under autocast (False: upstream v7.5)
-    checkpoint_layers: bool = False   # recompute each layer in backward (activation checkpointing)
-    recompute_proj: bool = False      # keep each SNNBlock's input, not its 4*D*N-wide projection, for backward (recomputed there)
+    checkpointing: str = 'none'       # training: 'none', 'layers' (all), 'N' (the first N), 'proj' or 'N+proj' (`checkpoint_plan`)
     rms_eps: float = 1e-6             # epsilon of RMSNorm / lateral inhibition
     initializer_range: float = 0.02   # std of the embedding; out-projections get 0.02/sqrt(2L)
     use_cache: bool = True            # `generate` keeps the recurrent state between steps
@@ -71,8 +90,19 @@ class NeuronSparkConfig(PretrainedConfig):
     tie_word_embeddings: bool = True  # the head is the embedding matrix
 
     def __post_init__(self, **kwargs):
+        layers, proj = kwargs.pop('checkpoint_layers', False), kwargs.pop('recompute_proj', False)   # the two bools before `checkpointing`
+        if layers or proj: self.checkpointing = 'layers' if layers else 'proj'                         # (config.json files written then)
         self._check_sizes()
+        self.checkpointing = checkpointing_name(self.checkpointing)
+        checkpoint_plan(self.checkpointing, self.num_hidden_layers)                                    # rejects a setting that cannot work
         super().__post_init__(**kwargs)
+
+    @property
+    def checkpoint_layers(self) -> bool:
+        "The older bool: True is `checkpointing='layers'` (setting it to False turns checkpointing off)."
+        return self.checkpointing == 'layers'
+    @checkpoint_layers.setter
+    def checkpoint_layers(self, on:bool): self.checkpointing = 'layers' if on else 'none'
 
     def _check_sizes(self):
         "Reject sizes the model cannot be built with."
@@ -124,11 +154,15 @@ class SNNDecoderLayer(nn.Module):
         self.ffn = SNNFFN(D, c.intermediate_size, v_th=c.v_th_ffn_first if first else c.v_th_ffn,
                           num_layers=L, alpha=c.surrogate_alpha)
         self.out2 = nn.Linear(D, D, bias=False)                                   # P_ffn
-        self.gradient_checkpointing = c.checkpoint_layers                         # also set by HF's checkpointing switch
-        self.block.recompute_proj = c.recompute_proj
+        self.set_checkpointing(*checkpoint_plan(c.checkpointing, L))
         std = c.initializer_range / math.sqrt(2 * L)
         with torch.no_grad():
             for w in (self.out1.weight, self.out2.weight): w.normal_(0.0, std)
+
+    def set_checkpointing(self, n:int, proj:bool):
+        "This layer's part of a model whose first `n` layers are checkpointed whole and whose others, with `proj`, recompute their projection."
+        self.gradient_checkpointing = self.layer_idx < n                          # the whole layer recomputed in backward (HF's switch sets it too)
+        self.block.recompute_proj = proj and self.layer_idx >= n                  # the block keeps its input x, not r = x W^T
 
     def _update(self, x):
         return x - x.mean(-1, keepdim=True) if self.center else x
@@ -365,6 +399,15 @@ AutoModelForCausalLM.register(NeuronSparkConfig, NeuronSparkForCausalLM, exist_o
 def layer_grad_norms(model:NeuronSparkForCausalLM) -> list:
     "L2 norm of the gradient of each layer's parameters (after a backward pass)."
     return [torch.sqrt(sum(p.grad.float().pow(2).sum() for p in l.parameters() if p.grad is not None)).item() for l in model.layers]
+
+# %% ../nbs/06_model.ipynb #ae5b361b
+@patch
+def set_checkpointing(self:NeuronSparkForCausalLM, setting): # 'none', 'layers', 'proj', 'N' or 'N+proj'
+    "Switch activation checkpointing of a built model (for training): its config's `checkpointing` and every layer."
+    n, proj = checkpoint_plan(setting, len(self.layers))
+    self.config.checkpointing = checkpointing_name(setting)
+    for layer in self.layers: layer.set_checkpointing(n, proj)
+
 
 # %% ../nbs/06_model.ipynb #f59a8c87
 SHIM_NAME = 'modeling_neuronspark.py'

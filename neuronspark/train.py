@@ -16,12 +16,12 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'NEURON_OPTIMIZERS', 'RECIPES', 'lm_loss_sum', 'kd_loss_sum', 'TrainConfig', 'lr_at', 'is_neuron',
-           'param_groups', 'Lion', 'OptimizerChain', 'make_optimizer', 'ResumableSampler', 'micro_batches',
+__all__ = ['OPTIMIZERS', 'NEURON_OPTIMIZERS', 'ADAM_IMPLS', 'RECIPES', 'lm_loss_sum', 'kd_loss_sum', 'TrainConfig', 'lr_at',
+           'is_neuron', 'param_groups', 'Lion', 'OptimizerChain', 'make_optimizer', 'ResumableSampler', 'micro_batches',
            'list_checkpoints', 'save_checkpoint', 'CheckpointError', 'verify_checkpoint', 'load_checkpoint',
-           'newest_good_checkpoint', 'MetricsLog', 'read_log', 'Dist', 'init_distributed', 'evaluate', 'train',
-           'count_params', 'llama_params', 'llama_like', 'sample', 'plot_log', 'check_overrides', 'build_model',
-           'parse_overrides', 'resolve_recipe', 'check_run_folder', 'config_from_flags', 'ns_pretrain']
+           'newest_good_checkpoint', 'MetricsLog', 'read_log', 'Dist', 'init_distributed', 'wrap_ddp', 'evaluate',
+           'train_step', 'train', 'count_params', 'llama_params', 'llama_like', 'sample', 'plot_log', 'check_overrides',
+           'build_model', 'parse_overrides', 'resolve_recipe', 'check_run_folder', 'config_from_flags', 'ns_pretrain']
 
 # %% ../nbs/07_pretrain.ipynb #87ea9752
 def lm_loss_sum(logits:torch.Tensor,  # `[B, T, V]` next-token logits
@@ -29,7 +29,7 @@ def lm_loss_sum(logits:torch.Tensor,  # `[B, T, V]` next-token logits
                ):                     # (sum of cross-entropies (fp32), number of scored positions)
     "Sum of next-token cross-entropies over positions whose shifted label is not -100, and their count."
     tgt = labels[:, 1:]
-    loss = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), tgt.flatten(), ignore_index=-100, reduction='sum')
+    loss = F.cross_entropy(logits[:, :-1].float().flatten(0, 1), tgt.flatten(), ignore_index=-100, reduction='sum')   # cast, then a view: one copy
     return loss, (tgt != -100).sum()
 
 def kd_loss_sum(logits:torch.Tensor,          # `[B, T, V]` the student's next-token logits
@@ -43,7 +43,7 @@ def kd_loss_sum(logits:torch.Tensor,          # `[B, T, V]` the student's next-t
     return temperature ** 2 * F.kl_div(s.log_softmax(-1), t.log_softmax(-1), log_target=True, reduction='sum')
 
 # %% ../nbs/07_pretrain.ipynb #20b95f11
-OPTIMIZERS, NEURON_OPTIMIZERS = ('adamw', 'adam', 'muon'), ('same', 'lion')
+OPTIMIZERS, NEURON_OPTIMIZERS, ADAM_IMPLS = ('adamw', 'adam', 'muon'), ('same', 'lion'), ('auto', 'fused', 'foreach', 'forloop')
 
 @dataclass
 class TrainConfig:
@@ -60,6 +60,7 @@ class TrainConfig:
     weight_decay: float = 0.1        # on matrices and embeddings only
     betas: tuple = (0.9, 0.95)       # Adam moment decays
     eps: float = 1e-8                # Adam epsilon
+    adam_impl: str = 'auto'          # Adam's kernels: 'auto' (PyTorch's choice), 'fused' (one kernel), 'foreach' or 'forloop'
     muon_momentum: float = 0.95      # Muon's (Nesterov) momentum
     neuron_lr_mult: float = 1.0      # LR multiplier for neuron parameters (upstream v7.5b used 10)
     clip: float = 1.0                # clip the global gradient norm to this (0: no clipping)
@@ -95,6 +96,7 @@ class TrainConfig:
         if self.precision not in ('auto', 'bf16', 'fp32'): raise ValueError(f"TrainConfig.precision must be 'auto', 'bf16' or 'fp32', got {self.precision!r}")
         if self.optimizer.lower() not in OPTIMIZERS: raise ValueError(f'TrainConfig.optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}')
         if self.neuron_optimizer.lower() not in NEURON_OPTIMIZERS: raise ValueError(f'TrainConfig.neuron_optimizer must be one of {NEURON_OPTIMIZERS}, got {self.neuron_optimizer!r}')
+        if self.adam_impl not in ADAM_IMPLS: raise ValueError(f'TrainConfig.adam_impl must be one of {ADAM_IMPLS}, got {self.adam_impl!r}')
 
 def lr_at(step:int, cfg:TrainConfig) -> float:
     "Learning rate of optimizer step `step` (0-based): linear warmup, then cosine down to `lr * min_lr_ratio`."
@@ -163,7 +165,7 @@ class OptimizerChain:
         for o, s in zip(self.optimizers, sd['states']): o.load_state_dict(s)
 
 def make_optimizer(model:nn.Module, cfg:TrainConfig):
-    "AdamW/Adam over `param_groups(model)`; with 'muon', Muon on the hidden matrices; with neuron 'lion', Lion on the neurons."
+    "AdamW/Adam (kernels: `cfg.adam_impl`) over `param_groups(model)`; with 'muon', Muon on the hidden matrices; with neuron 'lion', Lion on the neurons."
     name, nopt = cfg.optimizer.lower(), cfg.neuron_optimizer.lower()
     if name not in OPTIMIZERS: raise ValueError(f'TrainConfig.optimizer must be one of {OPTIMIZERS}, got {cfg.optimizer!r}')
     if nopt not in NEURON_OPTIMIZERS: raise ValueError(f'TrainConfig.neuron_optimizer must be one of {NEURON_OPTIMIZERS}, got {cfg.neuron_optimizer!r}')
@@ -171,8 +173,10 @@ def make_optimizer(model:nn.Module, cfg:TrainConfig):
     owner = lambda g: 'muon' if name == 'muon' and g['name'] == 'decay' else 'lion' if nopt == 'lion' and g['name'] == 'neuron' else 'adam'
     part = {k: [g for g in groups if owner(g) == k] for k in ('muon', 'adam', 'lion')}
     adam = torch.optim.Adam if name == 'adam' else torch.optim.AdamW
+    if cfg.adam_impl not in ADAM_IMPLS: raise ValueError(f'TrainConfig.adam_impl must be one of {ADAM_IMPLS}, got {cfg.adam_impl!r}')
+    impl = dict(auto={}, fused=dict(fused=True), foreach=dict(foreach=True), forloop=dict(foreach=False))[cfg.adam_impl]
     opts = ([torch.optim.Muon(part['muon'], lr=cfg.lr, momentum=cfg.muon_momentum, adjust_lr_fn='match_rms_adamw')] if part['muon'] else []) + \
-           ([adam(part['adam'], lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps)] if part['adam'] else []) + \
+           ([adam(part['adam'], lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, **impl)] if part['adam'] else []) + \
            ([Lion(part['lion'], lr=cfg.lr)] if part['lion'] else [])
     return opts[0] if len(opts) == 1 else OptimizerChain(opts)
 
@@ -327,6 +331,11 @@ def init_distributed(device:str='auto') -> tuple:
     if d.world > 1 and not dist.is_initialized(): dist.init_process_group('nccl' if dev.type == 'cuda' else 'gloo')
     return d, dev
 
+def wrap_ddp(model:nn.Module, d:Dist, dev:torch.device) -> nn.Module:
+    "The model in `DistributedDataParallel` when there are several processes (gradients kept as views of its all-reduce buckets: no second copy); else the model."
+    if d.world == 1: return model
+    return nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == 'cuda' else None, gradient_as_bucket_view=True)
+
 def _all_sum(t:torch.Tensor, d:Dist) -> torch.Tensor:
     "Sum a tensor over processes (in place); identity for one process."
     if d.world > 1: dist.all_reduce(t)
@@ -366,6 +375,50 @@ def evaluate(model, ds, cfg:TrainConfig, d:Dist=None, device='cpu', collate_fn=N
     if tot[1] == 0: raise ValueError(f'evaluate: the validation data gave no scored token ({len(ds)} rows): empty or too short for one row')
     return (tot[0] / tot[1].clamp(min=1)).item()
 
+# %% ../nbs/07_pretrain.ipynb #69996cc0
+def train_step(net:nn.Module,            # the model, or its DDP wrapper
+               model:nn.Module,          # the model itself (its gradient norm is clipped)
+               opt,                      # the optimizer, learning rates already set
+               mbs:list,                 # the step's micro-batches on the device: `input_ids`, `labels` (and `attention_mask`)
+               n_tgt:float,              # N: scored tokens of the whole step, summed over processes
+               cfg:TrainConfig,          # `clip`, `kd_weight`, `kd_temperature`
+               d:Dist=None,              # this process's place (gradients are averaged over `d.world` processes)
+               autocast=contextlib.nullcontext, # context of the forward passes (bf16 autocast on a GPU)
+               teacher:nn.Module=None,   # distillation: the teacher (with `cfg.kd_weight > 0`)
+               objective=None,           # another loss than next-token prediction (see `train`)
+               guard:bool=True,          # skip the update if the loss or the gradient norm is not finite (reads them back)
+               mark=None,                # called after every forward, every backward and the update (benchmark timers)
+              ) -> tuple:                # ([loss sum, KL sum, objective's metric sums...] fp64 on the device, over processes when guarded; gradient norm; updated?)
+    "One optimizer step: forward and backward of every micro-batch (the gradient of sum / N), clipping, the update, zeroed gradients."
+    d = d or Dist()
+    sums = torch.zeros(2 + len(getattr(objective, 'metrics', ())), dtype=torch.float64, device=mbs[0]['input_ids'].device)
+    for j, x in enumerate(mbs):
+        with (net.no_sync() if d.world > 1 and j < len(mbs) - 1 else contextlib.nullcontext()):
+            if objective is not None:
+                s, more = objective(net, x, autocast); loss = s
+                sums[2:] += more.detach().double()
+            else:
+                with autocast(): logits = net(input_ids=x['input_ids'], attention_mask=x.get('attention_mask')).logits
+                s, _ = lm_loss_sum(logits, x['labels']); loss = s
+            if teacher is not None:
+                with torch.no_grad(), autocast(): t_logits = teacher(input_ids=x['input_ids'], attention_mask=x.get('attention_mask')).logits
+                kd = kd_loss_sum(logits, t_logits, x['labels'], cfg.kd_temperature)
+                loss = (1 - cfg.kd_weight) * s + cfg.kd_weight * kd
+                sums[1] += kd.detach().double()
+            if mark: mark()
+            (loss * d.world / n_tgt).backward()
+            if mark: mark()
+        sums[0] += s.detach().double()
+    gn = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip if cfg.clip > 0 else float('inf'))
+    ok = True
+    if guard:
+        sums = _all_sum(sums, d)                          # every process sees the same sums, so all skip or none
+        ok = math.isfinite(sums[0].item()) and math.isfinite(gn.item())
+    if ok: opt.step()
+    opt.zero_grad(set_to_none=True)
+    if mark: mark()
+    return sums, gn, ok
+
 # %% ../nbs/07_pretrain.ipynb #49fe6344
 def train(model:nn.Module,            # a causal LM: `model(input_ids=, attention_mask=).logits` `[B, T, V]`
           train_ds,                   # rows `{'input_ids', 'labels'}` (labels -100 where not scored, unshifted)
@@ -375,8 +428,8 @@ def train(model:nn.Module,            # a causal LM: `model(input_ids=, attentio
           resume=False,               # True: newest checkpoint in `cfg.out_dir`; or a checkpoint folder
           on_step=None,               # called as `on_step(step, loss)` after every optimizer step
           teacher:nn.Module=None,     # distillation: a causal LM over the same vocabulary (needs `cfg.kd_weight > 0`)
-          objective=None,             # another loss instead of next-token prediction: `objective(net, batch, autocast) -> (loss sum, {name: sum})`
-                                      # and `objective.units(batch)` (what the sum is averaged over); e.g. DPO (chapter 8a)
+          objective=None,             # another loss instead of next-token prediction, e.g. DPO (chapter 8a): `objective(net, batch, autocast)`
+                                      # -> (loss sum, `[M]` sums of its `objective.metrics`), averaged over `objective.units(batch)`
          ) -> dict:                   # `step`, `tokens`, `skipped`, `val_loss`, `interrupted`, `stopped_early`, `seconds`, `tokens_this_call`
     "Train with AdamW/Muon groups, warmup+cosine, accumulation, clipping, autocast, DDP, distillation, checkpoints and exact resume."
     cfg = cfg or TrainConfig()
@@ -412,7 +465,7 @@ def train(model:nn.Module,            # a causal LM: `model(input_ids=, attentio
     elif d.main and list_checkpoints(cfg.out_dir):          # a fresh run: old checkpoints would be mistaken for ours
         print(f'new run in {cfg.out_dir}: removing {len(list_checkpoints(cfg.out_dir))} old checkpoint(s) (resume continues a run instead)')
         for p in list_checkpoints(cfg.out_dir): shutil.rmtree(p)
-    net = nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == 'cuda' else None) if d.world > 1 else model
+    net = wrap_ddp(model, d, dev)
     log = MetricsLog(cfg.out_dir, d.main, cfg.tensorboard, resume_step=step if ck else None)
     def save():
         if d.main: save_checkpoint(cfg.out_dir, step, model, opt, dict(step=step, tokens=tokens, skipped=skipped, world=d.world, cfg=asdict(cfg)), cfg.keep)
@@ -424,15 +477,16 @@ def train(model:nn.Module,            # a causal LM: `model(input_ids=, attentio
     bar = tqdm(total=cfg.steps, initial=step, disable=not (cfg.progress and d.main), unit='step', mininterval=2, dynamic_ncols=True)
     val_loss = validate() if val_ds is not None and step == 0 else None
     win, t_win, bad_row, interrupted, early, t0, tokens0 = [0.0, 0, 0, 0.0], time.time(), 0, False, False, time.time(), tokens
-    win_extra = {}                                                     # the objective's own metrics, per unit, summed over logged steps
+    metrics = tuple(getattr(objective, 'metrics', ())); win_extra = [0.0] * len(metrics)     # the objective's own metrics, per unit
     try:
         with _StopFlag() as stop:
             while step < cfg.steps:
                 mbs = [{k: v.to(dev, non_blocking=True) for k, v in next(batches).items()} for _ in range(cfg.accum)]
                 late = bool(cfg.time_limit) and time.time() - t0 > cfg.time_limit
+                n_in = sum(float(x['attention_mask'].sum()) if 'attention_mask' in x else float(x['input_ids'].numel()) for x in mbs)
                 units = sum(float(objective.units(x)) if objective is not None else float((x['labels'][:, 1:] != -100).sum()) for x in mbs)
-                head = _all_sum(torch.tensor([units, float(stop.set), float(late)],
-                                             dtype=torch.float64, device=dev), d)        # all ranks agree to stop
+                head = _all_sum(torch.tensor([units, float(stop.set), float(late), n_in],
+                                             dtype=torch.float64, device=dev), d)        # all ranks agree to stop; token counts
                 if head[1] > 0: interrupted = True; break
                 if head[2] > 0:
                     early = True
@@ -442,45 +496,26 @@ def train(model:nn.Module,            # a causal LM: `model(input_ids=, attentio
                 n_tgt = max(head[0].item(), 1.0)
                 lr = lr_at(step, cfg)
                 for g in opt.param_groups: g['lr'] = lr * g['lr_mult']
-                tot, extra = torch.zeros(3, dtype=torch.float64, device=dev), {}   # [loss sum, input tokens, KL sum]; objective's sums
-                for j, x in enumerate(mbs):
-                    with (net.no_sync() if d.world > 1 and j < cfg.accum - 1 else contextlib.nullcontext()):
-                        kd = torch.zeros((), device=dev)
-                        if objective is not None:
-                            s, more = objective(net, x, autocast)
-                            extra = {k: extra.get(k, 0.0) + float(v) for k, v in more.items()}
-                        else:
-                            with autocast(): logits = net(input_ids=x['input_ids'], attention_mask=x.get('attention_mask')).logits
-                            s, _ = lm_loss_sum(logits, x['labels'])
-                        if teacher is not None:
-                            with torch.no_grad(), autocast(): t_logits = teacher(input_ids=x['input_ids'], attention_mask=x.get('attention_mask')).logits
-                            kd = kd_loss_sum(logits, t_logits, x['labels'], cfg.kd_temperature)
-                        (((1 - cfg.kd_weight) * s + cfg.kd_weight * kd) * d.world / n_tgt).backward()
-                    tot += torch.stack([s.detach().double(), x['attention_mask'].sum().double() if 'attention_mask' in x else torch.tensor(float(x['input_ids'].numel()), dtype=torch.float64, device=dev), kd.detach().double()])
-                gn = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip if cfg.clip > 0 else float('inf')).item()
-                tot = _all_sum(tot, d); loss = tot[0].item() / n_tgt; win[3] += tot[2].item() / n_tgt
-                if extra:
-                    ex = _all_sum(torch.tensor(list(extra.values()), dtype=torch.float64, device=dev), d).tolist()
-                    win_extra = {k: win_extra.get(k, 0.0) + v / n_tgt for k, v in zip(extra, ex)}
-                if math.isfinite(loss) and math.isfinite(gn): opt.step(); bad_row = 0
+                sums, gn, ok = train_step(net, model, opt, mbs, n_tgt, cfg, d, autocast, teacher, objective)
+                loss, gn = sums[0].item() / n_tgt, gn.item(); win[3] += sums[1].item() / n_tgt
+                win_extra = [a + b / n_tgt for a, b in zip(win_extra, sums[2:].tolist())]
+                if ok: bad_row = 0
                 else:
                     skipped += 1; bad_row += 1
                     if bad_row >= cfg.max_bad_steps:
-                        opt.zero_grad(set_to_none=True)
                         raise FloatingPointError(f'non-finite loss or gradient in {bad_row} optimizer steps in a row (last: step {step}, '
                                                  f'{skipped} skipped in all); stopping. Lower the learning rate or check the data; '
                                                  f'the last checkpoint is in {cfg.out_dir}/checkpoints')
-                opt.zero_grad(set_to_none=True)
-                step += 1; tokens += int(tot[1].item())
+                step += 1; tokens += int(head[3].item())
                 if math.isfinite(loss): win[0] += loss; win[1] += 1
-                win[2] += tot[1].item(); bar.update(1)
+                win[2] += head[3].item(); bar.update(1)
                 if step % cfg.log_every == 0 or step == cfg.steps:
                     rec = dict(kind='train', step=step, tokens=tokens, loss=win[0] / max(win[1], 1), lr=lr, grad_norm=gn,
                                tok_s=win[2] / max(time.time() - t_win, 1e-9), skipped=skipped)
                     if teacher is not None: rec['kd'] = win[3] / max(win[1], 1)
-                    rec.update({k: v / max(win[1], 1) for k, v in win_extra.items()})
+                    rec.update({k: v / max(win[1], 1) for k, v in zip(metrics, win_extra)})
                     log.write(**rec); bar.set_postfix(loss=f"{rec['loss']:.3f}", lr=f'{lr:.1e}', tok_s=f"{rec['tok_s']:,.0f}")
-                    win, t_win, win_extra = [0.0, 0, 0, 0.0], time.time(), {}
+                    win, t_win, win_extra = [0.0, 0, 0, 0.0], time.time(), [0.0] * len(metrics)
                 if on_step is not None: on_step(step, loss)
                 if val_ds is not None and (step % cfg.eval_every == 0 or step == cfg.steps):
                     val_loss = validate(); t_win = time.time()
