@@ -38,6 +38,7 @@ PRESETS = {
     'tiny':  dict(hidden_size=96,  n_groups=4, k_frames=4,  num_hidden_layers=3,  intermediate_size=288),
     'small': dict(hidden_size=256, n_groups=8, k_frames=8,  num_hidden_layers=6,  intermediate_size=768),
     'v75':   dict(hidden_size=768, n_groups=8, k_frames=16, num_hidden_layers=20, intermediate_size=2304),
+    'large': dict(hidden_size=1024, n_groups=8, k_frames=16, num_hidden_layers=24, intermediate_size=3072),   # 1.37 B: for sharded training
 }
 
 def checkpointing_name(setting) -> str:

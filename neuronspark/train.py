@@ -19,9 +19,10 @@ from tqdm import tqdm
 __all__ = ['OPTIMIZERS', 'NEURON_OPTIMIZERS', 'ADAM_IMPLS', 'RECIPES', 'lm_loss_sum', 'kd_loss_sum', 'TrainConfig', 'lr_at',
            'is_neuron', 'param_groups', 'Lion', 'OptimizerChain', 'make_optimizer', 'ResumableSampler', 'micro_batches',
            'list_checkpoints', 'save_checkpoint', 'CheckpointError', 'verify_checkpoint', 'load_checkpoint',
-           'newest_good_checkpoint', 'MetricsLog', 'read_log', 'Dist', 'init_distributed', 'wrap_ddp', 'evaluate',
-           'train_step', 'train', 'count_params', 'llama_params', 'llama_like', 'sample', 'plot_log', 'check_overrides',
-           'build_model', 'parse_overrides', 'resolve_recipe', 'check_run_folder', 'config_from_flags', 'ns_pretrain']
+           'newest_good_checkpoint', 'MetricsLog', 'read_log', 'Dist', 'init_distributed', 'wrap_ddp', 'decoder_layers',
+           'is_sharded', 'shard_model', 'plain_model', 'evaluate', 'train_step', 'train', 'train_memory',
+           'count_params', 'llama_params', 'llama_like', 'sample', 'plot_log', 'check_overrides', 'build_model',
+           'parse_overrides', 'resolve_recipe', 'check_run_folder', 'config_from_flags', 'ns_pretrain']
 
 # %% ../nbs/07_pretrain.ipynb #87ea9752
 def lm_loss_sum(logits:torch.Tensor,  # `[B, T, V]` next-token logits
@@ -79,6 +80,7 @@ class TrainConfig:
     num_workers: int = 0             # DataLoader workers
     progress: bool = True            # tqdm progress bar (rank 0)
     tensorboard: bool = True         # also write TensorBoard events when the `tensorboard` package is installed
+    fsdp: bool = False               # shard parameters, gradients and optimizer state over the processes (FSDP2) instead of DDP
 
     def __post_init__(self): self.validate()
 
@@ -97,6 +99,9 @@ class TrainConfig:
         if self.optimizer.lower() not in OPTIMIZERS: raise ValueError(f'TrainConfig.optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}')
         if self.neuron_optimizer.lower() not in NEURON_OPTIMIZERS: raise ValueError(f'TrainConfig.neuron_optimizer must be one of {NEURON_OPTIMIZERS}, got {self.neuron_optimizer!r}')
         if self.adam_impl not in ADAM_IMPLS: raise ValueError(f'TrainConfig.adam_impl must be one of {ADAM_IMPLS}, got {self.adam_impl!r}')
+        if self.fsdp and (self.optimizer.lower() == 'muon' or self.neuron_optimizer.lower() != 'same'):
+            raise ValueError(f"TrainConfig.fsdp works with AdamW/Adam on every group (optimizer {self.optimizer!r}, neuron_optimizer "
+                             f"{self.neuron_optimizer!r}): Muon orthogonalises whole matrices and FSDP gives each process a shard; use DDP for Muon")
 
 def lr_at(step:int, cfg:TrainConfig) -> float:
     "Learning rate of optimizer step `step` (0-based): linear warmup, then cosine down to `lr * min_lr_ratio`."
@@ -211,18 +216,37 @@ def list_checkpoints(out_dir) -> list[Path]:
     found = [(int(m.group(1)), p) for p in root.iterdir() if p.is_dir() and (m := _CKPT.match(p.name))]
     return [p for _, p in sorted(found)]
 
-def save_checkpoint(out_dir, step:int, model:nn.Module, optimizer, state:dict, keep:int=3) -> Path:
-    "Write `checkpoints/step_N/` atomically (temp folder + rename); keep the newest `keep` by step number."
+def save_checkpoint(out_dir, step:int, model:nn.Module, optimizer, state:dict, keep:int=3,
+                    d=None,                # this process's `Dist` (a sharded model: every process calls, the main one writes the rest)
+                   ) -> Path:
+    """Write `checkpoints/step_N/` atomically (temp folder + rename); keep the newest `keep` by step number. A sharded
+    model (`shard_model`) is saved by every process at once with `torch.distributed.checkpoint` into `dcp/` (each writes
+    its own shards); the main process writes the rest and renames."""
+    from torch.distributed.fsdp import FSDPModule
+    sharded, main = isinstance(model, FSDPModule), d is None or d.main
     root = Path(out_dir) / 'checkpoints'; root.mkdir(parents=True, exist_ok=True)
-    final, tmp = root / f'step_{step}', Path(tempfile.mkdtemp(dir=root, prefix=f'.tmp-step_{step}-'))
+    final = root / f'step_{step}'
+    if sharded:                                       # one temp folder that every process knows
+        tmp = root / f'.tmp-step_{step}-sharded'
+        if main: shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir()
+        dist.barrier()
+        import torch.distributed.checkpoint as dcp
+        from torch.distributed.checkpoint.state_dict import get_state_dict
+        msd, osd = get_state_dict(model, optimizer)
+        dcp.save(dict(model=msd, optim=osd), checkpoint_id=str(tmp / 'dcp'))
+        dist.barrier()
+        if not main: return final
+    else: tmp = Path(tempfile.mkdtemp(dir=root, prefix=f'.tmp-step_{step}-'))
     try:
-        save_model(model, str(tmp / 'model.safetensors'))
-        torch.save(optimizer.state_dict(), tmp / 'optimizer.pt')
+        if not sharded:
+            save_model(model, str(tmp / 'model.safetensors'))
+            torch.save(optimizer.state_dict(), tmp / 'optimizer.pt')
         torch.save(dict(torch=torch.get_rng_state(), python=random.getstate(),
                         cuda=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []), tmp / 'rng.pt')
         (tmp / 'state.json').write_text(json.dumps(state, indent=1))
         if hasattr(getattr(model, 'config', None), 'to_json_string'): (tmp / 'config.json').write_text(model.config.to_json_string())
-        (tmp / 'manifest.json').write_text(json.dumps({f.name: dict(bytes=f.stat().st_size, sha256=_sha256(f)) for f in sorted(tmp.iterdir())}, indent=1))
+        (tmp / 'manifest.json').write_text(json.dumps({f.relative_to(tmp).as_posix(): dict(bytes=f.stat().st_size, sha256=_sha256(f))
+                                                       for f in sorted(tmp.rglob('*')) if f.is_file()}, indent=1))
         if final.exists(): shutil.rmtree(final)           # the same step saved again (e.g. interrupted right after a save)
         os.rename(tmp, final)
     except BaseException:
@@ -250,7 +274,7 @@ def verify_checkpoint(path) -> dict:
         except (ValueError, UnicodeDecodeError) as e: raise CheckpointError(f'{path}/state.json is not valid JSON ({e})') from None
     try: man = json.loads((path / 'manifest.json').read_text())
     except (ValueError, UnicodeDecodeError) as e: raise CheckpointError(f'{path}/manifest.json is not valid JSON ({e})') from None
-    for name in ('model.safetensors', 'optimizer.pt', 'rng.pt', 'state.json'):
+    for name in ('dcp/.metadata' if 'dcp/.metadata' in man else 'model.safetensors', 'dcp/.metadata' if 'dcp/.metadata' in man else 'optimizer.pt', 'rng.pt', 'state.json'):
         if name not in man: raise CheckpointError(f'{path}: manifest.json does not list {name}')
     for name, want in man.items():
         f = path / name
@@ -262,11 +286,23 @@ def verify_checkpoint(path) -> dict:
 def load_checkpoint(path, model:nn.Module, optimizer=None,
                     state:dict=None,  # the checkpoint's state from an earlier `verify_checkpoint` (skips verifying again)
                    ) -> dict:
-    "Verify, then load weights (strict) and, with an optimizer, its state and the RNG states; returns the checkpoint's `state.json`."
+    """Verify, then load weights (strict) and, with an optimizer, its state and the RNG states; returns the checkpoint's
+    `state.json`. A sharded checkpoint (`dcp/`) loads into a sharded model on any number of processes, or into a plain one:
+    `torch.distributed.checkpoint` reshards on load."""
     path = Path(path); st = verify_checkpoint(path) if state is None else state
-    load_model(model, str(path / 'model.safetensors'), strict=True)
+    if (path / 'dcp').is_dir():
+        import torch.distributed.checkpoint as dcp
+        from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict, get_model_state_dict, set_model_state_dict
+        if optimizer is not None:
+            msd, osd = get_state_dict(model, optimizer)
+            sd = dict(model=msd, optim=osd); dcp.load(sd, checkpoint_id=str(path / 'dcp'))
+            set_state_dict(model, optimizer, model_state_dict=sd['model'], optim_state_dict=sd['optim'])
+        else:
+            sd = dict(model=get_model_state_dict(model)); dcp.load(sd, checkpoint_id=str(path / 'dcp'))
+            set_model_state_dict(model, sd['model'])
+    else: load_model(model, str(path / 'model.safetensors'), strict=True)
     if optimizer is not None:
-        optimizer.load_state_dict(torch.load(path / 'optimizer.pt', weights_only=True, map_location='cpu'))
+        if not (path / 'dcp').is_dir(): optimizer.load_state_dict(torch.load(path / 'optimizer.pt', weights_only=True, map_location='cpu'))
         rng = torch.load(path / 'rng.pt', weights_only=True)
         torch.set_rng_state(rng['torch']); random.setstate(rng['python'])
         if rng['cuda'] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(rng['cuda'])
@@ -336,6 +372,42 @@ def wrap_ddp(model:nn.Module, d:Dist, dev:torch.device) -> nn.Module:
     if d.world == 1: return model
     return nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == 'cuda' else None, gradient_as_bucket_view=True)
 
+def decoder_layers(model:nn.Module) -> nn.ModuleList:
+    "The model's stack of decoder layers: `model.layers` (NeuronSpark) or `model.model.layers` (Hugging Face causal LMs)."
+    for m in (model, getattr(model, 'model', None)):
+        if isinstance(getattr(m, 'layers', None), nn.ModuleList): return m.layers
+    raise ValueError(f'{type(model).__name__}: no `layers` ModuleList to shard')
+
+def is_sharded(model:nn.Module) -> bool:
+    "True for a model that `shard_model` (FSDP2's `fully_shard`) has sharded."
+    from torch.distributed.fsdp import FSDPModule
+    return isinstance(model, FSDPModule)
+
+def shard_model(model:nn.Module, prec:str='fp32') -> nn.Module:
+    """FSDP2: `fully_shard` each decoder layer, then the root (embeddings, final norm, tied head). Each process keeps 1/world
+    of every parameter, gradient and optimizer state; a layer's full weights exist only while it runs (all-gathered before
+    its forward and again before its backward, its gradients reduce-scattered after). `prec='bf16'`: layers compute in
+    bf16 and gradients are reduced in fp32."""
+    from torch.distributed.fsdp import fully_shard, MixedPrecisionPolicy
+    if not dist.is_initialized():                   # one process without torchrun: a group of one, so the same code runs
+        dist.init_process_group('gloo' if next(model.parameters()).device.type == 'cpu' else 'nccl', store=dist.HashStore(), rank=0, world_size=1)
+    mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if prec == 'bf16' else MixedPrecisionPolicy()
+    for layer in decoder_layers(model): fully_shard(layer, mp_policy=mp)
+    fully_shard(model, mp_policy=mp)
+    return model
+
+def plain_model(model:nn.Module, d:Dist=None) -> nn.Module:
+    """The trained model as an ordinary module: itself, or for a sharded one a fresh copy holding the gathered weights on
+    the main process (every process must call it; the others get None). `save_pretrained`, sampling and evaluation use it."""
+    if not is_sharded(model): return model
+    from torch.distributed.checkpoint.state_dict import get_model_state_dict, StateDictOptions
+    from torch.distributed.fsdp import FSDPModule
+    sd = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    if not (d or Dist()).main: return None
+    cls = next(c for c in type(model).__mro__[1:] if not issubclass(c, FSDPModule))   # the class `fully_shard` derived from
+    plain = cls(model.config); plain.load_state_dict(sd)
+    return plain.to(next(iter(sd.values())).device)
+
 def _all_sum(t:torch.Tensor, d:Dist) -> torch.Tensor:
     "Sum a tensor over processes (in place); identity for one process."
     if d.world > 1: dist.all_reduce(t)
@@ -392,8 +464,10 @@ def train_step(net:nn.Module,            # the model, or its DDP wrapper
     "One optimizer step: forward and backward of every micro-batch (the gradient of sum / N), clipping, the update, zeroed gradients."
     d = d or Dist()
     sums = torch.zeros(2 + len(getattr(objective, 'metrics', ())), dtype=torch.float64, device=mbs[0]['input_ids'].device)
+    sharded = is_sharded(net)
     for j, x in enumerate(mbs):
-        with (net.no_sync() if d.world > 1 and j < len(mbs) - 1 else contextlib.nullcontext()):
+        if sharded: net.set_requires_gradient_sync(j == len(mbs) - 1)        # FSDP: reduce-scatter after the last micro-batch only
+        with (net.no_sync() if d.world > 1 and not sharded and j < len(mbs) - 1 else contextlib.nullcontext()):
             if objective is not None:
                 s, more = objective(net, x, autocast); loss = s
                 sums[2:] += more.detach().double()
@@ -410,6 +484,7 @@ def train_step(net:nn.Module,            # the model, or its DDP wrapper
             if mark: mark()
         sums[0] += s.detach().double()
     gn = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip if cfg.clip > 0 else float('inf'))
+    if hasattr(gn, 'full_tensor'): gn = gn.full_tensor()          # sharded: the norm over every process's shards
     ok = True
     if guard:
         sums = _all_sum(sums, d)                          # every process sees the same sums, so all skip or none
@@ -445,30 +520,35 @@ def train(model:nn.Module,            # a causal LM: `model(input_ids=, attentio
         collate_fn = getattr(train_ds, 'collate', collate_batch)
     model.to(dev).train()
     if teacher is not None: teacher.to(dev).eval().requires_grad_(False)
-    opt = make_optimizer(model, cfg)
     prec = cfg.precision if cfg.precision != 'auto' else ('bf16' if dev.type == 'cuda' else 'fp32')
     if prec not in ('bf16', 'fp32'): raise ValueError(f"TrainConfig.precision must be 'auto', 'bf16' or 'fp32', got {cfg.precision!r}")
+    if cfg.fsdp and not is_sharded(model): shard_model(model, prec)          # before the optimizer: it holds the shards
+    opt = make_optimizer(model, cfg)
     autocast = (lambda: torch.autocast(dev.type, dtype=torch.bfloat16)) if prec == 'bf16' else contextlib.nullcontext
     step = tokens = skipped = 0; ck = None
     if resume:
         if isinstance(resume, (str, Path)): ck = Path(resume); st = verify_checkpoint(ck)     # checked before anything is loaded
         else: ck, st = newest_good_checkpoint(cfg.out_dir, print if d.main else (lambda *a: None))
         if ck is None: raise FileNotFoundError(f'resume: no usable checkpoint in {cfg.out_dir}/checkpoints')
-        for k in ('batch_size', 'accum', 'seed'):
+        reshard = (ck / 'dcp').is_dir() and st['world'] != d.world          # a sharded checkpoint continues on another world size
+        if reshard and st['cfg']['batch_size'] * st['world'] != cfg.batch_size * d.world:
+            raise ValueError(f"resume: {ck} had {st['world']} process(es) x batch {st['cfg']['batch_size']}, this run {d.world} x {cfg.batch_size}; "
+                             f"the global batch must stay the same")
+        for k in (('accum', 'seed') if reshard else ('batch_size', 'accum', 'seed')):
             if st['cfg'][k] != getattr(cfg, k): raise ValueError(f"resume: {k} was {st['cfg'][k]} in {ck}, now {getattr(cfg, k)}; the data order would differ")
         for k in ('optimizer', 'neuron_optimizer'):
             if st['cfg'].get(k, 'same') != getattr(cfg, k): raise ValueError(f"resume: {k} was {st['cfg'].get(k)!r} in {ck}, now {getattr(cfg, k)!r}; its state cannot be continued")
         load_checkpoint(ck, model, opt, state=st)
-        if st['world'] != d.world: raise ValueError(f"resume: {ck} was written by {st['world']} process(es), this run has {d.world}")
+        if st['world'] != d.world and not reshard: raise ValueError(f"resume: {ck} was written by {st['world']} process(es), this run has {d.world} (only a sharded checkpoint, from --fsdp, continues on another number)")
         step, tokens, skipped = st['step'], st['tokens'], st['skipped']
         if d.main: print(f'resuming from step {step} of {cfg.steps} ({ck})')
     elif d.main and list_checkpoints(cfg.out_dir):          # a fresh run: old checkpoints would be mistaken for ours
         print(f'new run in {cfg.out_dir}: removing {len(list_checkpoints(cfg.out_dir))} old checkpoint(s) (resume continues a run instead)')
         for p in list_checkpoints(cfg.out_dir): shutil.rmtree(p)
-    net = wrap_ddp(model, d, dev)
+    net = model if is_sharded(model) else wrap_ddp(model, d, dev)
     log = MetricsLog(cfg.out_dir, d.main, cfg.tensorboard, resume_step=step if ck else None)
     def save():
-        if d.main: save_checkpoint(cfg.out_dir, step, model, opt, dict(step=step, tokens=tokens, skipped=skipped, world=d.world, cfg=asdict(cfg)), cfg.keep)
+        if d.main or is_sharded(model): save_checkpoint(cfg.out_dir, step, model, opt, dict(step=step, tokens=tokens, skipped=skipped, world=d.world, cfg=asdict(cfg)), cfg.keep, d)
         if d.world > 1: dist.barrier()
     def validate():
         v = evaluate(net, val_ds, cfg, d, dev, collate_fn, autocast, objective)
@@ -527,6 +607,17 @@ def train(model:nn.Module,            # a causal LM: `model(input_ids=, attentio
     if interrupted and d.main: print(f'interrupted: checkpoint saved at step {step} in {cfg.out_dir}/checkpoints; run again with resume to continue')
     return dict(step=step, tokens=tokens, skipped=skipped, val_loss=val_loss, interrupted=interrupted, stopped_early=early,
                 seconds=time.time() - t0, tokens_this_call=tokens - tokens0)
+
+# %% ../nbs/07_pretrain.ipynb #7fe84dec
+def train_memory(n_params:int,          # P
+                 world:int=1,           # W processes (GPUs)
+                 fsdp:bool=False,       # states sharded over the W processes
+                 activations:float=0.0, # GiB of activations per GPU (independent of W at a fixed per-GPU batch)
+                ) -> dict:              # GiB per GPU: params, grads, optimizer, activations, total
+    "Per-GPU training memory with AdamW and fp32 weights: 4 + 4 + 8 bytes per parameter, / W under FSDP2, plus activations."
+    share = 1 / world if fsdp else 1
+    g = {k: b * n_params * share / 2**30 for k, b in (('params', 4), ('grads', 4), ('optimizer', 8))}
+    return dict(g, activations=activations, total=sum(g.values()) + activations)
 
 # %% ../nbs/07_pretrain.ipynb #500af6fc
 def count_params(model:nn.Module) -> int:
@@ -711,6 +802,7 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
                 device:str='auto',          # auto, cpu, cuda (under torchrun: one GPU per process)
                 precision:str='auto',       # auto (bf16 autocast on CUDA, fp32 on CPU), bf16, fp32
                 grad_ckpt:bool=False,       # activation checkpointing per layer (less memory, more time)
+                fsdp:bool=False,            # under torchrun: shard parameters, gradients and optimizer state (FSDP2) instead of DDP; AdamW/Adam only
                 eval_every:int=100,         # steps between validation losses
                 eval_batches:int=20,        # validation micro-batches per process (0: all)
                 log_every:int=10,           # steps per logged training loss
@@ -743,7 +835,7 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
                             optimizer=optimizer, neuron_optimizer=neuron_optimizer, kd_weight=kd_weight if teacher else 0.0,
                             kd_temperature=kd_temperature, weight_decay=weight_decay, neuron_lr_mult=neuron_lr_mult, clip=clip, eval_every=eval_every,
                             eval_batches=eval_batches, log_every=log_every, save_every=save_every, keep=keep, seed=seed, device=device,
-                            precision=precision, num_workers=workers, progress=progress, time_limit=60 * minutes)
+                            precision=precision, num_workers=workers, progress=progress, time_limit=60 * minutes, fsdp=fsdp)
     try: overrides = {**rc['config'], **parse_overrides(config)}; check_overrides(overrides)
     except ValueError as e: raise arg_error('config', str(e).removeprefix('--config: ')) from None
     check_run_folder(out, resume, force)
@@ -782,6 +874,7 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
         if d.main: print(f'teacher: {type(t_model).__name__} from {tp}, {count_params(t_model):,} parameters, kd_weight {kd_weight}, T {kd_temperature}')
     res = train(model, train_ds, val_ds, cfg, resume=resume, teacher=t_model)
     if res['interrupted']: raise SystemExit(130)            # like Ctrl-C, so that scripts stop here too
+    model = plain_model(model, d)                           # sharded: the weights gathered into an ordinary model on rank 0
     if not d.main: return
     if res['stopped_early']: print(f"stopped by --minutes {minutes} after {res['step']} of {steps} steps ({res['tokens']:,} tokens)")
     out = Path(out); model.save_pretrained(out / 'final'); tok.save_pretrained(out / 'final')
