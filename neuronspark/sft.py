@@ -13,6 +13,7 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 from .data import (VAL_FRAC, atomic_write, collate_batch, load_reviews, norm_key, pack_paragraphs,
                               people_daily, split_of)
+from .model import decode_loop
 
 # %% auto #0
 __all__ = ['ROLES', 'SENTIMENT_QUESTION', 'SENTIMENT_FOLLOWUP', 'SENTIMENT_ANSWER', 'TITLE_QUESTION', 'CONTINUE_QUESTION',
@@ -295,20 +296,8 @@ def chat_answers(model, tokenizer,
 
 # %% ../nbs/08_sft.ipynb #c767230c
 def _greedy_full(model, prompts, max_new_tokens, eos, pad, dev):
-    "Greedy decoding by full forward passes over right-padded rows (any causal LM)."
-    seqs, new, done = [list(p) for p in prompts], [[] for _ in prompts], [False] * len(prompts)
-    for _ in range(max_new_tokens):
-        L = max(map(len, seqs))
-        ids = torch.tensor([s + [pad] * (L - len(s)) for s in seqs], device=dev)
-        mask = torch.tensor([[1] * len(s) + [0] * (L - len(s)) for s in seqs], device=dev)
-        logits = model(input_ids=ids, attention_mask=mask).logits                    # [B, L, V]
-        nxt = logits[torch.arange(len(seqs), device=dev), torch.tensor([len(s) - 1 for s in seqs], device=dev)].argmax(-1).tolist()
-        for b, t in enumerate(nxt):
-            if done[b]: continue
-            if t == eos: done[b] = True
-            else: new[b].append(t); seqs[b].append(t)
-        if all(done): break
-    return new
+    "Greedy decoding with chapter 6's `decode_loop` (the state for NeuronSpark, full forwards for any other causal LM)."
+    return decode_loop(model, prompts, lambda logits, live: logits.argmax(-1), max_new_tokens, eos=[eos], pad_id=pad)[0]
 
 def _generate_hf(model, prompts, max_new_tokens, eos, pad, dev):
     "Greedy decoding with `model.generate` over left-padded rows."

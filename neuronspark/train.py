@@ -14,14 +14,16 @@ import torch.nn.functional as F
 from safetensors.torch import load_model, save_model
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
+from .block import neurons
+from .model import decode_loop
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'NEURON_OPTIMIZERS', 'RECIPES', 'lm_loss_sum', 'kd_loss_sum', 'TrainConfig', 'lr_at', 'is_neuron',
-           'param_groups', 'Lion', 'OptimizerChain', 'make_optimizer', 'ResumableSampler', 'micro_batches',
-           'list_checkpoints', 'save_checkpoint', 'CheckpointError', 'verify_checkpoint', 'load_checkpoint',
-           'newest_good_checkpoint', 'MetricsLog', 'read_log', 'Dist', 'init_distributed', 'evaluate', 'train',
-           'count_params', 'llama_params', 'llama_like', 'sample', 'plot_log', 'check_overrides', 'build_model',
-           'parse_overrides', 'resolve_recipe', 'check_run_folder', 'config_from_flags', 'ns_pretrain']
+__all__ = ['OPTIMIZERS', 'NEURON_OPTIMIZERS', 'RECIPES', 'lm_loss_sum', 'kd_loss_sum', 'TrainConfig', 'lr_at', 'param_groups',
+           'Lion', 'OptimizerChain', 'make_optimizer', 'ResumableSampler', 'micro_batches', 'list_checkpoints',
+           'save_checkpoint', 'CheckpointError', 'verify_checkpoint', 'load_checkpoint', 'newest_good_checkpoint',
+           'MetricsLog', 'read_log', 'Dist', 'init_distributed', 'evaluate', 'train', 'count_params', 'llama_params',
+           'llama_like', 'sample', 'plot_log', 'check_overrides', 'build_model', 'parse_overrides', 'resolve_recipe',
+           'check_run_folder', 'config_from_flags', 'ns_pretrain']
 
 # %% ../nbs/07_pretrain.ipynb #87ea9752
 def lm_loss_sum(logits:torch.Tensor,  # `[B, T, V]` next-token logits
@@ -104,10 +106,6 @@ def lr_at(step:int, cfg:TrainConfig) -> float:
     return lo + (cfg.lr - lo) * 0.5 * (1 + math.cos(math.pi * t))
 
 # %% ../nbs/07_pretrain.ipynb #fc9f426d
-def is_neuron(m:nn.Module) -> bool:
-    "A neuron population: a module that keeps a membrane `v` and can `reset()` it (`PLIFNode`, `SelectivePLIF`, ...)."
-    return callable(getattr(m, 'reset', None)) and 'v' in vars(m)
-
 def _embedding_ids(model:nn.Module) -> set:
     "Ids of the embedding tables and of the output head's weight (tied or not)."
     ids = {id(p) for m in model.modules() if isinstance(m, nn.Embedding) for p in m.parameters(recurse=False)}
@@ -120,7 +118,7 @@ def param_groups(model:nn.Module,          # any model
                  neuron_lr_mult:float=1.0, # learning-rate multiplier of the `neuron` group
                 ) -> list[dict]:           # optimizer groups with `name`, `param_names`, `lr_mult`
     "Split parameters into `decay` (hidden matrices), `embedding`, `no_decay` (vectors) and `neuron` (vectors of neurons)."
-    neuron = {id(p) for m in model.modules() if is_neuron(m) for p in m.parameters(recurse=False) if p.ndim <= 1}
+    neuron = {id(p) for m in neurons(model) for p in m.parameters(recurse=False) if p.ndim <= 1}
     emb = _embedding_ids(model)
     groups = {k: ([], []) for k in ('decay', 'embedding', 'no_decay', 'neuron')}
     for n, p in model.named_parameters():                   # a tied embedding/head appears once
@@ -510,25 +508,21 @@ def llama_like(n_params:int,           # parameters to match
                        num_key_value_heads=h // hd, tie_word_embeddings=True, max_position_embeddings=max_positions, **kw)
 
 # %% ../nbs/07_pretrain.ipynb #9cbbf2bb
-@torch.no_grad()
 def sample(model, tokenizer, prompts:list, max_new_tokens:int=48, temperature:float=0.8, top_k:int=50, seed:int=0) -> list:
-    "Continue each prompt by top-k sampling (a full forward per token: any causal LM); stop at the end of a document."
-    was = model.training; model.eval()
-    dev = next(model.parameters()).device
-    g, outs = torch.Generator().manual_seed(seed), []
+    "Continue each prompt by top-k sampling with chapter 6's `decode_loop` (any causal LM); stop at the end of a document."
+    g = torch.Generator().manual_seed(seed)
+    def choose(logits, live):                               # one row: top-k sampling on the CPU, with our generator
+        z = logits[0].float().cpu()
+        if temperature <= 0: return z.argmax().view(1).to(logits.device)
+        z = z / temperature
+        if top_k: z[z < z.topk(min(top_k, len(z))).values[-1]] = -float('inf')
+        return torch.multinomial(z.softmax(-1), 1, generator=g).to(logits.device)
+    ends = {t for t in (tokenizer.eos_token_id, tokenizer.bos_token_id) if t is not None}
+    outs = []
     for p in prompts:
-        ids, new = [tokenizer.bos_token_id] + tokenizer(p, add_special_tokens=False)['input_ids'], []
-        for _ in range(max_new_tokens):
-            logits = model(input_ids=torch.tensor([ids + new], device=dev)).logits[0, -1].float().cpu()
-            if temperature <= 0: nxt = int(logits.argmax())
-            else:
-                logits = logits / temperature
-                if top_k: logits[logits < logits.topk(min(top_k, len(logits))).values[-1]] = -float('inf')
-                nxt = int(torch.multinomial(logits.softmax(-1), 1, generator=g))
-            if nxt in (tokenizer.eos_token_id, tokenizer.bos_token_id): break
-            new.append(nxt)
-        outs.append(p + tokenizer.decode(new))
-    model.train(was)
+        ids = [tokenizer.bos_token_id] + tokenizer(p, add_special_tokens=False)['input_ids']
+        new, _, _ = decode_loop(model, [ids], choose, max_new_tokens, eos=ends, pad_id=tokenizer.pad_token_id or 0)
+        outs.append(p + tokenizer.decode(new[0]))
     return outs
 
 # %% ../nbs/07_pretrain.ipynb #524ca054
