@@ -79,7 +79,8 @@ def main(preset:str='v75',       # SNN preset
     "Profile one training step and print its kernel time by kind."
     from bench_train import build_model, set_checkpointing, make_optimizer, markov_tokens, train_steps, _onoff
     from torch.profiler import profile, ProfilerActivity
-    dev = torch.device(('cuda' if torch.cuda.is_available() else 'cpu') if device == 'auto' else device)
+    from neuronspark.runs import resolve_device
+    dev = resolve_device(device)
     model = build_model('snn', preset, seq, device=dev)
     set_checkpointing(model, _onoff(ckpt)[0])
     opt = make_optimizer(model, 'fused' if dev.type == 'cuda' else 'foreach')

@@ -10,6 +10,7 @@ from typing import Callable, Iterable
 import torch
 from .model import NeuronSparkCache, NeuronSparkConfig, CACHE_NAME, output_cache, _check_ids, decode_loop, decode_step, left_pad, prefill
 from .tokenizer import check_vocab_fits
+from .runs import autocast, load_run
 from .plif import UsageError, arg_error, check_choice, check_device, check_path, check_range, ns_script
 
 # %% auto #0
@@ -294,14 +295,8 @@ def _check_generation_args(model, tokenizer, device, precision, max_new_tokens, 
     check_sampling(temperature, top_k, top_p, repetition_penalty, max_new_tokens)
 
 def _load(model:str, tokenizer:str=None, device:str='auto'):
-    "Model (eval mode, on `device`) and its tokenizer, checked against each other, generation ids set from the tokenizer."
-    from neuronspark.sft import load_lm
-    from neuronspark.tokenizer import check_tokenizer_matches, default_tokenizer_path, load_tokenizer
-    import transformers; transformers.utils.logging.disable_progress_bar()   # no loading bars in the terminal
-    m = load_lm(model).to(torch.device(check_device('device', device))).eval()
-    p = Path(model)
-    tok_dir = tokenizer or next((str(q) for q in (p, p / 'final') if (q / 'tokenizer.json').is_file()), None)
-    tok = check_tokenizer_matches(load_tokenizer(tok_dir), m.config.vocab_size, p, tok_dir or default_tokenizer_path())
+    "Chapter 6c's `load_run` (model in eval mode on `device`, its tokenizer checked against it), generation ids set from the tokenizer."
+    m, tok = load_run(model, tokenizer, device)
     return configure_generation(m, tok), tok
 
 def chat_finetuned(model:str, config) -> bool:
@@ -310,12 +305,6 @@ def chat_finetuned(model:str, config) -> bool:
     p = Path(model).resolve()
     return any((d / 'sentiment_eval.json').is_file() for d in (p, p.parent, p.parent.parent))
 
-def _autocast(model, precision:str):
-    "bf16 autocast on CUDA ('auto' or 'bf16'), nothing otherwise."
-    import contextlib
-    dev = next(model.parameters()).device
-    if precision == 'bf16' or (precision == 'auto' and dev.type == 'cuda'): return torch.autocast(dev.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 # %% ../nbs/09_sample.ipynb #e32b0eaf
 SAMPLE_SEP, EOS_NOTE = '-' * 40, '[end of text]'   # between prompts; after a text the model ended itself
@@ -352,7 +341,7 @@ def ns_sample(model:str,                    # model: save_pretrained folder, run
         if i: print(SAMPLE_SEP, flush=True)
         if len(part) == 1: print(part[0], end='', flush=True)
         write = (lambda b, s: print(s, end='', flush=True)) if len(part) == 1 else None
-        with _autocast(m, precision): texts = generate_text(m, tok, part, stream=write, seed=seed + i, why=why, **kw)
+        with autocast(m.device, precision): texts = generate_text(m, tok, part, stream=write, seed=seed + i, why=why, **kw)
         for j, (p, t, w) in enumerate(zip(part, texts, why)):
             if j: print(SAMPLE_SEP)
             print('' if len(part) == 1 else p + t, flush=True)          # one prompt: its text is already on screen
@@ -385,7 +374,7 @@ def ns_chat(model:str,                    # chat model: save_pretrained folder, 
     session = ChatSession(m, tok, system=system, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k,
                           top_p=top_p, repetition_penalty=repetition_penalty, seed=seed)
     if sys.stdin.isatty(): print('type a message and press Enter; /help lists the commands; /quit or Ctrl-D quits')
-    with _autocast(m, precision): chat_loop(session, _stdin_lines(), write=lambda s, end='': print(s, end=end, flush=True))
+    with autocast(m.device, precision): chat_loop(session, _stdin_lines(), write=lambda s, end='': print(s, end=end, flush=True))
 
 # %% ../nbs/09_sample.ipynb #ec882ac5
 def _clone_states(states): return [tuple(v.detach().clone() for v in s) for s in states]

@@ -14,12 +14,13 @@ from tqdm import tqdm
 from .data import (VAL_FRAC, atomic_write, collate_batch, load_reviews, norm_key, pack_paragraphs,
                               people_daily, split_of)
 from .model import decode_loop
+from .runs import autocast, load_lm, resolve_device, resolve_precision, tokenizer_folder
 
 # %% auto #0
 __all__ = ['ROLES', 'SENTIMENT_QUESTION', 'SENTIMENT_FOLLOWUP', 'SENTIMENT_ANSWER', 'TITLE_QUESTION', 'CONTINUE_QUESTION',
            'to_messages', 'encode_chats', 'mask_text', 'mask_html', 'read_sft_records', 'SFTDataset',
            'sentiment_question', 'heldout_reviews', 'news_tasks', 'default_sft_records', 'prepare_sft_data',
-           'chat_answers', 'sentiment_questions', 'sentiment_eval', 'load_lm', 'sft_report', 'ns_sft', 'accuracy_table',
+           'chat_answers', 'sentiment_questions', 'sentiment_eval', 'sft_report', 'ns_sft', 'accuracy_table',
            'named_models', 'ns_eval_sft']
 
 # %% ../nbs/08_sft.ipynb #a8923b31
@@ -265,12 +266,6 @@ def prepare_sft_data(out_dir='out/sft',          # folder for train.jsonl, val.j
     return meta
 
 # %% ../nbs/08_sft.ipynb #5a40de19
-def _autocast(device, precision:str='auto'):
-    "bf16 autocast on CUDA (precision 'auto' or 'bf16'), nothing otherwise."
-    dev = torch.device(device)
-    if precision == 'bf16' or (precision == 'auto' and dev.type == 'cuda'): return torch.autocast(dev.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
 @torch.no_grad()
 def chat_answers(model, tokenizer,
                  conversations:list,        # message lists that end with a user turn
@@ -288,7 +283,7 @@ def chat_answers(model, tokenizer,
     eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
     for k in tqdm(range(0, len(order), batch_size), desc='answer', disable=not progress):
         idx = order[k:k + batch_size]
-        with _autocast(dev, precision):
+        with autocast(dev, precision):
             new = (_generate_hf if use_generate else _greedy_full)(model, [prompts[i] for i in idx], max_new_tokens, eos, pad, dev)
         for i, n in zip(idx, new): out[i] = tokenizer.decode(n)
     model.train(was)
@@ -339,23 +334,6 @@ def sentiment_eval(model, tokenizer,
     return dict(n=len(reviews), accuracy=float(np.mean([p == y for p, y in zip(pred, labels)])), majority=maj_n / len(reviews),
                 majority_label=maj_label, other=pred.count('other'), per_label=per,
                 answers=[dict(text=r['text'], label=y, answer=a) for r, y, a in zip(reviews, labels, answers)])
-
-# %% ../nbs/08_sft.ipynb #3cbeaf2a
-def load_lm(path,                 # a save_pretrained folder, a run folder (uses its final/, else its newest checkpoint) or a checkpoint folder
-           ):
-    "Load a causal LM (NeuronSpark or any Hugging Face model) from what `ns-pretrain` / `ns-sft` / `save_pretrained` wrote."
-    from transformers import AutoConfig, AutoModelForCausalLM
-    import neuronspark.model                                   # registers NeuronSpark with the Auto classes
-    from neuronspark.train import list_checkpoints, load_checkpoint
-    p = Path(path)
-    if (p / 'final' / 'config.json').is_file(): p = p / 'final'
-    elif not (p / 'config.json').is_file() and list_checkpoints(p): p = list_checkpoints(p)[-1]
-    if not (p / 'config.json').is_file(): raise FileNotFoundError(f'load_lm: no model in {path} (expected config.json + model.safetensors, a final/ folder or checkpoints/)')
-    if (p / 'state.json').is_file():                           # a training checkpoint: weights saved with safetensors' save_model
-        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(p))
-        load_checkpoint(p, model)
-        return model
-    return AutoModelForCausalLM.from_pretrained(p)
 
 # %% ../nbs/08_sft.ipynb #8a78c44b
 from .plif import ns_script, arg_error, check_device, check_choice, check_range, check_path
@@ -450,7 +428,7 @@ def ns_sft(init:str=None,               # pretrained model: save_pretrained fold
     check_run_folder(out, resume, force)
     if data != 'out/sft' and not Path(data).exists(): raise arg_error('data', f'{data} not found (a folder with train.jsonl, or one .jsonl file)')
     d, dev = init_distributed(device)
-    tok_dir = tokenizer or next((str(q) for q in ([Path(init), Path(init) / 'final'] if init else []) if (q / 'tokenizer.json').is_file()), None)
+    tok_dir = tokenizer or (tokenizer_folder(init) if init else None)
     tok = load_tokenizer(tok_dir)
     if d.world > 1 and not d.main: dist.barrier()                # rank 0 builds the embedded set first
     tr_path, va_path = _sft_paths(data)
@@ -509,8 +487,7 @@ def named_models(models:str,     # model folders, comma-separated (save_pretrain
     if len(labels) != len(paths): raise ValueError(f'{fn}: {len(paths)} models but {len(labels)} names')
     out = []
     for name, p in zip(labels, paths):
-        q = Path(p) / 'final' if (Path(p) / 'final' / 'tokenizer.json').is_file() else Path(p)
-        out.append((name, p, load_tokenizer(q if (q / 'tokenizer.json').is_file() else None)))
+        out.append((name, p, load_tokenizer(tokenizer_folder(p))))        # None: the committed tokenizer
     return out
 
 @ns_script
@@ -524,12 +501,12 @@ def ns_eval_sft(models:str,              # fine-tuned model folders, comma-separ
                 out:str=None,            # also write the results (answers included) to this JSON file
                ):
     "Held-out sentiment accuracy of fine-tuned models, next to the majority-class baseline."
-    dev = torch.device(check_device('device', device)); check_choice('precision', precision, ('auto', 'bf16', 'fp32'))
+    dev = resolve_device(device); resolve_precision(precision, dev)
     check_range('n', n, 0); check_range('batch', batch, 1)
     for p in filter(None, models.split(',')): check_path('models', p, 'dir', 'a model folder', flag=False)
     held = _heldout(heldout, n)
     results = {}
     for name, p, tok in named_models(models, names):
-        results[name] = sentiment_eval(load_lm(p).to(dev), tok, held, batch_size=batch, precision=precision, progress=True)
+        results[name] = sentiment_eval(load_lm(p, dev), tok, held, batch_size=batch, precision=precision, progress=True)
     print(accuracy_table(results))
     if out: atomic_write(out, lambda f: json.dump(results, f, ensure_ascii=False, indent=1))

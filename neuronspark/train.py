@@ -15,15 +15,15 @@ from safetensors.torch import load_model, save_model
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 from .block import neurons
+from .runs import CheckpointError, _sha256, autocast, list_checkpoints, resolve_device, verify_checkpoint
 from .model import decode_loop
 
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'NEURON_OPTIMIZERS', 'RECIPES', 'lm_loss_sum', 'kd_loss_sum', 'TrainConfig', 'lr_at', 'param_groups',
-           'Lion', 'OptimizerChain', 'make_optimizer', 'ResumableSampler', 'micro_batches', 'list_checkpoints',
-           'save_checkpoint', 'CheckpointError', 'verify_checkpoint', 'load_checkpoint', 'newest_good_checkpoint',
-           'MetricsLog', 'read_log', 'Dist', 'init_distributed', 'evaluate', 'train', 'count_params', 'llama_params',
-           'llama_like', 'sample', 'plot_log', 'check_overrides', 'build_model', 'parse_overrides', 'resolve_recipe',
-           'check_run_folder', 'config_from_flags', 'ns_pretrain']
+           'Lion', 'OptimizerChain', 'make_optimizer', 'ResumableSampler', 'micro_batches', 'save_checkpoint',
+           'load_checkpoint', 'newest_good_checkpoint', 'MetricsLog', 'read_log', 'Dist', 'init_distributed',
+           'evaluate', 'train', 'count_params', 'llama_params', 'llama_like', 'sample', 'plot_log', 'check_overrides',
+           'build_model', 'parse_overrides', 'resolve_recipe', 'check_run_folder', 'config_from_flags', 'ns_pretrain']
 
 # %% ../nbs/07_pretrain.ipynb #87ea9752
 def lm_loss_sum(logits:torch.Tensor,  # `[B, T, V]` next-token logits
@@ -196,15 +196,6 @@ def micro_batches(ds, cfg:TrainConfig, rank:int=0, world:int=1, collate_fn=None,
         epoch, k = epoch + 1, 0
 
 # %% ../nbs/07_pretrain.ipynb #630bdba4
-_CKPT = re.compile(r'^step_(\d+)$')
-
-def list_checkpoints(out_dir) -> list[Path]:
-    "Checkpoint folders `step_N` under `out_dir/checkpoints`, sorted by step number (oldest first)."
-    root = Path(out_dir) / 'checkpoints'
-    if not root.is_dir(): return []
-    found = [(int(m.group(1)), p) for p in root.iterdir() if p.is_dir() and (m := _CKPT.match(p.name))]
-    return [p for _, p in sorted(found)]
-
 def save_checkpoint(out_dir, step:int, model:nn.Module, optimizer, state:dict, keep:int=3) -> Path:
     "Write `checkpoints/step_N/` atomically (temp folder + rename); keep the newest `keep` by step number."
     root = Path(out_dir) / 'checkpoints'; root.mkdir(parents=True, exist_ok=True)
@@ -223,35 +214,6 @@ def save_checkpoint(out_dir, step:int, model:nn.Module, optimizer, state:dict, k
         shutil.rmtree(tmp, ignore_errors=True); raise
     for old in (list_checkpoints(out_dir)[:-keep] if keep > 0 else []): shutil.rmtree(old, ignore_errors=True)
     return final
-
-def _sha256(f:Path) -> str:
-    import hashlib
-    h = hashlib.sha256()
-    with open(f, 'rb') as fh:
-        for chunk in iter(lambda: fh.read(1 << 22), b''): h.update(chunk)
-    return h.hexdigest()
-
-class CheckpointError(ValueError):
-    "A checkpoint folder that cannot be used: a file missing, truncated or changed since it was written."
-
-def verify_checkpoint(path) -> dict:
-    "Check every file of a checkpoint against its `manifest.json`; return its `state.json`, or raise `CheckpointError` naming the file."
-    path = Path(path)
-    if not (path / 'manifest.json').is_file():                  # written before manifests existed: the files must at least be there
-        for name in ('model.safetensors', 'state.json'):
-            if not (path / name).is_file(): raise CheckpointError(f'{path / name} is missing')
-        try: return json.loads((path / 'state.json').read_text())
-        except (ValueError, UnicodeDecodeError) as e: raise CheckpointError(f'{path}/state.json is not valid JSON ({e})') from None
-    try: man = json.loads((path / 'manifest.json').read_text())
-    except (ValueError, UnicodeDecodeError) as e: raise CheckpointError(f'{path}/manifest.json is not valid JSON ({e})') from None
-    for name in ('model.safetensors', 'optimizer.pt', 'rng.pt', 'state.json'):
-        if name not in man: raise CheckpointError(f'{path}: manifest.json does not list {name}')
-    for name, want in man.items():
-        f = path / name
-        if not f.is_file(): raise CheckpointError(f'{f} is missing')
-        if f.stat().st_size != want['bytes']: raise CheckpointError(f"{f} has {f.stat().st_size:,} bytes, {want['bytes']:,} were written (truncated or replaced)")
-        if _sha256(f) != want['sha256']: raise CheckpointError(f'{f} differs from what was written (SHA-256 mismatch)')
-    return json.loads((path / 'state.json').read_text())
 
 def load_checkpoint(path, model:nn.Module, optimizer=None,
                     state:dict=None,  # the checkpoint's state from an earlier `verify_checkpoint` (skips verifying again)
@@ -318,7 +280,7 @@ class Dist:
 def init_distributed(device:str='auto') -> tuple:
     "Read torchrun's environment, start the process group (NCCL on CUDA, gloo on CPU); return `(Dist, device)`."
     d = Dist(int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1)), int(os.environ.get('LOCAL_RANK', 0)))
-    dev = torch.device(('cuda' if torch.cuda.is_available() else 'cpu') if device == 'auto' else device)
+    dev = resolve_device(device)                    # chapter 6c: 'auto' is cuda when available
     if dev.type == 'cuda':                          # an explicit index: set_device rejects a bare 'cuda'
         dev = torch.device('cuda', d.local_rank if d.world > 1 else (dev.index if dev.index is not None else torch.cuda.current_device()))
         torch.cuda.set_device(dev)
@@ -386,9 +348,7 @@ def train(model:nn.Module,            # a causal LM: `model(input_ids=, attentio
     model.to(dev).train()
     if teacher is not None: teacher.to(dev).eval().requires_grad_(False)
     opt = make_optimizer(model, cfg)
-    prec = cfg.precision if cfg.precision != 'auto' else ('bf16' if dev.type == 'cuda' else 'fp32')
-    if prec not in ('bf16', 'fp32'): raise ValueError(f"TrainConfig.precision must be 'auto', 'bf16' or 'fp32', got {cfg.precision!r}")
-    autocast = (lambda: torch.autocast(dev.type, dtype=torch.bfloat16)) if prec == 'bf16' else contextlib.nullcontext
+    amp = lambda: autocast(dev, cfg.precision)              # chapter 6c: bf16 autocast on CUDA for 'auto'
     step = tokens = skipped = 0; ck = None
     if resume:
         if isinstance(resume, (str, Path)): ck = Path(resume); st = verify_checkpoint(ck)     # checked before anything is loaded
@@ -408,10 +368,11 @@ def train(model:nn.Module,            # a causal LM: `model(input_ids=, attentio
     net = nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == 'cuda' else None) if d.world > 1 else model
     log = MetricsLog(cfg.out_dir, d.main, cfg.tensorboard, resume_step=step if ck else None)
     def save():
-        if d.main: save_checkpoint(cfg.out_dir, step, model, opt, dict(step=step, tokens=tokens, skipped=skipped, world=d.world, cfg=asdict(cfg)), cfg.keep)
+        if d.main: save_checkpoint(cfg.out_dir, step, model, opt, dict(step=step, tokens=tokens, skipped=skipped, world=d.world, cfg=asdict(cfg),
+                                                                   seq_len=getattr(train_ds, 'seq_len', None)), cfg.keep)
         if d.world > 1: dist.barrier()
     def validate():
-        v = evaluate(net, val_ds, cfg, d, dev, collate_fn, autocast)
+        v = evaluate(net, val_ds, cfg, d, dev, collate_fn, amp)
         log.write(kind='val', step=step, tokens=tokens, val_loss=v); return v
     batches = micro_batches(train_ds, cfg, d.rank, d.world, collate_fn, start=step * cfg.accum)
     bar = tqdm(total=cfg.steps, initial=step, disable=not (cfg.progress and d.main), unit='step', mininterval=2, dynamic_ncols=True)
@@ -436,10 +397,10 @@ def train(model:nn.Module,            # a causal LM: `model(input_ids=, attentio
                 tot = torch.zeros(3, dtype=torch.float64, device=dev)          # [loss sum, input tokens, KL sum]
                 for j, x in enumerate(mbs):
                     with (net.no_sync() if d.world > 1 and j < cfg.accum - 1 else contextlib.nullcontext()):
-                        with autocast(): logits = net(input_ids=x['input_ids'], attention_mask=x.get('attention_mask')).logits
+                        with amp(): logits = net(input_ids=x['input_ids'], attention_mask=x.get('attention_mask')).logits
                         s, _ = lm_loss_sum(logits, x['labels']); kd = torch.zeros((), device=dev)
                         if teacher is not None:
-                            with torch.no_grad(), autocast(): t_logits = teacher(input_ids=x['input_ids'], attention_mask=x.get('attention_mask')).logits
+                            with torch.no_grad(), amp(): t_logits = teacher(input_ids=x['input_ids'], attention_mask=x.get('attention_mask')).logits
                             kd = kd_loss_sum(logits, t_logits, x['labels'], cfg.kd_temperature)
                         (((1 - cfg.kd_weight) * s + cfg.kd_weight * kd) * d.world / n_tgt).backward()
                     tot += torch.stack([s.detach().double(), x['attention_mask'].sum().double() if 'attention_mask' in x else torch.tensor(float(x['input_ids'].numel()), dtype=torch.float64, device=dev), kd.detach().double()])
