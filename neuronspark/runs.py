@@ -9,7 +9,6 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_model
 from .plif import arg_error, check_choice, check_device
-from .tokenizer import check_tokenizer_matches, default_tokenizer_path, load_tokenizer
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'resolve_device', 'resolve_precision', 'autocast', 'list_checkpoints', 'CheckpointError',
@@ -123,6 +122,7 @@ def load_run(path,                  # a model folder, a run folder or a checkpoi
              device='auto',         # 'auto', 'cpu', 'cuda', ... (`resolve_device`)
             ) -> tuple:             # (model in eval mode on the device, its tokenizer)
     "A saved model and the tokenizer it was trained with, checked against each other."
+    from neuronspark.tokenizer import check_tokenizer_matches, default_tokenizer_path, load_tokenizer   # transformers: only when loading
     model = load_lm(path, resolve_device(device))
     own = tokenizer_folder(path)
     src = Path(tokenizer) if tokenizer is not None else own or default_tokenizer_path()

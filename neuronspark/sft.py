@@ -13,7 +13,6 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 from .data import (VAL_FRAC, atomic_write, collate_batch, load_reviews, norm_key, pack_paragraphs,
                               people_daily, split_of)
-from .model import decode_loop
 from .runs import autocast, load_lm, resolve_device, resolve_precision, tokenizer_folder
 
 # %% auto #0
@@ -292,6 +291,7 @@ def chat_answers(model, tokenizer,
 # %% ../nbs/08_sft.ipynb #c767230c
 def _greedy_full(model, prompts, max_new_tokens, eos, pad, dev):
     "Greedy decoding with chapter 6's `decode_loop` (the state for NeuronSpark, full forwards for any other causal LM)."
+    from neuronspark.model import decode_loop
     return decode_loop(model, prompts, lambda logits, live: logits.argmax(-1), max_new_tokens, eos=[eos], pad_id=pad)[0]
 
 def _generate_hf(model, prompts, max_new_tokens, eos, pad, dev):

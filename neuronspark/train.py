@@ -16,7 +16,6 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 from .block import neurons
 from .runs import CheckpointError, _sha256, autocast, list_checkpoints, resolve_device, verify_checkpoint
-from .model import decode_loop
 
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'NEURON_OPTIMIZERS', 'RECIPES', 'lm_loss_sum', 'kd_loss_sum', 'TrainConfig', 'lr_at', 'param_groups',
@@ -471,6 +470,7 @@ def llama_like(n_params:int,           # parameters to match
 # %% ../nbs/07_pretrain.ipynb #9cbbf2bb
 def sample(model, tokenizer, prompts:list, max_new_tokens:int=48, temperature:float=0.8, top_k:int=50, seed:int=0) -> list:
     "Continue each prompt by top-k sampling with chapter 6's `decode_loop` (any causal LM); stop at the end of a document."
+    from neuronspark.model import decode_loop               # here, not at the top: `import neuronspark.train` stays free of transformers
     g = torch.Generator().manual_seed(seed)
     def choose(logits, live):                               # one row: top-k sampling on the CPU, with our generator
         z = logits[0].float().cpu()
@@ -544,15 +544,19 @@ def build_model(arch:str='snn',        # 'snn' or 'llama' (matched parameter cou
 
 # %% ../nbs/07_pretrain.ipynb #b16175bd
 def parse_overrides(s:str) -> dict:
-    "`'a=1,b=True,c=v75b'` -> `{'a': 1, 'b': True, 'c': 'v75b'}` (values read as Python literals when possible)."
-    import ast
-    out = {}
-    for item in filter(None, (x.strip() for x in s.split(','))):
-        k, sep, v = item.partition('=')
+    "`'prenorm=true,k_frames=8,selective_init=v75b'` -> typed `NeuronSparkConfig` fields, parsed by transformers' `update_from_string`."
+    from neuronspark.model import NeuronSparkConfig
+    items = [x.strip() for x in s.split(',') if x.strip()]
+    for item in items:
+        k, sep, _ = item.partition('=')
         if not sep or not k.strip(): raise ValueError(f'--config: expected key=value, got {item!r}')
-        try: out[k.strip()] = ast.literal_eval(v.strip())
-        except (ValueError, SyntaxError): out[k.strip()] = v.strip()
-    return out
+    pairs = {k.strip(): v.strip() for k, _, v in (x.partition('=') for x in items)}
+    check_overrides(pairs)
+    cfg = NeuronSparkConfig()                       # a field's default gives its type
+    for k, v in pairs.items():
+        try: cfg.update_from_string(f'{k}={v}')
+        except (ValueError, TypeError) as e: raise ValueError(f'--config: {k}={v}: {e}') from None
+    return {k: getattr(cfg, k) for k in pairs}
 
 # %% ../nbs/07_pretrain.ipynb #5b9f4186
 RECIPES = {
