@@ -14,6 +14,7 @@ from tqdm import tqdm
 from .data import (VAL_FRAC, atomic_write, collate_batch, load_reviews, norm_key, pack_paragraphs,
                               people_daily, split_of)
 from .runs import autocast, load_lm, resolve_device, resolve_precision, tokenizer_folder
+from .train import train_flags
 
 # %% auto #0
 __all__ = ['ROLES', 'SENTIMENT_QUESTION', 'SENTIMENT_FOLLOWUP', 'SENTIMENT_ANSWER', 'TITLE_QUESTION', 'CONTINUE_QUESTION',
@@ -374,6 +375,8 @@ def sft_report(model, tokenizer,
 
 # %% ../nbs/08_sft.ipynb #a0200125
 @ns_script
+@train_flags(but=['out_dir', 'steps', 'batch_size', 'lr', 'warmup', 'optimizer', 'weight_decay', 'kd_weight', 'kd_temperature',
+                 'time_limit', 'num_workers', 'betas'])
 def ns_sft(init:str=None,               # pretrained model: save_pretrained folder, run folder (its final/) or checkpoint; none: from scratch
            data:str='out/sft',          # folder with train.jsonl (+ val.jsonl) chat records, or one .jsonl; the embedded set is built here if missing
            tokenizer:str=None,          # tokenizer folder; default: the one saved next to --init, else tokenizer_snn/
@@ -388,46 +391,35 @@ def ns_sft(init:str=None,               # pretrained model: save_pretrained fold
            steps:int=None,              # optimizer steps (default: from --epochs)
            epochs:float=2.0,            # passes over the training conversations (when --steps is not given)
            batch:int=16,                # conversations per micro-batch per process
-           accum:int=1,                 # micro-batches per optimizer step
            seq_len:int=256,             # longest row in tokens (longer conversations are cut at the end)
            lr:float=3e-4,               # peak learning rate
            warmup:int=None,             # warmup steps (default: 5% of the steps, at most 100)
            optimizer:str='adamw',       # 'adamw' or 'adam'
            weight_decay:float=0.01,     # on matrices and embeddings
-           neuron_lr_mult:float=1.0,    # learning-rate multiplier for neuron parameters
-           clip:float=1.0,              # gradient-norm clip (0: off)
-           device:str='auto',           # auto, cpu, cuda (under torchrun: one GPU per process)
-           precision:str='auto',        # auto (bf16 autocast on CUDA, fp32 on CPU), bf16, fp32
            grad_ckpt:bool=False,        # activation checkpointing per layer
-           eval_every:int=100,          # steps between validation losses (masked, on val.jsonl)
-           eval_batches:int=20,         # validation micro-batches per process (0: all)
-           log_every:int=10,            # steps per logged training loss
-           save_every:int=500,          # steps between checkpoints
-           keep:int=3,                  # checkpoints kept
-           seed:int=0,                  # data order (and the initialisation without --init)
            eval_n:int=0,                # held-out reviews asked at the end (0: all, -1: none)
            heldout:str=None,            # JSONL of held-out {"text", "label"} reviews; default: heldout.jsonl next to --data, else the packaged split
            samples:int=3,               # held-out title/continuation questions answered at the end
-           progress:bool=True,          # progress bar
            workers:int=0,               # DataLoader worker processes
+           **kwargs,                    # the other `TrainConfig` fields (chapter 7's `train_flags`)
           ):
     "Fine-tune a pretrained model on chat data (loss on assistant answers only); report held-out sentiment accuracy."
     from neuronspark.tokenizer import check_vocab_fits, load_tokenizer
     from neuronspark.train import build_model, check_run_folder, config_from_flags, count_params, init_distributed, plot_log, train
     from neuronspark.model import PRESETS
     import torch.distributed as dist
-    check_choice('arch', arch, ('snn', 'llama')); check_choice('preset', preset, list(PRESETS)); check_device('device', device)
+    check_choice('arch', arch, ('snn', 'llama')); check_choice('preset', preset, list(PRESETS))
     for name, v, lo in (('batch', batch, 1), ('seq_len', seq_len, 2), ('eval_n', eval_n, -1), ('samples', samples, 0)): check_range(name, v, lo)
     check_range('epochs', epochs, 0, lo_open=True)
     if init is not None: check_path('init', init, 'dir', 'a model folder, run folder or checkpoint')
     if tasks is not None:
         for t in tasks.split(','): check_choice('tasks', t, ('sentiment', 'sentiment2', 'title', 'continue'))
-    probe = config_from_flags(out_dir=out, steps=1 if steps is None else steps, batch_size=batch, accum=accum, lr=lr, warmup=0 if warmup is None else warmup, optimizer=optimizer,
-                              weight_decay=weight_decay, neuron_lr_mult=neuron_lr_mult, clip=clip, eval_every=eval_every, eval_batches=eval_batches,
-                              log_every=log_every, save_every=save_every, keep=keep, seed=seed, device=device, precision=precision, num_workers=workers)
+    probe = config_from_flags(out_dir=out, steps=1 if steps is None else steps, batch_size=batch, lr=lr, warmup=0 if warmup is None else warmup,
+                              optimizer=optimizer, weight_decay=weight_decay, num_workers=workers, **kwargs)
+    check_device('device', probe.device)
     check_run_folder(out, resume, force)
     if data != 'out/sft' and not Path(data).exists(): raise arg_error('data', f'{data} not found (a folder with train.jsonl, or one .jsonl file)')
-    d, dev = init_distributed(device)
+    d, dev = init_distributed(probe.device)
     tok_dir = tokenizer or (tokenizer_folder(init) if init else None)
     tok = load_tokenizer(tok_dir)
     if d.world > 1 and not d.main: dist.barrier()                # rank 0 builds the embedded set first
@@ -437,7 +429,7 @@ def ns_sft(init:str=None,               # pretrained model: save_pretrained fold
     kw = dict(max_len=seq_len, on_error='skip' if skip_bad else 'raise', system=system, tasks=keep_tasks)
     train_ds = SFTDataset(tr_path, tok, **kw)
     val_ds = SFTDataset(va_path, tok, **kw) if va_path is not None else None
-    torch.manual_seed(seed)
+    torch.manual_seed(probe.seed)
     if init: model = load_lm(init)
     else:
         if d.main: print(f'no --init: training {arch} {preset} from scratch', flush=True)
@@ -447,9 +439,9 @@ def ns_sft(init:str=None,               # pretrained model: save_pretrained fold
     try: check_vocab_fits(tok, model.config.vocab_size)
     except ValueError as e: raise arg_error('tokenizer', str(e)) from None
     if len(train_ds) < batch * d.world: raise arg_error('data', f'{tr_path} gives {len(train_ds)} conversations: too few for one batch of {batch} per process')
-    rows = batch * accum * d.world
+    rows = batch * probe.accum * d.world
     if steps is None: steps = max(1, math.ceil(epochs * len(train_ds) / rows))
-    cfg = config_from_flags(**{**vars(probe), 'steps': steps, 'warmup': min(100, max(1, steps // 20)) if warmup is None else warmup, 'progress': progress})
+    cfg = config_from_flags(**{**vars(probe), 'steps': steps, 'warmup': min(100, max(1, steps // 20)) if warmup is None else warmup})
     if d.main:
         st = train_ds.stats()
         print(f"{type(model).__name__} {count_params(model):,} parameters from {init or 'scratch'} | {st['rows']:,} conversations, "
@@ -459,7 +451,7 @@ def ns_sft(init:str=None,               # pretrained model: save_pretrained fold
     if not d.main or res['interrupted']: return
     out = Path(out); model.save_pretrained(out / 'final'); tok.save_pretrained(out / 'final')
     held = _heldout(heldout or (Path(data) if Path(data).is_dir() else Path(data).parent) / 'heldout.jsonl', eval_n) if eval_n >= 0 else []
-    report = sft_report(model, tok, held, va_path, samples, precision, progress)
+    report = sft_report(model, tok, held, va_path, samples, cfg.precision, cfg.progress)
     report.update(init=init, steps=res['step'], tokens=res['tokens'], val_loss=res['val_loss'])
     atomic_write(out / 'sentiment_eval.json', lambda f: json.dump(report, f, ensure_ascii=False, indent=1))
     from matplotlib.figure import Figure                         # no pyplot: leaves a notebook's backend alone

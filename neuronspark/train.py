@@ -22,7 +22,8 @@ __all__ = ['OPTIMIZERS', 'NEURON_OPTIMIZERS', 'RECIPES', 'lm_loss_sum', 'kd_loss
            'Lion', 'OptimizerChain', 'make_optimizer', 'ResumableSampler', 'micro_batches', 'save_checkpoint',
            'load_checkpoint', 'newest_good_checkpoint', 'MetricsLog', 'read_log', 'Dist', 'init_distributed',
            'evaluate', 'train', 'count_params', 'llama_params', 'llama_like', 'sample', 'plot_log', 'check_overrides',
-           'build_model', 'parse_overrides', 'resolve_recipe', 'check_run_folder', 'config_from_flags', 'ns_pretrain']
+           'build_model', 'parse_overrides', 'resolve_recipe', 'train_flags', 'check_run_folder', 'config_from_flags',
+           'ns_pretrain']
 
 # %% ../nbs/07_pretrain.ipynb #87ea9752
 def lm_loss_sum(logits:torch.Tensor,  # `[B, T, V]` next-token logits
@@ -71,7 +72,7 @@ class TrainConfig:
     log_every: int = 10              # steps per training-loss record
     save_every: int = 500            # checkpoint every this many steps (0: only at the end or on interrupt)
     keep: int = 3                    # newest checkpoints kept
-    seed: int = 0                    # data order (the caller seeds and builds the model)
+    seed: int = 0                    # data order (ns-pretrain and ns-sft also seed the model's initialisation with it)
     device: str = 'auto'             # 'auto' (cuda if available), 'cpu', 'cuda', 'cuda:1'; under torchrun cuda:LOCAL_RANK
     precision: str = 'auto'          # 'auto' (bf16 autocast on CUDA, fp32 on CPU), 'bf16', 'fp32'
     max_bad_steps: int = 5           # stop after this many non-finite steps in a row
@@ -579,6 +580,20 @@ def resolve_recipe(recipe:str,   # 'auto', or a name in `RECIPES`
 # %% ../nbs/07_pretrain.ipynb #41d84f75
 from .plif import ns_script, arg_error, check_device, check_choice, UsageError
 
+def train_flags(but:list):
+    "Decorator: the command also takes every `TrainConfig` field not in `but` (nor its own) as a flag, its comment as the help."
+    import dataclasses, inspect, typing
+    types = typing.get_type_hints(TrainConfig)                    # the fields' types (the annotations are strings here)
+    def _f(cmd):
+        sig = inspect.signature(cmd)
+        own = [p for p in sig.parameters.values() if p.kind != p.VAR_KEYWORD]          # the command's flags, then the fields
+        extra = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=types[f.name])
+                 for f in dataclasses.fields(TrainConfig) if f.name not in but and f.name not in sig.parameters]
+        cmd.__signature__ = sig.replace(parameters=own + extra)   # what fastcore's parser reads (as `delegates` does)
+        cmd.__delwrap__ = TrainConfig                             # where it finds their comments (fastcore's `docments`)
+        return cmd
+    return _f
+
 _FLAG = dict(batch_size='batch', num_workers='workers', time_limit='minutes')   # TrainConfig field -> ns-pretrain flag
 
 def check_run_folder(out:str, resume:bool, force:bool):
@@ -596,6 +611,7 @@ def config_from_flags(**kw) -> TrainConfig:
         raise arg_error(_FLAG.get(field, field), str(e).split(' ', 1)[1]) from None
 
 @ns_script
+@train_flags(but=['out_dir', 'steps', 'batch_size', 'lr', 'warmup', 'optimizer', 'neuron_lr_mult', 'kd_weight', 'time_limit', 'num_workers', 'betas'])
 def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny, small, v75
                 arch:str='snn',             # 'snn', or 'llama': a Hugging Face Llama with a matched parameter count
                 data:str='out/data',        # folder with train.jsonl and val.jsonl (ns-prepare-data), or one .jsonl file
@@ -606,52 +622,38 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
                 steps:int=None,             # optimizer steps (default 1000 unless --tokens is given)
                 tokens:int=None,            # train on about this many tokens instead (sets --steps)
                 batch:int=8,                # rows per micro-batch per process
-                accum:int=1,                # micro-batches per optimizer step
                 seq_len:int=256,            # tokens per row
                 recipe:str='auto',          # training recipe: 'gap' (chapter 7a's), 'v75' (upstream's); auto: gap for tiny/small, v75 for v75
                 lr:float=None,              # peak learning rate (default: the recipe's)
                 warmup:int=None,            # warmup steps (default: 5% of the steps, at most 200)
                 optimizer:str=None,         # 'adamw', 'adam', or 'muon' (Muon on hidden matrices, AdamW on the rest); default: the recipe's
-                neuron_optimizer:str='same',# optimizer of the neuron parameters: 'same', or 'lion' (sign updates)
-                weight_decay:float=0.1,     # on matrices and embeddings
                 neuron_lr_mult:float=None,  # learning-rate multiplier for neuron parameters (default: the recipe's)
-                clip:float=1.0,             # gradient-norm clip (0: off)
-                device:str='auto',          # auto, cpu, cuda (under torchrun: one GPU per process)
-                precision:str='auto',       # auto (bf16 autocast on CUDA, fp32 on CPU), bf16, fp32
                 grad_ckpt:bool=False,       # activation checkpointing per layer (less memory, more time)
-                eval_every:int=100,         # steps between validation losses
-                eval_batches:int=20,        # validation micro-batches per process (0: all)
-                log_every:int=10,           # steps per logged training loss
-                save_every:int=500,         # steps between checkpoints
-                keep:int=3,                 # checkpoints kept
-                seed:int=0,                 # model initialisation and data order
                 config:str='',              # SNN config overrides on top of the recipe's, e.g. "prenorm=False,k_frames=16"
                 teacher:str=None,           # distil from this causal LM folder (same tokenizer), e.g. a Llama run's final/
                 kd_weight:float=0.5,        # with --teacher: weight w of the distillation term
-                kd_temperature:float=1.0,   # with --teacher: temperature T
                 minutes:float=0,            # stop early (validate, save) after this many minutes of training (0: no limit)
                 samples:int=3,              # lines sampled at the end (0: none)
-                progress:bool=True,         # progress bar
                 workers:int=0,              # DataLoader worker processes
+                **kwargs,                   # the other `TrainConfig` fields (see `train_flags`)
                ):
     "Pretrain the SNN (or the matched Llama baseline) on JSONL data; print the validation loss next to the unigram entropy."
     from neuronspark.model import PRESETS
     check_choice('arch', arch, ('snn', 'llama')); check_choice('preset', preset, list(PRESETS))
     try: rname, rc = resolve_recipe(recipe, preset, arch)
     except ValueError as e: raise arg_error('recipe', str(e)) from None
-    check_device('device', device)
     lr = rc['lr'] if lr is None else lr
     optimizer = rc['optimizer'] if optimizer is None else optimizer
     neuron_lr_mult = rc['neuron_lr_mult'] if neuron_lr_mult is None else neuron_lr_mult
     for name, v in (('batch', batch), ('seq_len', seq_len - 1), ('tokens', 1 if tokens is None else tokens)):
         if not v >= 1: raise arg_error(name, f"must be >= {2 if name == 'seq_len' else 1}, got {v + (name == 'seq_len')!r}")
-    world = int(os.environ.get('WORLD_SIZE', 1)); rows = batch * accum * world
+    cfg = config_from_flags(out_dir=out, steps=1 if steps is None else steps, batch_size=batch, lr=lr, warmup=0 if warmup is None else warmup,
+                            optimizer=optimizer, neuron_lr_mult=neuron_lr_mult, kd_weight=kd_weight if teacher else 0.0,
+                            num_workers=workers, time_limit=60 * minutes, **kwargs)
+    check_device('device', cfg.device)
+    world = int(os.environ.get('WORLD_SIZE', 1)); rows = batch * cfg.accum * world
     if steps is None: steps = math.ceil(tokens / (rows * seq_len)) if tokens else 1000
-    cfg = config_from_flags(out_dir=out, steps=steps, batch_size=batch, accum=accum, lr=lr, warmup=min(200, max(1, steps // 20)) if warmup is None else warmup,
-                            optimizer=optimizer, neuron_optimizer=neuron_optimizer, kd_weight=kd_weight if teacher else 0.0,
-                            kd_temperature=kd_temperature, weight_decay=weight_decay, neuron_lr_mult=neuron_lr_mult, clip=clip, eval_every=eval_every,
-                            eval_batches=eval_batches, log_every=log_every, save_every=save_every, keep=keep, seed=seed, device=device,
-                            precision=precision, num_workers=workers, progress=progress, time_limit=60 * minutes)
+    cfg = config_from_flags(**{**asdict(cfg), 'steps': steps, 'warmup': min(200, max(1, steps // 20)) if warmup is None else warmup})
     try: overrides = {**rc['config'], **parse_overrides(config)}; check_overrides(overrides)
     except ValueError as e: raise arg_error('config', str(e).removeprefix('--config: ')) from None
     check_run_folder(out, resume, force)
@@ -664,7 +666,7 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
     if not tr_path.is_file(): raise arg_error('data', f'{tr_path} not found; build the corpus first: ns-prepare-data --out {data}')
     from neuronspark.data import PretrainDataset, unigram_entropy
     from neuronspark.tokenizer import check_vocab_fits, load_tokenizer
-    d, dev = init_distributed(device)
+    d, dev = init_distributed(cfg.device)
     tok = load_tokenizer(tokenizer)
     if d.world > 1 and not d.main: dist.barrier()          # rank 0 builds the index and token caches first
     train_ds = PretrainDataset(tr_path, tok, seq_len)
@@ -672,7 +674,7 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
     if d.world > 1 and d.main: dist.barrier()
     if len(train_ds) < batch * d.world: raise arg_error('data', f'{tr_path} gives {len(train_ds)} rows of {seq_len} tokens: too few for one batch of {batch} per process')
     if val_ds is not None and len(val_ds) == 0: raise arg_error('data', f'{va_path} gives no row of {seq_len} tokens: too short to validate on')
-    torch.manual_seed(seed)
+    torch.manual_seed(cfg.seed)
     try: model = build_model(arch, preset, grad_ckpt, **overrides)
     except (ValueError, TypeError) as e: raise arg_error('config', str(e).removeprefix('--config: ')) from None
     try: check_vocab_fits(tok, model.config.vocab_size)
@@ -687,7 +689,7 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
         if (tp / 'tokenizer.json').is_file() and load_tokenizer(tp).get_vocab() != tok.get_vocab():
             raise arg_error('teacher', f'the teacher in {tp} was trained with another tokenizer than {tokenizer or "tokenizer_snn/"}; distillation needs the same one')
         t_model = AutoModelForCausalLM.from_pretrained(tp)
-        if d.main: print(f'teacher: {type(t_model).__name__} from {tp}, {count_params(t_model):,} parameters, kd_weight {kd_weight}, T {kd_temperature}')
+        if d.main: print(f'teacher: {type(t_model).__name__} from {tp}, {count_params(t_model):,} parameters, kd_weight {kd_weight}, T {cfg.kd_temperature}')
     res = train(model, train_ds, val_ds, cfg, resume=resume, teacher=t_model)
     if res['interrupted']: raise SystemExit(130)            # like Ctrl-C, so that scripts stop here too
     if not d.main: return
