@@ -65,11 +65,13 @@ def main():
     from neuronspark.model import NeuronSparkConfig, NeuronSparkForCausalLM
     from neuronspark.train import llama_like, count_params
     from neuronspark.model import CACHE_NAME, output_cache   # the Llama's cache goes in and out under transformers' name for it
-    from neuronspark.sample import prefill, decode_step, state_floats, kv_cache_floats, StaticDecoder
+    from neuronspark.model import prefill, decode_step
+    from neuronspark.sample import state_floats, kv_cache_floats, StaticDecoder
     dev = torch.device(a.device)
     cuda = dev.type == 'cuda'
     measure = timer(dev)
-    ac = (lambda: torch.autocast('cuda', dtype=torch.bfloat16)) if cuda else (lambda: torch.autocast('cpu', enabled=False))
+    from neuronspark.runs import autocast
+    ac = lambda: autocast(dev)                             # bf16 on CUDA, fp32 on the CPU
     contexts, batches = [int(x) for x in a.contexts.split(',')], [int(x) for x in a.batches.split(',')]
     info = dict(device=torch.cuda.get_device_name(dev) if cuda else 'cpu', torch=torch.__version__, transformers=transformers.__version__,
                 command=' '.join(['bench/bench_sample.py'] + sys.argv[1:]), date=time.strftime('%Y-%m-%d %H:%M'), preset=a.preset,

@@ -106,21 +106,19 @@ def run_stage(stage, out, budget_s, lanes, smoke=False):
 def breakdowns(names, out, smoke=False):
     "loss_breakdown of every arm's final model on the validation rows (GPU if there is one)."
     import numpy as np, torch
-    from transformers import AutoModelForCausalLM
-    import neuronspark.model  # noqa: F401  (registers the SNN with the Auto classes)
     from neuronspark.data import PretrainDataset
+    from neuronspark.runs import autocast, load_lm, resolve_device
     from neuronspark.gap import loss_breakdown
     from neuronspark.tokenizer import load_tokenizer
-    tok = load_tokenizer(); dev = 'cuda' if torch.cuda.is_available() else 'cpu'
+    tok = load_tokenizer(); dev = resolve_device('auto')
     counts = np.bincount(np.asarray(PretrainDataset(ROOT / 'out/data/train.jsonl', tok, 256).tokens, dtype=np.int64), minlength=len(tok))
     val = PretrainDataset(ROOT / 'out/data/val.jsonl', tok, 64 if smoke else 256)
-    ac = (lambda: torch.autocast('cuda', dtype=torch.bfloat16)) if dev == 'cuda' else None
     res = {}
     for n in names:
         f = out / n / 'final'
         if not f.is_dir(): continue
-        m = AutoModelForCausalLM.from_pretrained(f).to(dev)
-        res[n] = loss_breakdown(m, val, counts, batch_size=2 if smoke else 32, batches=2 if smoke else 10, device=dev, **({'autocast': ac} if ac else {}))
+        m = load_lm(f, dev)
+        res[n] = loss_breakdown(m, val, counts, batch_size=2 if smoke else 32, batches=2 if smoke else 10, device=dev, autocast=lambda: autocast(dev))
         del m
     return res
 

@@ -80,7 +80,8 @@ def main(preset:str='v75',       # SNN preset
     from bench_train import bench_model, set_checkpointing, step_config, markov_tokens, timed_steps, _onoff
     from neuronspark.train import make_optimizer
     from torch.profiler import profile, ProfilerActivity
-    dev = torch.device(('cuda' if torch.cuda.is_available() else 'cpu') if device == 'auto' else device)
+    from neuronspark.runs import resolve_device
+    dev = resolve_device(device)
     model = bench_model('snn', preset, seq, device=dev)
     set_checkpointing(model, _onoff(ckpt)[0])
     cfg = step_config('fused' if dev.type == 'cuda' else 'foreach')

@@ -7,7 +7,8 @@ import json, time
 from pathlib import Path
 import torch
 from fastcore.script import call_parse
-from neuronspark.sft import load_lm, named_models, sentiment_eval, _heldout
+from neuronspark.runs import load_lm, resolve_device
+from neuronspark.sft import named_models, sentiment_eval, _heldout
 
 @call_parse
 def main(models:str,                          # fine-tuned model folders, comma-separated
@@ -19,10 +20,10 @@ def main(models:str,                          # fine-tuned model folders, comma-
          out:str=None,                        # write {name: {N: accuracy}} plus per-label accuracies to this JSON file
         ):
     ns = [int(c) for c in chars.split(',')]
-    dev = torch.device(('cuda' if torch.cuda.is_available() else 'cpu') if device == 'auto' else device)
+    dev = resolve_device(device)
     held, res = _heldout(heldout, n), {}
     for name, p, tok in named_models(models, names, fn='sentiment_window'):
-        model, res[name] = load_lm(p).to(dev), {}
+        model, res[name] = load_lm(p, dev), {}
         for c in ns:
             t0 = time.time()
             r = sentiment_eval(model, tok, held, last_chars=c, batch_size=batch, precision=precision)

@@ -12,13 +12,14 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 from fastcore.basics import patch
 from .plif import UsageError, arg_error, check_choice, check_device, check_path, check_range, ns_script
+from .runs import autocast, list_checkpoints, load_lm, load_run, model_folder, resolve_device, resolve_precision
 
 # %% auto #0
 __all__ = ['POPULATIONS', 'ENERGY_45NM', 'frame_sums', 'FiringMonitor', 'aggregate', 'format_table', 'rate_matrix',
            'plot_layer_rates', 'plot_frame_rates', 'learned_betas', 'beta_groups', 'plot_beta_groups', 'byte_alphabet',
-           'token_text_sizes', 'resolve_checkpoint', 'load_lm', 'tokenizer_for', 'eval_lm', 'run_eval_settings',
-           'evaluate_checkpoint', 'ns_eval', 'spike_matmuls', 'snn_ops', 'llama_ops', 'op_totals', 'energy_pj',
-           'energy_table', 'energy_by_part', 'run_info', 'analyze', 'quality_table']
+           'token_text_sizes', 'eval_lm', 'run_eval_settings', 'evaluate_checkpoint', 'ns_eval', 'spike_matmuls',
+           'snn_ops', 'llama_ops', 'op_totals', 'energy_pj', 'energy_table', 'energy_by_part', 'run_info', 'analyze',
+           'quality_table']
 
 # %% ../nbs/10_analysis.ipynb #40371b21
 POPULATIONS = ('input_block', 'hidden', 'block_out', 'input_ffn', 'ffn_gate', 'ffn_up', 'ffn_and', 'ffn_out')
@@ -242,41 +243,6 @@ def token_text_sizes(tokenizer,  # a Hugging Face fast tokenizer
             chars[i], nbytes[i] = len(s), len(s.encode('utf-8'))
     return chars, nbytes, exact
 
-# %% ../nbs/10_analysis.ipynb #838d1ebe
-def resolve_checkpoint(path) -> Path:
-    "A folder with config.json and model weights; a run folder resolves to its final/ or its newest checkpoints/step_N/."
-    p = Path(path)
-    if (p / 'config.json').is_file() and any(p.glob('*.safetensors')): return p
-    if (p / 'final' / 'config.json').is_file(): return p / 'final'
-    from neuronspark.train import list_checkpoints
-    found = list_checkpoints(p)
-    if found: return found[-1]
-    raise FileNotFoundError(f'checkpoint {p}: no config.json + model.safetensors, no final/ and no checkpoints/step_N/ there')
-
-def load_lm(path,            # a checkpoint folder or a run folder
-            device='cpu',    # where to put the model
-           ) -> tuple:       # (model in eval mode, the checkpoint folder)
-    "Load a NeuronSpark or Llama checkpoint in fp32; every weight must match the config."
-    import neuronspark.model                                              # registers the `neuronspark` model type
-    from transformers import AutoModelForCausalLM
-    from transformers.utils import logging as hf_logging
-    p, bar = resolve_checkpoint(path), hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()                                      # no "Loading weights" bar for a small model
-    try: model, info = AutoModelForCausalLM.from_pretrained(str(p), output_loading_info=True, dtype=torch.float32)
-    finally:
-        if bar: hf_logging.enable_progress_bar()
-    bad = {k: sorted(v) for k, v in info.items() if k in ('missing_keys', 'unexpected_keys', 'mismatched_keys') and v}
-    if bad: raise ValueError(f'load_lm: the weights in {p} do not match its config.json: {bad}')
-    return model.to(device).eval(), p
-
-def tokenizer_for(checkpoint:Path, tokenizer=None):
-    "The tokenizer given, else one saved next to the checkpoint (or in its run's final/), else the committed one."
-    from neuronspark.tokenizer import load_tokenizer
-    if tokenizer is not None: return load_tokenizer(tokenizer)
-    for d in (checkpoint, checkpoint.parent, checkpoint.parent.parent / 'final'):
-        if (d / 'tokenizer.json').is_file(): return load_tokenizer(d)
-    return load_tokenizer()
-
 # %% ../nbs/10_analysis.ipynb #7ce8a35a
 @torch.no_grad()
 def eval_lm(model,                  # a causal LM: `model(input_ids=, attention_mask=).logits`
@@ -289,8 +255,7 @@ def eval_lm(model,                  # a causal LM: `model(input_ids=, attention_
     "Validation loss (nats/token), perplexity and bits per character and per byte, summed exactly as training does."
     from neuronspark.train import lm_loss_sum
     dev = next(model.parameters()).device
-    prec = precision if precision != 'auto' else ('bf16' if dev.type == 'cuda' else 'fp32')
-    check_choice('precision', precision, ('auto', 'bf16', 'fp32'))
+    resolve_precision(precision, dev)                                    # a bad value fails before any work
     chars, nbytes, exact = (x.to(dev) if torch.is_tensor(x) else x for x in token_text_sizes(ds.tok))
     was = model.training; model.eval()
     tot = torch.zeros(4, dtype=torch.float64, device=dev)                # nats, scored tokens, characters, bytes
@@ -299,7 +264,7 @@ def eval_lm(model,                  # a causal LM: `model(input_ids=, attention_
     for i, bt in enumerate(tqdm(loader, total=n, desc='eval', unit='batch', disable=not progress, mininterval=2)):
         if i >= n: break
         bt = {k: v.to(dev) for k, v in bt.items()}
-        with (torch.autocast(dev.type, dtype=torch.bfloat16) if prec == 'bf16' else contextlib.nullcontext()):
+        with autocast(dev, precision):
             logits = model(input_ids=bt['input_ids'], attention_mask=bt.get('attention_mask')).logits
         s, cnt = lm_loss_sum(logits, bt['labels'])
         tgt = bt['labels'][:, 1:]; tgt = tgt[tgt != -100]
@@ -314,14 +279,15 @@ def eval_lm(model,                  # a causal LM: `model(input_ids=, attention_
 # %% ../nbs/10_analysis.ipynb #6f9293bf
 def run_eval_settings(checkpoint) -> dict:
     "How the run that wrote `checkpoint` validated (`seq_len`, `batch_size`, `max_batches`), from its newest checkpoint's state.json; {} without one."
-    from neuronspark.train import list_checkpoints, read_log
+    from neuronspark.train import read_log
     p = Path(checkpoint)
     found = [p] if (p / 'state.json').is_file() else list_checkpoints(p)[-1:] or list_checkpoints(p.parent)[-1:]
     if not found or not (found[0] / 'state.json').is_file(): return {}
     st = json.loads((found[0] / 'state.json').read_text()); c, world = st['cfg'], st.get('world', 1)
     res = dict(batch_size=c['batch_size'], max_batches=c['eval_batches'] * world, source=str(found[0] / 'state.json'))
-    rows = st['step'] * c['batch_size'] * c['accum'] * world          # packed rows are full: tokens = rows x seq_len
-    if rows and st['tokens'] % rows == 0 and st['tokens'] // rows >= 2: res['seq_len'] = st['tokens'] // rows
+    rows = st['step'] * c['batch_size'] * c['accum'] * world          # older runs: packed rows are full, tokens = rows x seq_len
+    if st.get('seq_len'): res['seq_len'] = st['seq_len']
+    elif rows and st['tokens'] % rows == 0 and st['tokens'] // rows >= 2: res['seq_len'] = st['tokens'] // rows
     log = found[0].parent.parent / 'metrics.jsonl'                     # the run's log: its validation at that step
     val = [r for r in read_log(log.parent) if r['kind'] == 'val' and r['step'] == st['step']] if log.is_file() else []
     if val: res['logged_val_loss'] = val[-1]['val_loss']
@@ -341,22 +307,17 @@ def evaluate_checkpoint(checkpoint,                  # checkpoint folder or run 
                        ) -> dict:
     "Load a checkpoint and evaluate it on a JSONL file: loss, perplexity, bits per character (and firing rates)."
     from neuronspark.data import JsonlIndex, PretrainDataset
-    from neuronspark.tokenizer import check_tokenizer_matches, default_tokenizer_path, load_tokenizer
     from neuronspark.train import count_params
     check_path('data', data, what='a JSONL file with one {"text": ...} per line')
     if tokenizer is not None: check_path('tokenizer', tokenizer, 'dir')
     for name, v, lo in (('seq_len', seq_len, 2), ('batch', batch_size, 1), ('max_batches', max_batches, 0)):
         if v is not None: check_range(name, v, lo=lo)
-    check_choice('precision', precision, ('auto', 'bf16', 'fp32'))
-    dev = torch.device(check_device('device', device))
+    dev = resolve_device(device); resolve_precision(precision, dev)
     if len(JsonlIndex(data, 'skip' if skip_bad else 'raise')) == 0: raise arg_error('data', f'{str(data)!r} holds no documents')
-    model, ck = load_lm(checkpoint, dev)
+    model, tok = load_run(checkpoint, tokenizer, dev); ck = model_folder(checkpoint)
     run = run_eval_settings(ck)
     seq_len, batch_size = seq_len or run.get('seq_len', 256), batch_size or run.get('batch_size', 8)
     max_batches = max_batches if max_batches is not None else run.get('max_batches', 0)
-    own = next((d for d in (ck, ck.parent, ck.parent.parent / 'final') if (d / 'tokenizer.json').is_file()), None)
-    tok_dir = tokenizer or own or default_tokenizer_path()
-    tok = check_tokenizer_matches(load_tokenizer(tok_dir), model.config.vocab_size, own, tok_dir)
     ds = PretrainDataset(data, tok, seq_len, on_error='skip' if skip_bad else 'raise')
     is_snn = model.config.model_type == 'neuronspark'
     if rates and not is_snn: raise arg_error('rates', f'needs a NeuronSpark checkpoint; {ck} is a {model.config.model_type}')
@@ -545,10 +506,9 @@ def analyze(snn_checkpoint,                 # trained NeuronSpark checkpoint (or
     from neuronspark.data import PretrainDataset
     from neuronspark.train import count_params
     from neuronspark.selective import init_betas
-    dev = torch.device(('cuda' if torch.cuda.is_available() else 'cpu') if device == 'auto' else device)
-    model, ck = load_lm(snn_checkpoint, dev)
+    model, tok = load_run(snn_checkpoint, tokenizer, device); ck, dev = model_folder(snn_checkpoint), model.device
     if model.config.model_type != 'neuronspark': raise ValueError(f'analyze: `snn_checkpoint` {ck} is a {model.config.model_type}, not a NeuronSpark model')
-    ds = PretrainDataset(data, tokenizer_for(ck, tokenizer), seq_len)
+    ds = PretrainDataset(data, tok, seq_len)
     L, mon = model.config.num_hidden_layers, FiringMonitor(model, track_beta=True)
     b0 = init_betas(model.config.selective_init, model.config.n_groups)     # the groups' initial decays under the model's init
     with mon: ev = eval_lm(model, ds, batch_size, max_batches, precision, progress)
@@ -561,7 +521,7 @@ def analyze(snn_checkpoint,                 # trained NeuronSpark checkpoint (or
                ops=dict(snn=op_totals(ops), snn_dense=op_totals(dense)), energy_by_part=energy_by_part(ops))
     if llama_checkpoint is not None:
         del model
-        lm, lck = load_lm(llama_checkpoint, dev)
+        lck = model_folder(llama_checkpoint); lm = load_lm(lck, dev)
         lev = eval_lm(lm, ds, batch_size, max_batches, precision, progress)
         lops = llama_ops(lm.config, (seq_len + 1) / 2)
         rep['llama'] = dict(lev, checkpoint=str(lck), params=count_params(lm), **run_info(lck))

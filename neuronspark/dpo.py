@@ -207,9 +207,12 @@ def prepare_dpo_data(out_dir='out/dpo',        # folder for train.jsonl, val.jso
 
 # %% ../nbs/08a_dpo.ipynb #4520663d
 from .plif import ns_script, arg_error, check_device, check_choice, check_range, check_path
+from .train import train_flags
 
 # %% ../nbs/08a_dpo.ipynb #f4f22599
 @ns_script
+@train_flags(but=['out_dir', 'steps', 'batch_size', 'lr', 'warmup', 'optimizer', 'weight_decay', 'kd_weight', 'kd_temperature',
+                  'time_limit', 'num_workers', 'betas'])
 def ns_dpo(init:str,                    # the model to tune (usually ns-sft's run folder): save_pretrained, run or checkpoint folder
            ref:str=None,                # the frozen reference model (default: --init)
            data:str='out/dpo',          # folder with train.jsonl (+ val.jsonl) preference pairs, or one .jsonl; the embedded pairs are built here if missing
@@ -224,43 +227,35 @@ def ns_dpo(init:str,                    # the model to tune (usually ns-sft's ru
            steps:int=None,              # optimizer steps (default: from --epochs)
            epochs:float=1.0,            # passes over the training pairs (when --steps is not given)
            batch:int=8,                 # pairs per micro-batch per process (2x rows)
-           accum:int=1,                 # micro-batches per optimizer step
            seq_len:int=256,             # longest row in tokens
            lr:float=1e-5,               # peak learning rate
            warmup:int=None,             # warmup steps (default: 5% of the steps, at most 100)
            optimizer:str='adamw',       # 'adamw' or 'adam'
            weight_decay:float=0.0,      # on matrices and embeddings
-           clip:float=1.0,              # gradient-norm clip (0: off)
-           device:str='auto',           # auto, cpu, cuda (under torchrun: one GPU per process)
-           precision:str='auto',        # auto (bf16 autocast on CUDA, fp32 on CPU), bf16, fp32
-           eval_every:int=100,          # steps between validation DPO losses
-           eval_batches:int=20,         # validation micro-batches per process (0: all)
-           log_every:int=10,            # steps per logged training record
-           save_every:int=500,          # steps between checkpoints
-           keep:int=3,                  # checkpoints kept
-           seed:int=0,                  # data order
            eval_n:int=0,                # held-out reviews asked at the end (0: all, -1: none)
            heldout:str=None,            # JSONL of held-out {"text", "label"} reviews; default: the packaged split
-           progress:bool=True,          # progress bar
+           workers:int=0,               # DataLoader worker processes
+           **kwargs,                    # the other `TrainConfig` fields (chapter 7's `train_flags`)
           ):
     "Preference-tune a model with DPO on (prompt, chosen, rejected) pairs; report held-out pairs and sentiment accuracy."
     from neuronspark.tokenizer import check_vocab_fits, load_tokenizer
     from neuronspark.train import check_run_folder, config_from_flags, count_params, init_distributed, plot_log, train
-    from neuronspark.sft import load_lm, _heldout, sft_report
+    from neuronspark.runs import autocast, load_lm, tokenizer_folder
+    from neuronspark.sft import _heldout, sft_report
     import torch.distributed as dist
     check_path('init', init, 'dir', 'a model folder, run folder or checkpoint', flag=False)
     if ref is not None: check_path('ref', ref, 'dir', 'a model folder, run folder or checkpoint')
-    check_device('device', device); check_range('beta', beta, 0, lo_open=True); check_range('epochs', epochs, 0, lo_open=True)
+    check_range('beta', beta, 0, lo_open=True); check_range('epochs', epochs, 0, lo_open=True)
     for name, v, lo in (('batch', batch, 1), ('seq_len', seq_len, 2), ('eval_n', eval_n, -1)): check_range(name, v, lo)
     if tasks is not None:
         for t in tasks.split(','): check_choice('tasks', t, ('sentiment', 'title'))
-    probe = config_from_flags(out_dir=out, steps=1 if steps is None else steps, batch_size=batch, accum=accum, lr=lr, warmup=0 if warmup is None else warmup,
-                              optimizer=optimizer, weight_decay=weight_decay, clip=clip, eval_every=eval_every, eval_batches=eval_batches,
-                              log_every=log_every, save_every=save_every, keep=keep, seed=seed, device=device, precision=precision)
+    probe = config_from_flags(out_dir=out, steps=1 if steps is None else steps, batch_size=batch, lr=lr, warmup=0 if warmup is None else warmup,
+                              optimizer=optimizer, weight_decay=weight_decay, num_workers=workers, **kwargs)
+    check_device('device', probe.device)
     check_run_folder(out, resume, force)
     if data != 'out/dpo' and not Path(data).exists(): raise arg_error('data', f'{data} not found (a folder with train.jsonl, or one .jsonl file)')
-    d, dev = init_distributed(device)
-    tok = load_tokenizer(tokenizer or next((str(q) for q in (Path(init), Path(init) / 'final') if (q / 'tokenizer.json').is_file()), None))
+    d, dev = init_distributed(probe.device)
+    tok = load_tokenizer(tokenizer or tokenizer_folder(init))
     if d.world > 1 and not d.main: dist.barrier()                # rank 0 builds the embedded pairs first
     p = Path(data)
     if p.suffix == '.jsonl': tr_path, va_path = p, None
@@ -275,23 +270,22 @@ def ns_dpo(init:str,                    # the model to tune (usually ns-sft's ru
     try: check_vocab_fits(tok, model.config.vocab_size); check_vocab_fits(tok, ref_model.config.vocab_size)
     except ValueError as e: raise arg_error('tokenizer', str(e)) from None
     if len(train_ds) < batch * d.world: raise arg_error('data', f'{tr_path} gives {len(train_ds)} pairs: too few for one batch of {batch} per process')
-    rows = batch * accum * d.world
+    rows = batch * probe.accum * d.world
     if steps is None: steps = max(1, math.ceil(epochs * len(train_ds) / rows))
-    cfg = config_from_flags(**{**vars(probe), 'steps': steps, 'warmup': min(100, max(1, steps // 20)) if warmup is None else warmup, 'progress': progress})
+    cfg = config_from_flags(**{**vars(probe), 'steps': steps, 'warmup': min(100, max(1, steps // 20)) if warmup is None else warmup})
     if d.main:
         print(f"{type(model).__name__} {count_params(model):,} parameters from {init}, reference {ref or init} | {len(train_ds):,} pairs | "
               f"{steps} steps x {rows} pairs = {steps * rows / len(train_ds):.2f} epochs | beta {beta} | {d.world} process(es), {dev}", flush=True)
     res = train(model, train_ds, val_ds, cfg, resume=resume, objective=DPOObjective(ref_model, beta))
     if not d.main or res['interrupted']: return
     out = Path(out); model.save_pretrained(out / 'final'); tok.save_pretrained(out / 'final')
-    import contextlib
-    ac = (lambda: torch.autocast('cuda', dtype=torch.bfloat16)) if dev.type == 'cuda' and precision != 'fp32' else contextlib.nullcontext
+    amp = lambda: autocast(dev, cfg.precision)
     report = dict(init=init, ref=ref or init, beta=beta, steps=res['step'], val_loss=res['val_loss'])
     if val_ds is not None:
-        report['pairs'] = preference_eval(model, val_ds, ref_model, beta, autocast=ac)
+        report['pairs'] = preference_eval(model, val_ds, ref_model, beta, autocast=amp)
         print(f"held-out pairs: chosen more likely {report['pairs']['logp_acc']:.1%}, mean reward margin {report['pairs']['margin']:+.3f} ({report['pairs']['pairs']} pairs)")
     held = _heldout(heldout, eval_n) if eval_n >= 0 else []
-    report.update(sft_report(model, tok, held, None, 0, precision, progress))
+    report.update(sft_report(model, tok, held, None, 0, cfg.precision, cfg.progress))
     atomic_write(out / 'dpo_eval.json', lambda f: json.dump(report, f, ensure_ascii=False, indent=1))
     from matplotlib.figure import Figure
     ax = plot_log({'dpo': out}, ax=Figure(figsize=(6, 3.2)).subplots(), x='step', smooth=5, title=f'DPO from {init} (beta {beta})')

@@ -4,6 +4,7 @@
 
 # %% ../nbs/06_model.ipynb #9c5f7a28
 from __future__ import annotations
+from typing import Callable
 from typing import Literal  # transformers 5 annotates config fields with it; show_doc resolves them here
 import json, math, dataclasses
 from pathlib import Path
@@ -21,7 +22,7 @@ from .block import SNNBlock, SNNFFN, neurons, get_state, set_state, reset_state
 # %% auto #0
 __all__ = ['PRESETS', 'CACHE_NAME', 'SHIM_NAME', 'SHIM', 'binary_code', 'checkpointing_name', 'checkpoint_plan',
            'NeuronSparkConfig', 'RMSNorm', 'LateralInhibition', 'SNNDecoderLayer', 'output_cache', 'NeuronSparkCache',
-           'NeuronSparkForCausalLM', 'layer_grad_norms']
+           'NeuronSparkForCausalLM', 'layer_grad_norms', 'prefill', 'decode_step', 'left_pad', 'decode_loop']
 
 # %% ../nbs/06_model.ipynb #27c5ecfc
 def binary_code(z:torch.Tensor, # values in [0, 1), `[..., D]`
@@ -439,3 +440,90 @@ def register_for_auto_class(cls:NeuronSparkConfig, auto_class='AutoConfig'):
 @patch(cls_method=True)
 def register_for_auto_class(cls:NeuronSparkForCausalLM, auto_class='AutoModel'):
     "A no-op, as for `NeuronSparkConfig`."
+
+# %% ../nbs/06_model.ipynb #cfe7f5bc
+@torch.no_grad()
+def prefill(model,                  # a `NeuronSparkForCausalLM` (or any causal LM with a cache)
+            ids:torch.Tensor,       # prompt ids `[B, T]`, left-padded when rows differ in length
+            mask=None,              # attention mask `[B, T]`, 0 = padding; None = no padding
+            cache=None,             # continue from this state instead of from rest (then no padding)
+            chunk_size:int=0,       # tokens per forward call (0: the whole prompt at once)
+           ) -> tuple:              # (logits of the last position `[B, V]`, the state after the prompt)
+    "Run the prompt through the parallel scans, in chunks if asked; return the next-token logits and the state."
+    T = ids.shape[1]
+    step = chunk_size or T
+    for t0 in range(0, T, step):
+        m = None if mask is None else mask[:, :t0 + step]             # a mask covers the past and the current chunk
+        if m is not None and bool(m.all()): m = None
+        out = model(input_ids=ids[:, t0:t0 + step], attention_mask=m, use_cache=True, logits_to_keep=1, **{CACHE_NAME: cache})
+        cache = output_cache(out)     # the state under the installed transformers' name (`cache` from 5.24)
+    return out.logits[:, -1], cache
+
+@torch.no_grad()
+def decode_step(model,                  # a `NeuronSparkForCausalLM`
+                tokens:torch.Tensor,    # the newest token of each row `[B]`
+                cache:NeuronSparkCache, # the state after every earlier token
+               ) -> tuple:              # (next-token logits `[B, V]`, the state after `tokens`)
+    "One token per row: its K frames run through every layer from the stored membranes; constant time and memory."
+    out = model(input_ids=tokens[:, None], use_cache=True, **{CACHE_NAME: cache})
+    return out.logits[:, -1], output_cache(out)
+
+# %% ../nbs/06_model.ipynb #ffb06a24
+def left_pad(rows:list,     # B lists of token ids
+             pad_id:int,    # id written into the padding (the mask zeroes its frames anyway)
+             device=None,
+            ) -> tuple:     # (ids `[B, T]`, attention mask `[B, T]` with 0 = padding)
+    "Right-align prompts of different lengths: padding first, so every row's newest token is in the last column."
+    T = max(map(len, rows))
+    ids = torch.tensor([[pad_id] * (T - len(r)) + list(r) for r in rows], device=device)
+    mask = torch.tensor([[0] * (T - len(r)) + [1] * len(r) for r in rows], device=device)
+    return ids, mask
+
+# %% ../nbs/06_model.ipynb #029dd933
+@torch.no_grad()
+def _last_logits(model, seqs:list, pad_id:int, dev) -> torch.Tensor:
+    "Any causal LM: the next-token logits `[B, V]` of right-padded sequences, from one full forward pass."
+    L = max(map(len, seqs))
+    ids = torch.tensor([s + [pad_id] * (L - len(s)) for s in seqs], device=dev)
+    mask = torch.tensor([[1] * len(s) + [0] * (L - len(s)) for s in seqs], device=dev)
+    logits = model(input_ids=ids, attention_mask=mask).logits                     # [B, L, V]
+    return logits[torch.arange(len(seqs), device=dev), torch.tensor([len(s) - 1 for s in seqs], device=dev)]
+
+@torch.no_grad()
+def decode_loop(model,                   # a causal LM; a `NeuronSparkForCausalLM` continues from its state
+                rows:list,               # B prompts: non-empty lists of token ids, any lengths
+                choose:Callable,         # `choose(logits [b, V], live) -> ids [b]` for the b live rows (`live`: their indices in `rows`)
+                max_new_tokens:int=64,   # tokens per row at most
+                eos=(),                  # ids that end a row (not returned)
+                on_token:Callable=None,  # `on_token(row, id) -> bool` after each new token; True ends the row
+                pad_id:int=0,            # id written into the padding
+                cache=None,              # NeuronSpark: continue from this state (then prompts of equal length, no padding)
+                chunk_size:int=0,        # NeuronSpark: prefill this many tokens per forward call (0: all at once)
+               ) -> tuple:               # (B lists of new ids, the state after the last fed token, the last picks)
+    "Prefill, then one token per live row per step; a row ends at an `eos` id, when `on_token` says so, or after `max_new_tokens`."
+    eos, dev, stateful = set(eos), next(model.parameters()).device, isinstance(model, NeuronSparkForCausalLM)
+    if cache is not None and not stateful: raise ValueError(f'decode_loop: a {type(model).__name__} cannot continue from `cache`')
+    new, live, picked = [[] for _ in rows], list(range(len(rows))), []
+    was = model.training; model.eval()
+    try:
+        if stateful:
+            ids, mask = left_pad(rows, pad_id, dev)
+            logits, cache = prefill(model, ids, mask if cache is None else None, cache, chunk_size)
+        else: logits = _last_logits(model, [list(r) for r in rows], pad_id, dev)
+        for i in range(max_new_tokens):
+            tok = choose(logits, live)
+            keep = []
+            for j, (b, t) in enumerate(zip(live, tok.tolist())):
+                if t in eos: done = True
+                else: new[b].append(t); done = bool(on_token(b, t)) if on_token is not None else False
+                if not done: keep.append(j)
+            picked = tok.tolist()
+            if not keep or i == max_new_tokens - 1: break               # the last pick need not be fed
+            if len(keep) < len(live):                                   # finished rows leave the batch (and the state)
+                k = torch.tensor(keep, device=dev)
+                tok, live = tok[k], [live[j] for j in keep]
+                if stateful: cache.batch_select_indices(k)
+            if stateful: logits, cache = decode_step(model, tok, cache)
+            else: logits = _last_logits(model, [list(rows[b]) + new[b] for b in live], pad_id, dev)
+    finally: model.train(was)
+    return new, cache, picked

@@ -8,15 +8,15 @@ import inspect, math, os, sys
 from pathlib import Path
 from typing import Callable, Iterable
 import torch
-from .model import NeuronSparkCache, NeuronSparkConfig, CACHE_NAME, output_cache, _check_ids
+from .model import NeuronSparkCache, NeuronSparkConfig, CACHE_NAME, output_cache, _check_ids, decode_loop, decode_step, left_pad, prefill
 from .tokenizer import check_vocab_fits
+from .runs import autocast, load_run
 from .plif import UsageError, arg_error, check_choice, check_device, check_path, check_range, ns_script
 
 # %% auto #0
-__all__ = ['CHAT_HELP', 'SAMPLE_SEP', 'EOS_NOTE', 'state_floats', 'kv_cache_floats', 'prefill', 'decode_step', 'left_pad',
-           'check_sampling', 'process_logits', 'pick', 'as_rows', 'generate_ids', 'configure_generation', 'TextStream',
-           'encode_prompt', 'generate_text', 'ChatSession', 'chat_loop', 'chat_finetuned', 'ns_sample', 'ns_chat',
-           'StaticDecoder']
+__all__ = ['CHAT_HELP', 'SAMPLE_SEP', 'EOS_NOTE', 'state_floats', 'kv_cache_floats', 'check_sampling', 'process_logits', 'pick',
+           'as_rows', 'generate_ids', 'configure_generation', 'TextStream', 'encode_prompt', 'generate_text',
+           'ChatSession', 'chat_loop', 'chat_finetuned', 'ns_sample', 'ns_chat', 'StaticDecoder']
 
 # %% ../nbs/09_sample.ipynb #ee155299
 def state_floats(config:NeuronSparkConfig, # the model's config
@@ -32,44 +32,6 @@ def kv_cache_floats(config,            # a transformer config (e.g. `LlamaConfig
     heads = getattr(config, 'num_key_value_heads', None) or config.num_attention_heads
     head_dim = getattr(config, 'head_dim', None) or config.hidden_size // config.num_attention_heads
     return 2 * config.num_hidden_layers * heads * head_dim * context
-
-# %% ../nbs/09_sample.ipynb #32e484b6
-@torch.no_grad()
-def prefill(model,                  # a `NeuronSparkForCausalLM` (or any causal LM with a cache)
-            ids:torch.Tensor,       # prompt ids `[B, T]`, left-padded when rows differ in length
-            mask=None,              # attention mask `[B, T]`, 0 = padding; None = no padding
-            cache=None,             # continue from this state instead of from rest (then no padding)
-            chunk_size:int=0,       # tokens per forward call (0: the whole prompt at once)
-           ) -> tuple:              # (logits of the last position `[B, V]`, the state after the prompt)
-    "Run the prompt through the parallel scans, in chunks if asked; return the next-token logits and the state."
-    T = ids.shape[1]
-    step = chunk_size or T
-    for t0 in range(0, T, step):
-        m = None if mask is None else mask[:, :t0 + step]             # a mask covers the past and the current chunk
-        if m is not None and bool(m.all()): m = None
-        out = model(input_ids=ids[:, t0:t0 + step], attention_mask=m, use_cache=True, logits_to_keep=1, **{CACHE_NAME: cache})
-        cache = output_cache(out)     # the state under the installed transformers' name (`cache` from 5.24)
-    return out.logits[:, -1], cache
-
-@torch.no_grad()
-def decode_step(model,                  # a `NeuronSparkForCausalLM`
-                tokens:torch.Tensor,    # the newest token of each row `[B]`
-                cache:NeuronSparkCache, # the state after every earlier token
-               ) -> tuple:              # (next-token logits `[B, V]`, the state after `tokens`)
-    "One token per row: its K frames run through every layer from the stored membranes; constant time and memory."
-    out = model(input_ids=tokens[:, None], use_cache=True, **{CACHE_NAME: cache})
-    return out.logits[:, -1], output_cache(out)
-
-# %% ../nbs/09_sample.ipynb #85b33d60
-def left_pad(rows:list,     # B lists of token ids
-             pad_id:int,    # id written into the padding (the mask zeroes its frames anyway)
-             device=None,
-            ) -> tuple:     # (ids `[B, T]`, attention mask `[B, T]` with 0 = padding)
-    "Right-align prompts of different lengths: padding first, so every row's newest token is in the last column."
-    T = max(map(len, rows))
-    ids = torch.tensor([[pad_id] * (T - len(r)) + list(r) for r in rows], device=device)
-    mask = torch.tensor([[0] * (T - len(r)) + [1] * len(r) for r in rows], device=device)
-    return ids, mask
 
 # %% ../nbs/09_sample.ipynb #34335789
 def check_sampling(temperature:float=0.0,        # 0: greedy; > 0: sample from softmax(logits / temperature)
@@ -155,7 +117,7 @@ def generate_ids(model,                        # a `NeuronSparkForCausalLM`
                  vocab_limit:int=None,         # never pick ids >= this (a tokenizer smaller than the embedding)
                  return_state:bool=False,      # one prompt only: also return the state and the picked-but-unfed tokens
                 ):                             # B lists of new token ids (EOS not included)
-    "Prefill the prompts once, then one `decode_step` per token; rows end at EOS, `on_token` or `max_new_tokens`."
+    "`decode_loop` with the sampling controls: prefill once, one `decode_step` per token; rows end at EOS, `on_token` or `max_new_tokens`."
     check_sampling(temperature, top_k, top_p, repetition_penalty, max_new_tokens)
     V, gc = model.config.vocab_size, model.generation_config
     rows = as_rows(prompts, V)
@@ -165,30 +127,17 @@ def generate_ids(model,                        # a `NeuronSparkForCausalLM`
         raise ValueError('`prompts` continuing from `cache` must have equal lengths (left padding is exact only from rest)')
     eos = _id_set(gc.eos_token_id if eos_token_id is None else eos_token_id)
     pad = next(p for p in (pad_token_id, gc.pad_token_id, 0) if p is not None)
-    was = model.training; model.eval()
-    ids, mask = left_pad(rows, pad, dev)
-    logits, cache = prefill(model, ids, mask if cache is None else None, cache, chunk_size)
     seen = torch.zeros(B, V, dtype=torch.bool, device=dev)               # [B, V] tokens in each row, for the penalty
     for b, r in enumerate(rows): seen[b, r] = True
     gens = [torch.Generator(device=dev).manual_seed(seed + b) for b in range(B)] if temperature > 0 else None
-    new, live, picked = [[] for _ in rows], list(range(B)), []
-    for i in range(max_new_tokens):
+    def choose(logits, live):                                           # the live rows' next tokens
         if vocab_limit is not None and vocab_limit < V: logits[:, vocab_limit:] = -math.inf
-        tok = pick(process_logits(logits, seen, temperature, top_k, top_p, repetition_penalty), temperature, gens)
-        keep = []
-        for j, (b, t) in enumerate(zip(live, tok.tolist())):
-            if t in eos: done = True
-            else: new[b].append(t); done = bool(on_token(b, t)) if on_token is not None else False
-            if not done: keep.append(j)
-        picked = tok.tolist()
-        if not keep or i == max_new_tokens - 1: break                   # the last pick need not be fed
-        if len(keep) < len(live):                                       # finished rows leave the batch and the state
-            k = torch.tensor(keep, device=dev)
-            cache.batch_select_indices(k); tok, seen = tok[k], seen[k]
-            live, gens = [live[j] for j in keep], (None if gens is None else [gens[j] for j in keep])
-        seen[torch.arange(len(live), device=dev), tok] = True
-        logits, cache = decode_step(model, tok, cache)
-    model.train(was)
+        at = torch.tensor(live, device=dev)
+        tok = pick(process_logits(logits, seen[at], temperature, top_k, top_p, repetition_penalty), temperature,
+                   None if gens is None else [gens[b] for b in live])
+        seen[at, tok] = True
+        return tok
+    new, cache, picked = decode_loop(model, rows, choose, max_new_tokens, eos, on_token, pad, cache, chunk_size)
     return (new, cache, picked) if return_state else new
 
 # %% ../nbs/09_sample.ipynb #867d616d
@@ -346,14 +295,8 @@ def _check_generation_args(model, tokenizer, device, precision, max_new_tokens, 
     check_sampling(temperature, top_k, top_p, repetition_penalty, max_new_tokens)
 
 def _load(model:str, tokenizer:str=None, device:str='auto'):
-    "Model (eval mode, on `device`) and its tokenizer, checked against each other, generation ids set from the tokenizer."
-    from neuronspark.sft import load_lm
-    from neuronspark.tokenizer import check_tokenizer_matches, default_tokenizer_path, load_tokenizer
-    import transformers; transformers.utils.logging.disable_progress_bar()   # no loading bars in the terminal
-    m = load_lm(model).to(torch.device(check_device('device', device))).eval()
-    p = Path(model)
-    tok_dir = tokenizer or next((str(q) for q in (p, p / 'final') if (q / 'tokenizer.json').is_file()), None)
-    tok = check_tokenizer_matches(load_tokenizer(tok_dir), m.config.vocab_size, p, tok_dir or default_tokenizer_path())
+    "Chapter 6c's `load_run` (model in eval mode on `device`, its tokenizer checked against it), generation ids set from the tokenizer."
+    m, tok = load_run(model, tokenizer, device)
     return configure_generation(m, tok), tok
 
 def chat_finetuned(model:str, config) -> bool:
@@ -362,12 +305,6 @@ def chat_finetuned(model:str, config) -> bool:
     p = Path(model).resolve()
     return any((d / 'sentiment_eval.json').is_file() for d in (p, p.parent, p.parent.parent))
 
-def _autocast(model, precision:str):
-    "bf16 autocast on CUDA ('auto' or 'bf16'), nothing otherwise."
-    import contextlib
-    dev = next(model.parameters()).device
-    if precision == 'bf16' or (precision == 'auto' and dev.type == 'cuda'): return torch.autocast(dev.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 # %% ../nbs/09_sample.ipynb #e32b0eaf
 SAMPLE_SEP, EOS_NOTE = '-' * 40, '[end of text]'   # between prompts; after a text the model ended itself
@@ -404,7 +341,7 @@ def ns_sample(model:str,                    # model: save_pretrained folder, run
         if i: print(SAMPLE_SEP, flush=True)
         if len(part) == 1: print(part[0], end='', flush=True)
         write = (lambda b, s: print(s, end='', flush=True)) if len(part) == 1 else None
-        with _autocast(m, precision): texts = generate_text(m, tok, part, stream=write, seed=seed + i, why=why, **kw)
+        with autocast(m.device, precision): texts = generate_text(m, tok, part, stream=write, seed=seed + i, why=why, **kw)
         for j, (p, t, w) in enumerate(zip(part, texts, why)):
             if j: print(SAMPLE_SEP)
             print('' if len(part) == 1 else p + t, flush=True)          # one prompt: its text is already on screen
@@ -437,7 +374,7 @@ def ns_chat(model:str,                    # chat model: save_pretrained folder, 
     session = ChatSession(m, tok, system=system, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k,
                           top_p=top_p, repetition_penalty=repetition_penalty, seed=seed)
     if sys.stdin.isatty(): print('type a message and press Enter; /help lists the commands; /quit or Ctrl-D quits')
-    with _autocast(m, precision): chat_loop(session, _stdin_lines(), write=lambda s, end='': print(s, end=end, flush=True))
+    with autocast(m.device, precision): chat_loop(session, _stdin_lines(), write=lambda s, end='': print(s, end=end, flush=True))
 
 # %% ../nbs/09_sample.ipynb #ec882ac5
 def _clone_states(states): return [tuple(v.detach().clone() for v in s) for s in states]

@@ -69,7 +69,7 @@ class Engine:
     def __init__(self, model,                   # a causal LM in eval mode (a `NeuronSparkForCausalLM`, or any HF model: one at a time)
                  tokenizer,                     # its tokenizer (ids >= len(tokenizer) are never picked)
                  max_batch:int=32,              # rows decoded together at most (the SNN); other models run one request at a time
-                 precision:str='auto',          # chapter 9's `_autocast`: bf16 on CUDA for 'auto', fp32 on CPU
+                 precision:str='auto',          # chapter 6c's `autocast`: bf16 on CUDA for 'auto', fp32 on CPU
                  start:bool=True,               # start the scheduler thread
                 ):
         from neuronspark.model import NeuronSparkForCausalLM
@@ -132,11 +132,12 @@ def _fail(self:Engine, r:Request, msg:str):
 def _admit(self:Engine, r:Request):
     "Prefill one request alone (batch 1) and pick its first token; if it goes on, its state joins the batch."
     import torch
-    from neuronspark.sample import prefill, _autocast
+    from neuronspark.model import prefill
+    from neuronspark.runs import autocast
     if r.cancelled: self.stats['cancelled'] += 1; return
     try:
         if r.temperature > 0: r.generator = torch.Generator(device=self.device).manual_seed(r.seed)
-        with _autocast(self.model, self.precision):
+        with autocast(self.model.device, self.precision):
             logits, cache = prefill(self.model, torch.tensor([r.ids], device=self.device))
         self.stats['prefills'] += 1
         tok = self._pick(logits, [r])
@@ -152,8 +153,9 @@ def _admit(self:Engine, r:Request):
 def _decode(self:Engine):
     "Feed every row its newest token in one `decode_step`; each row picks its next token; finished rows leave."
     import torch
-    from neuronspark.sample import decode_step, _autocast
-    with _autocast(self.model, self.precision): logits, self.cache = decode_step(self.model, self.tokens, self.cache)
+    from neuronspark.model import decode_step
+    from neuronspark.runs import autocast
+    with autocast(self.model.device, self.precision): logits, self.cache = decode_step(self.model, self.tokens, self.cache)
     self.stats['steps'] += 1; self.stats['rows_stepped'] += len(self.rows)
     tok = self._pick(logits, self.rows)
     self.tokens = torch.tensor(tok, device=self.device)

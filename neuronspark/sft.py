@@ -13,12 +13,14 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 from .data import (VAL_FRAC, atomic_write, collate_batch, load_reviews, norm_key, pack_paragraphs,
                               people_daily, split_of)
+from .runs import autocast, load_lm, resolve_device, resolve_precision, tokenizer_folder
+from .train import train_flags
 
 # %% auto #0
 __all__ = ['ROLES', 'SENTIMENT_QUESTION', 'SENTIMENT_FOLLOWUP', 'SENTIMENT_ANSWER', 'TITLE_QUESTION', 'CONTINUE_QUESTION',
            'to_messages', 'encode_chats', 'mask_text', 'mask_html', 'read_sft_records', 'SFTDataset',
            'sentiment_question', 'heldout_reviews', 'news_tasks', 'default_sft_records', 'prepare_sft_data',
-           'chat_answers', 'sentiment_questions', 'sentiment_eval', 'load_lm', 'sft_report', 'ns_sft', 'accuracy_table',
+           'chat_answers', 'sentiment_questions', 'sentiment_eval', 'sft_report', 'ns_sft', 'accuracy_table',
            'named_models', 'ns_eval_sft']
 
 # %% ../nbs/08_sft.ipynb #a8923b31
@@ -264,12 +266,6 @@ def prepare_sft_data(out_dir='out/sft',          # folder for train.jsonl, val.j
     return meta
 
 # %% ../nbs/08_sft.ipynb #5a40de19
-def _autocast(device, precision:str='auto'):
-    "bf16 autocast on CUDA (precision 'auto' or 'bf16'), nothing otherwise."
-    dev = torch.device(device)
-    if precision == 'bf16' or (precision == 'auto' and dev.type == 'cuda'): return torch.autocast(dev.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
 @torch.no_grad()
 def chat_answers(model, tokenizer,
                  conversations:list,        # message lists that end with a user turn
@@ -287,7 +283,7 @@ def chat_answers(model, tokenizer,
     eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
     for k in tqdm(range(0, len(order), batch_size), desc='answer', disable=not progress):
         idx = order[k:k + batch_size]
-        with _autocast(dev, precision):
+        with autocast(dev, precision):
             new = (_generate_hf if use_generate else _greedy_full)(model, [prompts[i] for i in idx], max_new_tokens, eos, pad, dev)
         for i, n in zip(idx, new): out[i] = tokenizer.decode(n)
     model.train(was)
@@ -295,20 +291,9 @@ def chat_answers(model, tokenizer,
 
 # %% ../nbs/08_sft.ipynb #c767230c
 def _greedy_full(model, prompts, max_new_tokens, eos, pad, dev):
-    "Greedy decoding by full forward passes over right-padded rows (any causal LM)."
-    seqs, new, done = [list(p) for p in prompts], [[] for _ in prompts], [False] * len(prompts)
-    for _ in range(max_new_tokens):
-        L = max(map(len, seqs))
-        ids = torch.tensor([s + [pad] * (L - len(s)) for s in seqs], device=dev)
-        mask = torch.tensor([[1] * len(s) + [0] * (L - len(s)) for s in seqs], device=dev)
-        logits = model(input_ids=ids, attention_mask=mask).logits                    # [B, L, V]
-        nxt = logits[torch.arange(len(seqs), device=dev), torch.tensor([len(s) - 1 for s in seqs], device=dev)].argmax(-1).tolist()
-        for b, t in enumerate(nxt):
-            if done[b]: continue
-            if t == eos: done[b] = True
-            else: new[b].append(t); seqs[b].append(t)
-        if all(done): break
-    return new
+    "Greedy decoding with chapter 6's `decode_loop` (the state for NeuronSpark, full forwards for any other causal LM)."
+    from neuronspark.model import decode_loop
+    return decode_loop(model, prompts, lambda logits, live: logits.argmax(-1), max_new_tokens, eos=[eos], pad_id=pad)[0]
 
 def _generate_hf(model, prompts, max_new_tokens, eos, pad, dev):
     "Greedy decoding with `model.generate` over left-padded rows."
@@ -351,23 +336,6 @@ def sentiment_eval(model, tokenizer,
                 majority_label=maj_label, other=pred.count('other'), per_label=per,
                 answers=[dict(text=r['text'], label=y, answer=a) for r, y, a in zip(reviews, labels, answers)])
 
-# %% ../nbs/08_sft.ipynb #3cbeaf2a
-def load_lm(path,                 # a save_pretrained folder, a run folder (uses its final/, else its newest checkpoint) or a checkpoint folder
-           ):
-    "Load a causal LM (NeuronSpark or any Hugging Face model) from what `ns-pretrain` / `ns-sft` / `save_pretrained` wrote."
-    from transformers import AutoConfig, AutoModelForCausalLM
-    import neuronspark.model                                   # registers NeuronSpark with the Auto classes
-    from neuronspark.train import list_checkpoints, load_checkpoint
-    p = Path(path)
-    if (p / 'final' / 'config.json').is_file(): p = p / 'final'
-    elif not (p / 'config.json').is_file() and list_checkpoints(p): p = list_checkpoints(p)[-1]
-    if not (p / 'config.json').is_file(): raise FileNotFoundError(f'load_lm: no model in {path} (expected config.json + model.safetensors, a final/ folder or checkpoints/)')
-    if (p / 'state.json').is_file():                           # a training checkpoint: weights saved with safetensors' save_model
-        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(p))
-        load_checkpoint(p, model)
-        return model
-    return AutoModelForCausalLM.from_pretrained(p)
-
 # %% ../nbs/08_sft.ipynb #8a78c44b
 from .plif import ns_script, arg_error, check_device, check_choice, check_range, check_path
 
@@ -407,6 +375,8 @@ def sft_report(model, tokenizer,
 
 # %% ../nbs/08_sft.ipynb #a0200125
 @ns_script
+@train_flags(but=['out_dir', 'steps', 'batch_size', 'lr', 'warmup', 'optimizer', 'weight_decay', 'kd_weight', 'kd_temperature',
+                 'time_limit', 'num_workers', 'betas'])
 def ns_sft(init:str=None,               # pretrained model: save_pretrained folder, run folder (its final/) or checkpoint; none: from scratch
            data:str='out/sft',          # folder with train.jsonl (+ val.jsonl) chat records, or one .jsonl; the embedded set is built here if missing
            tokenizer:str=None,          # tokenizer folder; default: the one saved next to --init, else tokenizer_snn/
@@ -421,47 +391,36 @@ def ns_sft(init:str=None,               # pretrained model: save_pretrained fold
            steps:int=None,              # optimizer steps (default: from --epochs)
            epochs:float=2.0,            # passes over the training conversations (when --steps is not given)
            batch:int=16,                # conversations per micro-batch per process
-           accum:int=1,                 # micro-batches per optimizer step
            seq_len:int=256,             # longest row in tokens (longer conversations are cut at the end)
            lr:float=3e-4,               # peak learning rate
            warmup:int=None,             # warmup steps (default: 5% of the steps, at most 100)
            optimizer:str='adamw',       # 'adamw' or 'adam'
            weight_decay:float=0.01,     # on matrices and embeddings
-           neuron_lr_mult:float=1.0,    # learning-rate multiplier for neuron parameters
-           clip:float=1.0,              # gradient-norm clip (0: off)
-           device:str='auto',           # auto, cpu, cuda (under torchrun: one GPU per process)
-           precision:str='auto',        # auto (bf16 autocast on CUDA, fp32 on CPU), bf16, fp32
            grad_ckpt:bool=False,        # activation checkpointing per layer
-           eval_every:int=100,          # steps between validation losses (masked, on val.jsonl)
-           eval_batches:int=20,         # validation micro-batches per process (0: all)
-           log_every:int=10,            # steps per logged training loss
-           save_every:int=500,          # steps between checkpoints
-           keep:int=3,                  # checkpoints kept
-           seed:int=0,                  # data order (and the initialisation without --init)
            eval_n:int=0,                # held-out reviews asked at the end (0: all, -1: none)
            heldout:str=None,            # JSONL of held-out {"text", "label"} reviews; default: heldout.jsonl next to --data, else the packaged split
            samples:int=3,               # held-out title/continuation questions answered at the end
-           progress:bool=True,          # progress bar
            workers:int=0,               # DataLoader worker processes
+           **kwargs,                    # the other `TrainConfig` fields (chapter 7's `train_flags`)
           ):
     "Fine-tune a pretrained model on chat data (loss on assistant answers only); report held-out sentiment accuracy."
     from neuronspark.tokenizer import check_vocab_fits, load_tokenizer
     from neuronspark.train import build_model, check_run_folder, config_from_flags, count_params, init_distributed, plot_log, train
     from neuronspark.model import PRESETS
     import torch.distributed as dist
-    check_choice('arch', arch, ('snn', 'llama')); check_choice('preset', preset, list(PRESETS)); check_device('device', device)
+    check_choice('arch', arch, ('snn', 'llama')); check_choice('preset', preset, list(PRESETS))
     for name, v, lo in (('batch', batch, 1), ('seq_len', seq_len, 2), ('eval_n', eval_n, -1), ('samples', samples, 0)): check_range(name, v, lo)
     check_range('epochs', epochs, 0, lo_open=True)
     if init is not None: check_path('init', init, 'dir', 'a model folder, run folder or checkpoint')
     if tasks is not None:
         for t in tasks.split(','): check_choice('tasks', t, ('sentiment', 'sentiment2', 'title', 'continue'))
-    probe = config_from_flags(out_dir=out, steps=1 if steps is None else steps, batch_size=batch, accum=accum, lr=lr, warmup=0 if warmup is None else warmup, optimizer=optimizer,
-                              weight_decay=weight_decay, neuron_lr_mult=neuron_lr_mult, clip=clip, eval_every=eval_every, eval_batches=eval_batches,
-                              log_every=log_every, save_every=save_every, keep=keep, seed=seed, device=device, precision=precision, num_workers=workers)
+    probe = config_from_flags(out_dir=out, steps=1 if steps is None else steps, batch_size=batch, lr=lr, warmup=0 if warmup is None else warmup,
+                              optimizer=optimizer, weight_decay=weight_decay, num_workers=workers, **kwargs)
+    check_device('device', probe.device)
     check_run_folder(out, resume, force)
     if data != 'out/sft' and not Path(data).exists(): raise arg_error('data', f'{data} not found (a folder with train.jsonl, or one .jsonl file)')
-    d, dev = init_distributed(device)
-    tok_dir = tokenizer or next((str(q) for q in ([Path(init), Path(init) / 'final'] if init else []) if (q / 'tokenizer.json').is_file()), None)
+    d, dev = init_distributed(probe.device)
+    tok_dir = tokenizer or (tokenizer_folder(init) if init else None)
     tok = load_tokenizer(tok_dir)
     if d.world > 1 and not d.main: dist.barrier()                # rank 0 builds the embedded set first
     tr_path, va_path = _sft_paths(data)
@@ -470,7 +429,7 @@ def ns_sft(init:str=None,               # pretrained model: save_pretrained fold
     kw = dict(max_len=seq_len, on_error='skip' if skip_bad else 'raise', system=system, tasks=keep_tasks)
     train_ds = SFTDataset(tr_path, tok, **kw)
     val_ds = SFTDataset(va_path, tok, **kw) if va_path is not None else None
-    torch.manual_seed(seed)
+    torch.manual_seed(probe.seed)
     if init: model = load_lm(init)
     else:
         if d.main: print(f'no --init: training {arch} {preset} from scratch', flush=True)
@@ -480,9 +439,9 @@ def ns_sft(init:str=None,               # pretrained model: save_pretrained fold
     try: check_vocab_fits(tok, model.config.vocab_size)
     except ValueError as e: raise arg_error('tokenizer', str(e)) from None
     if len(train_ds) < batch * d.world: raise arg_error('data', f'{tr_path} gives {len(train_ds)} conversations: too few for one batch of {batch} per process')
-    rows = batch * accum * d.world
+    rows = batch * probe.accum * d.world
     if steps is None: steps = max(1, math.ceil(epochs * len(train_ds) / rows))
-    cfg = config_from_flags(**{**vars(probe), 'steps': steps, 'warmup': min(100, max(1, steps // 20)) if warmup is None else warmup, 'progress': progress})
+    cfg = config_from_flags(**{**vars(probe), 'steps': steps, 'warmup': min(100, max(1, steps // 20)) if warmup is None else warmup})
     if d.main:
         st = train_ds.stats()
         print(f"{type(model).__name__} {count_params(model):,} parameters from {init or 'scratch'} | {st['rows']:,} conversations, "
@@ -492,7 +451,7 @@ def ns_sft(init:str=None,               # pretrained model: save_pretrained fold
     if not d.main or res['interrupted']: return
     out = Path(out); model.save_pretrained(out / 'final'); tok.save_pretrained(out / 'final')
     held = _heldout(heldout or (Path(data) if Path(data).is_dir() else Path(data).parent) / 'heldout.jsonl', eval_n) if eval_n >= 0 else []
-    report = sft_report(model, tok, held, va_path, samples, precision, progress)
+    report = sft_report(model, tok, held, va_path, samples, cfg.precision, cfg.progress)
     report.update(init=init, steps=res['step'], tokens=res['tokens'], val_loss=res['val_loss'])
     atomic_write(out / 'sentiment_eval.json', lambda f: json.dump(report, f, ensure_ascii=False, indent=1))
     from matplotlib.figure import Figure                         # no pyplot: leaves a notebook's backend alone
@@ -520,8 +479,7 @@ def named_models(models:str,     # model folders, comma-separated (save_pretrain
     if len(labels) != len(paths): raise ValueError(f'{fn}: {len(paths)} models but {len(labels)} names')
     out = []
     for name, p in zip(labels, paths):
-        q = Path(p) / 'final' if (Path(p) / 'final' / 'tokenizer.json').is_file() else Path(p)
-        out.append((name, p, load_tokenizer(q if (q / 'tokenizer.json').is_file() else None)))
+        out.append((name, p, load_tokenizer(tokenizer_folder(p))))        # None: the committed tokenizer
     return out
 
 @ns_script
@@ -535,12 +493,12 @@ def ns_eval_sft(models:str,              # fine-tuned model folders, comma-separ
                 out:str=None,            # also write the results (answers included) to this JSON file
                ):
     "Held-out sentiment accuracy of fine-tuned models, next to the majority-class baseline."
-    dev = torch.device(check_device('device', device)); check_choice('precision', precision, ('auto', 'bf16', 'fp32'))
+    dev = resolve_device(device); resolve_precision(precision, dev)
     check_range('n', n, 0); check_range('batch', batch, 1)
     for p in filter(None, models.split(',')): check_path('models', p, 'dir', 'a model folder', flag=False)
     held = _heldout(heldout, n)
     results = {}
     for name, p, tok in named_models(models, names):
-        results[name] = sentiment_eval(load_lm(p).to(dev), tok, held, batch_size=batch, precision=precision, progress=True)
+        results[name] = sentiment_eval(load_lm(p, dev), tok, held, batch_size=batch, precision=precision, progress=True)
     print(accuracy_table(results))
     if out: atomic_write(out, lambda f: json.dump(results, f, ensure_ascii=False, indent=1))

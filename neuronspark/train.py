@@ -14,15 +14,17 @@ import torch.nn.functional as F
 from safetensors.torch import load_model, save_model
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
+from .block import neurons
+from .runs import CheckpointError, _sha256, autocast, list_checkpoints, resolve_device, resolve_precision, verify_checkpoint
 
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'NEURON_OPTIMIZERS', 'ADAM_IMPLS', 'RECIPES', 'lm_loss_sum', 'kd_loss_sum', 'TrainConfig', 'lr_at',
-           'is_neuron', 'param_groups', 'Lion', 'OptimizerChain', 'make_optimizer', 'ResumableSampler', 'micro_batches',
-           'list_checkpoints', 'save_checkpoint', 'CheckpointError', 'verify_checkpoint', 'load_checkpoint',
-           'newest_good_checkpoint', 'MetricsLog', 'read_log', 'Dist', 'init_distributed', 'wrap_ddp', 'decoder_layers',
-           'is_sharded', 'shard_model', 'plain_model', 'evaluate', 'train_step', 'train', 'train_memory',
-           'count_params', 'llama_params', 'llama_like', 'sample', 'plot_log', 'check_overrides', 'build_model',
-           'parse_overrides', 'resolve_recipe', 'check_run_folder', 'config_from_flags', 'ns_pretrain']
+           'param_groups', 'Lion', 'OptimizerChain', 'make_optimizer', 'ResumableSampler', 'micro_batches',
+           'save_checkpoint', 'load_checkpoint', 'newest_good_checkpoint', 'MetricsLog', 'read_log', 'Dist',
+           'init_distributed', 'wrap_ddp', 'decoder_layers', 'is_sharded', 'shard_model', 'plain_model', 'evaluate',
+           'train_step', 'train', 'train_memory', 'count_params', 'llama_params', 'llama_like', 'sample', 'plot_log',
+           'check_overrides', 'build_model', 'parse_overrides', 'resolve_recipe', 'train_flags', 'check_run_folder',
+           'config_from_flags', 'ns_pretrain']
 
 # %% ../nbs/07_pretrain.ipynb #87ea9752
 def lm_loss_sum(logits:torch.Tensor,  # `[B, T, V]` next-token logits
@@ -72,7 +74,7 @@ class TrainConfig:
     log_every: int = 10              # steps per training-loss record
     save_every: int = 500            # checkpoint every this many steps (0: only at the end or on interrupt)
     keep: int = 3                    # newest checkpoints kept
-    seed: int = 0                    # data order (the caller seeds and builds the model)
+    seed: int = 0                    # data order (ns-pretrain and ns-sft also seed the model's initialisation with it)
     device: str = 'auto'             # 'auto' (cuda if available), 'cpu', 'cuda', 'cuda:1'; under torchrun cuda:LOCAL_RANK
     precision: str = 'auto'          # 'auto' (bf16 autocast on CUDA, fp32 on CPU), 'bf16', 'fp32'
     max_bad_steps: int = 5           # stop after this many non-finite steps in a row
@@ -111,10 +113,6 @@ def lr_at(step:int, cfg:TrainConfig) -> float:
     return lo + (cfg.lr - lo) * 0.5 * (1 + math.cos(math.pi * t))
 
 # %% ../nbs/07_pretrain.ipynb #fc9f426d
-def is_neuron(m:nn.Module) -> bool:
-    "A neuron population: a module that keeps a membrane `v` and can `reset()` it (`PLIFNode`, `SelectivePLIF`, ...)."
-    return callable(getattr(m, 'reset', None)) and 'v' in vars(m)
-
 def _embedding_ids(model:nn.Module) -> set:
     "Ids of the embedding tables and of the output head's weight (tied or not)."
     ids = {id(p) for m in model.modules() if isinstance(m, nn.Embedding) for p in m.parameters(recurse=False)}
@@ -127,7 +125,7 @@ def param_groups(model:nn.Module,          # any model
                  neuron_lr_mult:float=1.0, # learning-rate multiplier of the `neuron` group
                 ) -> list[dict]:           # optimizer groups with `name`, `param_names`, `lr_mult`
     "Split parameters into `decay` (hidden matrices), `embedding`, `no_decay` (vectors) and `neuron` (vectors of neurons)."
-    neuron = {id(p) for m in model.modules() if is_neuron(m) for p in m.parameters(recurse=False) if p.ndim <= 1}
+    neuron = {id(p) for m in neurons(model) for p in m.parameters(recurse=False) if p.ndim <= 1}
     emb = _embedding_ids(model)
     groups = {k: ([], []) for k in ('decay', 'embedding', 'no_decay', 'neuron')}
     for n, p in model.named_parameters():                   # a tied embedding/head appears once
@@ -207,15 +205,6 @@ def micro_batches(ds, cfg:TrainConfig, rank:int=0, world:int=1, collate_fn=None,
         epoch, k = epoch + 1, 0
 
 # %% ../nbs/07_pretrain.ipynb #630bdba4
-_CKPT = re.compile(r'^step_(\d+)$')
-
-def list_checkpoints(out_dir) -> list[Path]:
-    "Checkpoint folders `step_N` under `out_dir/checkpoints`, sorted by step number (oldest first)."
-    root = Path(out_dir) / 'checkpoints'
-    if not root.is_dir(): return []
-    found = [(int(m.group(1)), p) for p in root.iterdir() if p.is_dir() and (m := _CKPT.match(p.name))]
-    return [p for _, p in sorted(found)]
-
 def save_checkpoint(out_dir, step:int, model:nn.Module, optimizer, state:dict, keep:int=3,
                     d=None,                # this process's `Dist` (a sharded model: every process calls, the main one writes the rest)
                    ) -> Path:
@@ -253,35 +242,6 @@ def save_checkpoint(out_dir, step:int, model:nn.Module, optimizer, state:dict, k
         shutil.rmtree(tmp, ignore_errors=True); raise
     for old in (list_checkpoints(out_dir)[:-keep] if keep > 0 else []): shutil.rmtree(old, ignore_errors=True)
     return final
-
-def _sha256(f:Path) -> str:
-    import hashlib
-    h = hashlib.sha256()
-    with open(f, 'rb') as fh:
-        for chunk in iter(lambda: fh.read(1 << 22), b''): h.update(chunk)
-    return h.hexdigest()
-
-class CheckpointError(ValueError):
-    "A checkpoint folder that cannot be used: a file missing, truncated or changed since it was written."
-
-def verify_checkpoint(path) -> dict:
-    "Check every file of a checkpoint against its `manifest.json`; return its `state.json`, or raise `CheckpointError` naming the file."
-    path = Path(path)
-    if not (path / 'manifest.json').is_file():                  # written before manifests existed: the files must at least be there
-        for name in ('model.safetensors', 'state.json'):
-            if not (path / name).is_file(): raise CheckpointError(f'{path / name} is missing')
-        try: return json.loads((path / 'state.json').read_text())
-        except (ValueError, UnicodeDecodeError) as e: raise CheckpointError(f'{path}/state.json is not valid JSON ({e})') from None
-    try: man = json.loads((path / 'manifest.json').read_text())
-    except (ValueError, UnicodeDecodeError) as e: raise CheckpointError(f'{path}/manifest.json is not valid JSON ({e})') from None
-    for name in ('dcp/.metadata' if 'dcp/.metadata' in man else 'model.safetensors', 'dcp/.metadata' if 'dcp/.metadata' in man else 'optimizer.pt', 'rng.pt', 'state.json'):
-        if name not in man: raise CheckpointError(f'{path}: manifest.json does not list {name}')
-    for name, want in man.items():
-        f = path / name
-        if not f.is_file(): raise CheckpointError(f'{f} is missing')
-        if f.stat().st_size != want['bytes']: raise CheckpointError(f"{f} has {f.stat().st_size:,} bytes, {want['bytes']:,} were written (truncated or replaced)")
-        if _sha256(f) != want['sha256']: raise CheckpointError(f'{f} differs from what was written (SHA-256 mismatch)')
-    return json.loads((path / 'state.json').read_text())
 
 def load_checkpoint(path, model:nn.Module, optimizer=None,
                     state:dict=None,  # the checkpoint's state from an earlier `verify_checkpoint` (skips verifying again)
@@ -360,7 +320,7 @@ class Dist:
 def init_distributed(device:str='auto') -> tuple:
     "Read torchrun's environment, start the process group (NCCL on CUDA, gloo on CPU); return `(Dist, device)`."
     d = Dist(int(os.environ.get('RANK', 0)), int(os.environ.get('WORLD_SIZE', 1)), int(os.environ.get('LOCAL_RANK', 0)))
-    dev = torch.device(('cuda' if torch.cuda.is_available() else 'cpu') if device == 'auto' else device)
+    dev = resolve_device(device)                    # chapter 6c: 'auto' is cuda when available
     if dev.type == 'cuda':                          # an explicit index: set_device rejects a bare 'cuda'
         dev = torch.device('cuda', d.local_rank if d.world > 1 else (dev.index if dev.index is not None else torch.cuda.current_device()))
         torch.cuda.set_device(dev)
@@ -520,11 +480,9 @@ def train(model:nn.Module,            # a causal LM: `model(input_ids=, attentio
         collate_fn = getattr(train_ds, 'collate', collate_batch)
     model.to(dev).train()
     if teacher is not None: teacher.to(dev).eval().requires_grad_(False)
-    prec = cfg.precision if cfg.precision != 'auto' else ('bf16' if dev.type == 'cuda' else 'fp32')
-    if prec not in ('bf16', 'fp32'): raise ValueError(f"TrainConfig.precision must be 'auto', 'bf16' or 'fp32', got {cfg.precision!r}")
-    if cfg.fsdp and not is_sharded(model): shard_model(model, prec)          # before the optimizer: it holds the shards
+    if cfg.fsdp and not is_sharded(model): shard_model(model, resolve_precision(cfg.precision, dev))   # before the optimizer: it holds the shards
     opt = make_optimizer(model, cfg)
-    autocast = (lambda: torch.autocast(dev.type, dtype=torch.bfloat16)) if prec == 'bf16' else contextlib.nullcontext
+    amp = lambda: autocast(dev, cfg.precision)              # chapter 6c: bf16 autocast on CUDA for 'auto'
     step = tokens = skipped = 0; ck = None
     if resume:
         if isinstance(resume, (str, Path)): ck = Path(resume); st = verify_checkpoint(ck)     # checked before anything is loaded
@@ -548,10 +506,11 @@ def train(model:nn.Module,            # a causal LM: `model(input_ids=, attentio
     net = model if is_sharded(model) else wrap_ddp(model, d, dev)
     log = MetricsLog(cfg.out_dir, d.main, cfg.tensorboard, resume_step=step if ck else None)
     def save():
-        if d.main or is_sharded(model): save_checkpoint(cfg.out_dir, step, model, opt, dict(step=step, tokens=tokens, skipped=skipped, world=d.world, cfg=asdict(cfg)), cfg.keep, d)
+        if d.main or is_sharded(model): save_checkpoint(cfg.out_dir, step, model, opt, dict(step=step, tokens=tokens, skipped=skipped, world=d.world, cfg=asdict(cfg),
+                                                                                seq_len=getattr(train_ds, 'seq_len', None)), cfg.keep, d)
         if d.world > 1: dist.barrier()
     def validate():
-        v = evaluate(net, val_ds, cfg, d, dev, collate_fn, autocast, objective)
+        v = evaluate(net, val_ds, cfg, d, dev, collate_fn, amp, objective)
         log.write(kind='val', step=step, tokens=tokens, val_loss=v); return v
     batches = micro_batches(train_ds, cfg, d.rank, d.world, collate_fn, start=step * cfg.accum)
     bar = tqdm(total=cfg.steps, initial=step, disable=not (cfg.progress and d.main), unit='step', mininterval=2, dynamic_ncols=True)
@@ -576,7 +535,7 @@ def train(model:nn.Module,            # a causal LM: `model(input_ids=, attentio
                 n_tgt = max(head[0].item(), 1.0)
                 lr = lr_at(step, cfg)
                 for g in opt.param_groups: g['lr'] = lr * g['lr_mult']
-                sums, gn, ok = train_step(net, model, opt, mbs, n_tgt, cfg, d, autocast, teacher, objective)
+                sums, gn, ok = train_step(net, model, opt, mbs, n_tgt, cfg, d, amp, teacher, objective)
                 loss, gn = sums[0].item() / n_tgt, gn.item(); win[3] += sums[1].item() / n_tgt
                 win_extra = [a + b / n_tgt for a, b in zip(win_extra, sums[2:].tolist())]
                 if ok: bad_row = 0
@@ -652,25 +611,22 @@ def llama_like(n_params:int,           # parameters to match
                        num_key_value_heads=h // hd, tie_word_embeddings=True, max_position_embeddings=max_positions, **kw)
 
 # %% ../nbs/07_pretrain.ipynb #9cbbf2bb
-@torch.no_grad()
 def sample(model, tokenizer, prompts:list, max_new_tokens:int=48, temperature:float=0.8, top_k:int=50, seed:int=0) -> list:
-    "Continue each prompt by top-k sampling (a full forward per token: any causal LM); stop at the end of a document."
-    was = model.training; model.eval()
-    dev = next(model.parameters()).device
-    g, outs = torch.Generator().manual_seed(seed), []
+    "Continue each prompt by top-k sampling with chapter 6's `decode_loop` (any causal LM); stop at the end of a document."
+    from neuronspark.model import decode_loop               # here, not at the top: `import neuronspark.train` stays free of transformers
+    g = torch.Generator().manual_seed(seed)
+    def choose(logits, live):                               # one row: top-k sampling on the CPU, with our generator
+        z = logits[0].float().cpu()
+        if temperature <= 0: return z.argmax().view(1).to(logits.device)
+        z = z / temperature
+        if top_k: z[z < z.topk(min(top_k, len(z))).values[-1]] = -float('inf')
+        return torch.multinomial(z.softmax(-1), 1, generator=g).to(logits.device)
+    ends = {t for t in (tokenizer.eos_token_id, tokenizer.bos_token_id) if t is not None}
+    outs = []
     for p in prompts:
-        ids, new = [tokenizer.bos_token_id] + tokenizer(p, add_special_tokens=False)['input_ids'], []
-        for _ in range(max_new_tokens):
-            logits = model(input_ids=torch.tensor([ids + new], device=dev)).logits[0, -1].float().cpu()
-            if temperature <= 0: nxt = int(logits.argmax())
-            else:
-                logits = logits / temperature
-                if top_k: logits[logits < logits.topk(min(top_k, len(logits))).values[-1]] = -float('inf')
-                nxt = int(torch.multinomial(logits.softmax(-1), 1, generator=g))
-            if nxt in (tokenizer.eos_token_id, tokenizer.bos_token_id): break
-            new.append(nxt)
-        outs.append(p + tokenizer.decode(new))
-    model.train(was)
+        ids = [tokenizer.bos_token_id] + tokenizer(p, add_special_tokens=False)['input_ids']
+        new, _, _ = decode_loop(model, [ids], choose, max_new_tokens, eos=ends, pad_id=tokenizer.pad_token_id or 0)
+        outs.append(p + tokenizer.decode(new[0]))
     return outs
 
 # %% ../nbs/07_pretrain.ipynb #524ca054
@@ -731,15 +687,19 @@ def build_model(arch:str='snn',        # 'snn' or 'llama' (matched parameter cou
 
 # %% ../nbs/07_pretrain.ipynb #b16175bd
 def parse_overrides(s:str) -> dict:
-    "`'a=1,b=True,c=v75b'` -> `{'a': 1, 'b': True, 'c': 'v75b'}` (values read as Python literals when possible)."
-    import ast
-    out = {}
-    for item in filter(None, (x.strip() for x in s.split(','))):
-        k, sep, v = item.partition('=')
+    "`'prenorm=true,k_frames=8,selective_init=v75b'` -> typed `NeuronSparkConfig` fields, parsed by transformers' `update_from_string`."
+    from neuronspark.model import NeuronSparkConfig
+    items = [x.strip() for x in s.split(',') if x.strip()]
+    for item in items:
+        k, sep, _ = item.partition('=')
         if not sep or not k.strip(): raise ValueError(f'--config: expected key=value, got {item!r}')
-        try: out[k.strip()] = ast.literal_eval(v.strip())
-        except (ValueError, SyntaxError): out[k.strip()] = v.strip()
-    return out
+    pairs = {k.strip(): v.strip() for k, _, v in (x.partition('=') for x in items)}
+    check_overrides(pairs)
+    cfg = NeuronSparkConfig()                       # a field's default gives its type
+    for k, v in pairs.items():
+        try: cfg.update_from_string(f'{k}={v}')
+        except (ValueError, TypeError) as e: raise ValueError(f'--config: {k}={v}: {e}') from None
+    return {k: getattr(cfg, k) for k in pairs}
 
 # %% ../nbs/07_pretrain.ipynb #5b9f4186
 RECIPES = {
@@ -762,6 +722,20 @@ def resolve_recipe(recipe:str,   # 'auto', or a name in `RECIPES`
 # %% ../nbs/07_pretrain.ipynb #41d84f75
 from .plif import ns_script, arg_error, check_device, check_choice, UsageError
 
+def train_flags(but:list):
+    "Decorator: the command also takes every `TrainConfig` field not in `but` (nor its own) as a flag, its comment as the help."
+    import dataclasses, inspect, typing
+    types = typing.get_type_hints(TrainConfig)                    # the fields' types (the annotations are strings here)
+    def _f(cmd):
+        sig = inspect.signature(cmd)
+        own = [p for p in sig.parameters.values() if p.kind != p.VAR_KEYWORD]          # the command's flags, then the fields
+        extra = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=types[f.name])
+                 for f in dataclasses.fields(TrainConfig) if f.name not in but and f.name not in sig.parameters]
+        cmd.__signature__ = sig.replace(parameters=own + extra)   # what fastcore's parser reads (as `delegates` does)
+        cmd.__delwrap__ = TrainConfig                             # where it finds their comments (fastcore's `docments`)
+        return cmd
+    return _f
+
 _FLAG = dict(batch_size='batch', num_workers='workers', time_limit='minutes')   # TrainConfig field -> ns-pretrain flag
 
 def check_run_folder(out:str, resume:bool, force:bool):
@@ -779,6 +753,7 @@ def config_from_flags(**kw) -> TrainConfig:
         raise arg_error(_FLAG.get(field, field), str(e).split(' ', 1)[1]) from None
 
 @ns_script
+@train_flags(but=['out_dir', 'steps', 'batch_size', 'lr', 'warmup', 'optimizer', 'neuron_lr_mult', 'kd_weight', 'time_limit', 'num_workers', 'betas'])
 def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny, small, v75
                 arch:str='snn',             # 'snn', or 'llama': a Hugging Face Llama with a matched parameter count
                 data:str='out/data',        # folder with train.jsonl and val.jsonl (ns-prepare-data), or one .jsonl file
@@ -789,53 +764,38 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
                 steps:int=None,             # optimizer steps (default 1000 unless --tokens is given)
                 tokens:int=None,            # train on about this many tokens instead (sets --steps)
                 batch:int=8,                # rows per micro-batch per process
-                accum:int=1,                # micro-batches per optimizer step
                 seq_len:int=256,            # tokens per row
                 recipe:str='auto',          # training recipe: 'gap' (chapter 7a's), 'v75' (upstream's); auto: gap for tiny/small, v75 for v75
                 lr:float=None,              # peak learning rate (default: the recipe's)
                 warmup:int=None,            # warmup steps (default: 5% of the steps, at most 200)
                 optimizer:str=None,         # 'adamw', 'adam', or 'muon' (Muon on hidden matrices, AdamW on the rest); default: the recipe's
-                neuron_optimizer:str='same',# optimizer of the neuron parameters: 'same', or 'lion' (sign updates)
-                weight_decay:float=0.1,     # on matrices and embeddings
                 neuron_lr_mult:float=None,  # learning-rate multiplier for neuron parameters (default: the recipe's)
-                clip:float=1.0,             # gradient-norm clip (0: off)
-                device:str='auto',          # auto, cpu, cuda (under torchrun: one GPU per process)
-                precision:str='auto',       # auto (bf16 autocast on CUDA, fp32 on CPU), bf16, fp32
                 grad_ckpt:bool=False,       # activation checkpointing per layer (less memory, more time)
-                fsdp:bool=False,            # under torchrun: shard parameters, gradients and optimizer state (FSDP2) instead of DDP; AdamW/Adam only
-                eval_every:int=100,         # steps between validation losses
-                eval_batches:int=20,        # validation micro-batches per process (0: all)
-                log_every:int=10,           # steps per logged training loss
-                save_every:int=500,         # steps between checkpoints
-                keep:int=3,                 # checkpoints kept
-                seed:int=0,                 # model initialisation and data order
                 config:str='',              # SNN config overrides on top of the recipe's, e.g. "prenorm=False,k_frames=16"
                 teacher:str=None,           # distil from this causal LM folder (same tokenizer), e.g. a Llama run's final/
                 kd_weight:float=0.5,        # with --teacher: weight w of the distillation term
-                kd_temperature:float=1.0,   # with --teacher: temperature T
                 minutes:float=0,            # stop early (validate, save) after this many minutes of training (0: no limit)
                 samples:int=3,              # lines sampled at the end (0: none)
-                progress:bool=True,         # progress bar
                 workers:int=0,              # DataLoader worker processes
+                **kwargs,                   # the other `TrainConfig` fields (see `train_flags`)
                ):
     "Pretrain the SNN (or the matched Llama baseline) on JSONL data; print the validation loss next to the unigram entropy."
     from neuronspark.model import PRESETS
     check_choice('arch', arch, ('snn', 'llama')); check_choice('preset', preset, list(PRESETS))
     try: rname, rc = resolve_recipe(recipe, preset, arch)
     except ValueError as e: raise arg_error('recipe', str(e)) from None
-    check_device('device', device)
     lr = rc['lr'] if lr is None else lr
     optimizer = rc['optimizer'] if optimizer is None else optimizer
     neuron_lr_mult = rc['neuron_lr_mult'] if neuron_lr_mult is None else neuron_lr_mult
     for name, v in (('batch', batch), ('seq_len', seq_len - 1), ('tokens', 1 if tokens is None else tokens)):
         if not v >= 1: raise arg_error(name, f"must be >= {2 if name == 'seq_len' else 1}, got {v + (name == 'seq_len')!r}")
-    world = int(os.environ.get('WORLD_SIZE', 1)); rows = batch * accum * world
+    cfg = config_from_flags(out_dir=out, steps=1 if steps is None else steps, batch_size=batch, lr=lr, warmup=0 if warmup is None else warmup,
+                            optimizer=optimizer, neuron_lr_mult=neuron_lr_mult, kd_weight=kd_weight if teacher else 0.0,
+                            num_workers=workers, time_limit=60 * minutes, **kwargs)
+    check_device('device', cfg.device)
+    world = int(os.environ.get('WORLD_SIZE', 1)); rows = batch * cfg.accum * world
     if steps is None: steps = math.ceil(tokens / (rows * seq_len)) if tokens else 1000
-    cfg = config_from_flags(out_dir=out, steps=steps, batch_size=batch, accum=accum, lr=lr, warmup=min(200, max(1, steps // 20)) if warmup is None else warmup,
-                            optimizer=optimizer, neuron_optimizer=neuron_optimizer, kd_weight=kd_weight if teacher else 0.0,
-                            kd_temperature=kd_temperature, weight_decay=weight_decay, neuron_lr_mult=neuron_lr_mult, clip=clip, eval_every=eval_every,
-                            eval_batches=eval_batches, log_every=log_every, save_every=save_every, keep=keep, seed=seed, device=device,
-                            precision=precision, num_workers=workers, progress=progress, time_limit=60 * minutes, fsdp=fsdp)
+    cfg = config_from_flags(**{**asdict(cfg), 'steps': steps, 'warmup': min(200, max(1, steps // 20)) if warmup is None else warmup})
     try: overrides = {**rc['config'], **parse_overrides(config)}; check_overrides(overrides)
     except ValueError as e: raise arg_error('config', str(e).removeprefix('--config: ')) from None
     check_run_folder(out, resume, force)
@@ -848,7 +808,7 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
     if not tr_path.is_file(): raise arg_error('data', f'{tr_path} not found; build the corpus first: ns-prepare-data --out {data}')
     from neuronspark.data import PretrainDataset, unigram_entropy
     from neuronspark.tokenizer import check_vocab_fits, load_tokenizer
-    d, dev = init_distributed(device)
+    d, dev = init_distributed(cfg.device)
     tok = load_tokenizer(tokenizer)
     if d.world > 1 and not d.main: dist.barrier()          # rank 0 builds the index and token caches first
     train_ds = PretrainDataset(tr_path, tok, seq_len)
@@ -856,7 +816,7 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
     if d.world > 1 and d.main: dist.barrier()
     if len(train_ds) < batch * d.world: raise arg_error('data', f'{tr_path} gives {len(train_ds)} rows of {seq_len} tokens: too few for one batch of {batch} per process')
     if val_ds is not None and len(val_ds) == 0: raise arg_error('data', f'{va_path} gives no row of {seq_len} tokens: too short to validate on')
-    torch.manual_seed(seed)
+    torch.manual_seed(cfg.seed)
     try: model = build_model(arch, preset, grad_ckpt, **overrides)
     except (ValueError, TypeError) as e: raise arg_error('config', str(e).removeprefix('--config: ')) from None
     try: check_vocab_fits(tok, model.config.vocab_size)
@@ -871,7 +831,7 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
         if (tp / 'tokenizer.json').is_file() and load_tokenizer(tp).get_vocab() != tok.get_vocab():
             raise arg_error('teacher', f'the teacher in {tp} was trained with another tokenizer than {tokenizer or "tokenizer_snn/"}; distillation needs the same one')
         t_model = AutoModelForCausalLM.from_pretrained(tp)
-        if d.main: print(f'teacher: {type(t_model).__name__} from {tp}, {count_params(t_model):,} parameters, kd_weight {kd_weight}, T {kd_temperature}')
+        if d.main: print(f'teacher: {type(t_model).__name__} from {tp}, {count_params(t_model):,} parameters, kd_weight {kd_weight}, T {cfg.kd_temperature}')
     res = train(model, train_ds, val_ds, cfg, resume=resume, teacher=t_model)
     if res['interrupted']: raise SystemExit(130)            # like Ctrl-C, so that scripts stop here too
     model = plain_model(model, d)                           # sharded: the weights gathered into an ordinary model on rank 0
