@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 from transformers import PretrainedConfig, PreTrainedModel, GenerationMixin, AutoConfig, AutoModelForCausalLM
 from transformers.modeling_outputs import CausalLMOutputWithPast
-from .plif import PLIFNode
+from .plif import IMPLS, PLIFNode
 from .selective import SELECTIVE_INITS
 from .block import SNNBlock, SNNFFN, neurons, get_state, set_state, reset_state
 
@@ -62,6 +62,7 @@ class NeuronSparkConfig(PretrainedConfig):
     encoder_fp32: bool = True         # encoder projection and sigmoid in fp32 under autocast (False: upstream v7.5)
     checkpoint_layers: bool = False   # recompute each layer in backward (activation checkpointing)
     recompute_proj: bool = False      # keep each SNNBlock's input, not its 4*D*N-wide projection, for backward (recomputed there)
+    impl: str = 'auto'                # implementation of every scan (chapter 1): 'auto' (by device), 'reference', 'cpu' or 'triton'
     rms_eps: float = 1e-6             # epsilon of RMSNorm / lateral inhibition
     initializer_range: float = 0.02   # std of the embedding; out-projections get 0.02/sqrt(2L)
     use_cache: bool = True            # `generate` keeps the recurrent state between steps
@@ -80,6 +81,7 @@ class NeuronSparkConfig(PretrainedConfig):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1: raise ValueError(f'NeuronSparkConfig: `{name}` must be a positive int, got {v!r}')
         if self.k_frames > 24: raise ValueError(f'NeuronSparkConfig: `k_frames` must be <= 24 (an fp32 sigmoid has 24 significant bits), got {self.k_frames}')
+        if self.impl not in IMPLS: raise ValueError(f'NeuronSparkConfig: `impl` must be one of {list(IMPLS)}, got {self.impl!r}')
         if self.selective_init not in SELECTIVE_INITS:
             raise ValueError(f'NeuronSparkConfig: `selective_init` must be one of {list(SELECTIVE_INITS)}, got {self.selective_init!r}')
 
@@ -115,17 +117,17 @@ class SNNDecoderLayer(nn.Module):
         D, L = c.hidden_size, c.num_hidden_layers
         self.layer_idx, self.center = layer_idx, c.center_residual
         self.norm1 = RMSNorm(D, c.rms_eps) if c.prenorm else nn.Identity()
-        self.in1 = PLIFNode(D, v_threshold=c.v_th_input, alpha=c.surrogate_alpha)
+        self.in1 = PLIFNode(D, v_threshold=c.v_th_input, alpha=c.surrogate_alpha, impl=c.impl)
         self.block = SNNBlock(D, c.n_groups, v_th_out=c.v_th_block_first if first else c.v_th_block,
-                              v_min=c.v_min, alpha=c.surrogate_alpha, init=c.selective_init)
+                              v_min=c.v_min, alpha=c.surrogate_alpha, init=c.selective_init,
+                              recompute_proj=c.recompute_proj, impl=c.impl)
         self.out1 = nn.Linear(D, D, bias=False)                                   # P_blk
         self.norm2 = RMSNorm(D, c.rms_eps) if c.prenorm else nn.Identity()
-        self.in2 = PLIFNode(D, v_threshold=c.v_th_input, alpha=c.surrogate_alpha)
+        self.in2 = PLIFNode(D, v_threshold=c.v_th_input, alpha=c.surrogate_alpha, impl=c.impl)
         self.ffn = SNNFFN(D, c.intermediate_size, v_th=c.v_th_ffn_first if first else c.v_th_ffn,
-                          num_layers=L, alpha=c.surrogate_alpha)
+                          num_layers=L, alpha=c.surrogate_alpha, impl=c.impl)
         self.out2 = nn.Linear(D, D, bias=False)                                   # P_ffn
         self.gradient_checkpointing = c.checkpoint_layers                         # also set by HF's checkpointing switch
-        self.block.recompute_proj = c.recompute_proj
         std = c.initializer_range / math.sqrt(2 * L)
         with torch.no_grad():
             for w in (self.out1.weight, self.out2.weight): w.normal_(0.0, std)
