@@ -204,6 +204,7 @@ class PLIFScanFn(torch.autograd.Function):
         return d_beta, (d_u.to(ctx.u_dtype) if ctx.needs_input_grad[1] else None), d_theta, d_v0, None
 
 # %% ../nbs/03_scan.ipynb #3bc4b378
+@register_impl('plif', 'cpu')
 def plif_scan(beta,            # decay: per step `[T, ...]` or per neuron `[...]` (or a number)
               u,               # input drive `[T, ...]`
               theta,           # threshold: per step `[T, ...]` or per neuron `[...]` (or a number)
@@ -213,9 +214,6 @@ def plif_scan(beta,            # decay: per step `[T, ...]` or per neuron `[...]
     "Exact PLIF scan with `plif_ref`'s signature and semantics: a compiled time loop and a hand-written backward."
     beta, theta = check_plif_args(beta, u, theta, v0, fn='plif_scan')
     return PLIFScanFn.apply(beta, u, theta, v0, float(alpha))
-
-# %% ../nbs/03_scan.ipynb #fd2bc6d4
-register_impl('plif', 'cpu')(plif_scan)
 
 # %% ../nbs/03_scan.ipynb #6b135643
 def _autocast_dtype(x):

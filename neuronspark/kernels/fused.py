@@ -245,6 +245,8 @@ class FusedTuning:
 SELECTIVE_TUNING = FusedTuning(chunk=4)                   # four raw tiles per chunk: short chunks keep them in registers
 DRIVE_TUNING = FusedTuning(chunk=16, deep=None)           # one tile per chunk
 
+
+# %% ../../nbs/04a_fused.ipynb #2f4a4eaa
 def few_columns(R:int, W:int, n_sm:int, few:int=8) -> bool:
     "Too few columns to keep the GPU busy: under `few` warps of them (one column per thread) per SM."
     return R * W / 32 / n_sm < few
@@ -295,6 +297,8 @@ def fused_fwd(x, p1, p2, p3, v0, v_min, sel, cfg=None, debug=False, s_dtype=None
         v_min=float(v_min), SEL=sel, HAS_V0=v0v is not None, CH=CH, BR=BR, BW=BW, DEEP=bool(deep and deep[0]), num_warps=nw)
     return s, ckpt, (xv, v0v), cfg
 
+
+# %% ../../nbs/04a_fused.ipynb #6f46ed61
 def fused_bwd(xv, p1, p2, p3, v0v, ckpt, gs, gvl, v_min, alpha, sel, cfg, debug=False):
     """Launch the backward: with several segments first `fused_bwd_kernel` for their coefficients (segments 1..n-1),
     `seg_carry_kernel` for the gradient at each segment's end, then `fused_bwd_kernel` for the gradients, all segments
@@ -384,6 +388,7 @@ def _check_fused_args(fn, x, xname, k, params, v0, interpret):
 
 
 # %% ../../nbs/04a_fused.ipynb #5d859191
+@register_impl('selective_plif', 'triton')
 def selective_triton(r,                # projection output `[T, ..., 4*W]` = `[r_in, r_beta, r_alpha, r_th]`; may be a strided slice
                      b_beta, b_alpha, b_th,  # biases `[W]` (fp32 parameters)
                      v_min:float=0.1,  # threshold floor
@@ -415,8 +420,6 @@ def plif_node_triton(x,                # input `[T, ..., W]`; the drive is `(1 -
     if out_dtype is not None and not (isinstance(out_dtype, torch.dtype) and out_dtype.is_floating_point):
         raise TypeError(f'plif_node_triton: `out_dtype` must be a floating torch.dtype or None, got {out_dtype!r}')
     return FusedPLIFFn.apply(x, beta, None, theta, v0, 0.0, float(alpha), False, cfg, debug, out_dtype)
-
-register_impl('selective_plif', 'triton')(selective_triton)
 
 @register_impl('plif_node', 'triton')
 def _plif_node_triton(x, beta, theta, v0, alpha):

@@ -126,6 +126,22 @@ def plif_fwd_kernel(beta_ptr, u_ptr, theta_ptr, v0_ptr,   # inputs
         v = _fwd_chunk(U, Bt, THt, b_row, th_row, v, s_ptr, v_ptr, col, mc, RW, T - T_full, BETA_T, THETA_T, WRITE_V, CH, True)
         tl.store(ckpt_ptr + col, v, mask=mc)
 
+# %% ../../nbs/04_triton.ipynb #aa060577
+@triton.jit
+def _replay_chunk(U, Bt, THt, b_row, th_row, v, BETA_T: tl.constexpr, THETA_T: tl.constexpr, CH: tl.constexpr):
+    "One chunk's forward again, in registers, from the membrane `v` before it: tiles of `V_{t-1}` and `z_t = V_pre - theta`."
+    ii = tl.arange(0, CH)[:, None]
+    VP = tl.zeros(U.shape, tl.float32)                       # V_{t-1}
+    Z = tl.zeros(U.shape, tl.float32)                        # z_t = V_pre - theta
+    for i in tl.static_range(CH):
+        b = _pick(Bt, ii, i) if BETA_T else b_row
+        th = _pick(THt, ii, i) if THETA_T else th_row
+        VP = _put(VP, ii, i, v)
+        z = b * v + _pick(U, ii, i) - th
+        Z = _put(Z, ii, i, z)
+        v = z + th - th * (z >= 0).to(tl.float32)             # the same operations as `_fwd_chunk`: the same spikes
+    return VP, Z
+
 # %% ../../nbs/04_triton.ipynb #75b66cbb
 @triton.jit
 def _bwd_chunk(U, Bt, THt, GS, GV, b_row, th_row, v, G, acc_b, acc_th, alpha, du_ptr, db_ptr, dth_ptr, col, mc, RW, n_valid,
@@ -134,15 +150,7 @@ def _bwd_chunk(U, Bt, THt, GS, GV, b_row, th_row, v, G, acc_b, acc_th, alpha, du
     Stores the per-step gradients, or with `TILES` returns them as `[CH, BLOCK]` tiles (zero past `n_valid`) instead."""
     ii = tl.arange(0, CH)[:, None]
     GP, DB, DTH = tl.zeros(U.shape, tl.float32), tl.zeros(U.shape, tl.float32), tl.zeros(U.shape, tl.float32)
-    VP = tl.zeros(U.shape, tl.float32)                       # V_{t-1}
-    Z = tl.zeros(U.shape, tl.float32)                        # z_t = V_pre - theta
-    for i in tl.static_range(CH):                            # 1. the forward again, in registers
-        b = _pick(Bt, ii, i) if BETA_T else b_row
-        th = _pick(THt, ii, i) if THETA_T else th_row
-        VP = _put(VP, ii, i, v)
-        z = b * v + _pick(U, ii, i) - th
-        Z = _put(Z, ii, i, z)
-        v = z + th - th * (z >= 0).to(tl.float32)
+    VP, Z = _replay_chunk(U, Bt, THt, b_row, th_row, v, BETA_T, THETA_T, CH)   # 1. the forward again, in registers
     for i in tl.static_range(CH - 1, -1, -1):                # 2. backwards in time
         z = _pick(Z, ii, i)
         G = G + _pick(GV, ii, i)
@@ -312,6 +320,8 @@ def _stride_args(prefix, strides, axes='trw'):
     "A launch's stride arguments by name: `{prefix}_t`, `{prefix}_r`, `{prefix}_w` (or the `axes` given) from `strides`."
     return {f'{prefix}_{a}': s for a, s in zip(axes, strides)}
 
+
+# %% ../../nbs/04_triton.ipynb #503ecdbf
 def plif_fwd(beta, u, theta, v0=None, write_v=True, cfg=None, debug=False):
     "Launch `plif_fwd_kernel`. Returns `s`, `v` (None unless `write_v`) `[T, R, W]` in u's dtype, fp32 checkpoints, views, config."
     T, S = u.shape[0], u.shape[1:]
@@ -407,6 +417,7 @@ def _check_kernel_args(u, beta, theta, v0, interpret):
         raise RuntimeError(f'plif_triton: `u` is on {u.device}; the Triton kernels need CUDA tensors (or TRITON_INTERPRET=1 '
                            'set before neuronspark.kernels is imported, to run them on the CPU in the interpreter)')
 
+@register_impl('plif', 'triton')
 def plif_triton(beta,              # decay: per step `[T, ...]` or per neuron `[...]` (or a number)
                 u,                 # input drive `[T, ...]`, fp32/bf16/fp16, CUDA (or CPU under TRITON_INTERPRET=1)
                 theta,             # threshold: per step `[T, ...]` or per neuron `[...]` (or a number)
@@ -425,5 +436,3 @@ def plif_triton(beta,              # decay: per step `[T, ...]` or per neuron `[
     beta, theta = check_plif_args(beta, u, theta, v0, fn='plif_triton')
     _check_kernel_args(u, beta, theta, v0, _INTERPRET)
     return PLIFTritonFn.apply(beta, u, theta, v0, float(alpha), full_v, cfg, debug)
-
-register_impl('plif', 'triton')(plif_triton)

@@ -52,6 +52,7 @@ class SelectiveProjFn(torch.autograd.Function):
 
 
 # %% ../../nbs/04b_proj.ipynb #c089cfc3
+@register_impl('selective_plif_proj', 'triton')
 def selective_proj_triton(x,                # block input `[T, ..., D]`
                           weight,           # stacked projection `[4*W, D]` = `[W_in; W_beta; W_alpha; W_th]` (may be a row slice)
                           b_beta, b_alpha, b_th,  # biases `[W]`
@@ -70,5 +71,3 @@ def selective_proj_triton(x,                # block input `[T, ..., D]`
                       (('b_beta', b_beta), ('b_alpha', b_alpha), ('b_th', b_th)), v0, _INTERPRET)
     if weight.device != x.device: raise ValueError(f'selective_proj_triton: `weight` is on {weight.device} but `x` is on {x.device}')
     return SelectiveProjFn.apply(x, weight, b_beta, b_alpha, b_th, v0, float(v_min), float(alpha), cfg, debug)
-
-register_impl('selective_plif_proj', 'triton')(selective_proj_triton)

@@ -187,6 +187,8 @@ def and_config(R:int, F:int, device:torch.device,
     BR, BW, CH, nw, *_ = fused_config(R, F, False, device)
     return BR, BW, ((tuning or AND_TUNING).chunk if device.type == 'cuda' else CH), nw, 0
 
+
+# %% ../../nbs/04c_spike_and.ipynb #3ee6a727
 def and_fwd(x, beta, theta, v0, cfg=None, debug=False):
     "Launch `and_fwd_kernel`. Returns `a` `[T, R, F]` in x's dtype, fp32 checkpoints `[T/CH, R, 2F]`, views `(x, v0)`, config."
     T, S = x.shape[0], x.shape[1:]
@@ -243,6 +245,7 @@ class PLIFAndFn(torch.autograd.Function):
         return (dx.view(x_shape) if n[0] else None, db.to(beta.dtype) if n[1] else None, dth.to(theta.dtype) if n[2] else None,
                 _v0_grad(dv0, x_shape[1:], v0_info) if n[3] else None, None, None, None)
 
+@register_impl('plif_node_and', 'triton')
 def plif_and_triton(x,                # gate and up inputs `[T, ..., 2F]` (gate first)
                     beta,             # decay `[2F]`, per neuron
                     theta,            # threshold `[2F]`, per neuron
@@ -256,5 +259,3 @@ def plif_and_triton(x,                # gate and up inputs `[T, ..., 2F]` (gate 
         raise ValueError(f'plif_and_triton: the last dim of `x` must be even (gate and up halves), got {tuple(x.shape)}')
     _check_fused_args('plif_and_triton', x, 'x', 1, (('beta', beta), ('theta', theta)), v0, _INTERPRET)
     return PLIFAndFn.apply(x, beta, theta, v0, float(alpha), cfg, debug)
-
-register_impl('plif_node_and', 'triton')(plif_and_triton)
