@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_plif.ipynb #ad6bf181
 from __future__ import annotations
-import argparse, contextvars, inspect, json, math, numbers, os, subprocess, sys, tempfile
+import argparse, inspect, json, math, numbers, os, subprocess, sys, tempfile
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
@@ -87,7 +87,6 @@ def plif_ref(beta,         # decay: per step `[T, ...]` or per neuron `[...]` (o
 # %% ../nbs/01_plif.ipynb #8a0b03b4
 IMPLS = ('auto', 'reference', 'cpu', 'triton')   # the settings: 'auto', then the ladder, plainest first
 _REGISTRY = {}                                   # operation -> {implementation: function}
-_FORCED = contextvars.ContextVar('neuronspark_impl', default=None)   # set by `use_impl`
 
 def _check_impl(impl, allowed=IMPLS):
     if impl not in allowed: raise ValueError(f'`impl` must be one of {", ".join(map(repr, allowed))}; got {impl!r}')
@@ -103,13 +102,16 @@ def register_impl(op:str,   # the operation, e.g. 'plif_node'
         return fn
     return deco
 
+
+# %% ../nbs/01_plif.ipynb #f5f0720d
+_FORCED = []   # the settings of the `use_impl` blocks we are in, innermost last
+
 @contextmanager
 def use_impl(impl:str): # 'auto', 'reference', 'cpu' or 'triton'
     "Inside the `with` block every operation runs implementation `impl`, whatever modules or configs say (tests, benchmarks)."
-    token = _FORCED.set(_check_impl(impl))
+    _FORCED.append(_check_impl(impl))
     try: yield impl
-    finally: _FORCED.reset(token)
-
+    finally: _FORCED.pop()
 
 # %% ../nbs/01_plif.ipynb #73b3a6af
 def resolve_impl(op:str,          # the operation
@@ -118,7 +120,7 @@ def resolve_impl(op:str,          # the operation
                 ) -> str:         # the implementation that runs: 'reference', 'cpu' or 'triton'
     """Which implementation of `op` runs for `x`. `'auto'` picks by device: `'triton'` for a CUDA tensor when it is
     registered, else `'cpu'` when registered (chapter 3's scan, exact on any device), else `'reference'`."""
-    impl = _FORCED.get() or _check_impl(impl)
+    impl = _FORCED[-1] if _FORCED else _check_impl(impl)
     have = _REGISTRY.get(op, {})
     if impl == 'auto': impl = 'triton' if x.is_cuda and 'triton' in have else 'cpu' if 'cpu' in have else 'reference'
     if impl not in have:
