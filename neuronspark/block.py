@@ -150,7 +150,9 @@ def plif_node_and(x,                # gate and up inputs `[T, ..., 2F]`, gate fi
                   alpha:float=4.0,  # surrogate sharpness
                   impl:str='auto',  # which implementation (chapter 1's `resolve_impl`)
                  ):                 # (`s_gate * s_up` `[T, ..., F]`, last membranes `[..., 2F]`)
-    "`plif_node`, then `spike_and` of the two halves of its spikes, by the implementation `impl` selects."
+    """`plif_node`, then `spike_and` of the two halves of its spikes, by the implementation `impl` selects. Under 'auto':
+    for CUDA tensors chapter 4's AND kernel (or its node kernel and `spike_and`, where the column pairs are few), else
+    chapter 3's `plif_scan` and `spike_and`."""
     if x.shape[-1] % 2: raise ValueError(f'plif_node_and: the last dim of `x` must be even (gate and up halves), got {tuple(x.shape)}')
     impl = resolve_impl('plif_node_and', x, impl)
     if impl == 'triton' and x.is_cuda and _few_pairs(x): return _two_steps('triton')(x, beta, theta, v0, alpha)

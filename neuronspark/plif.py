@@ -13,9 +13,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['IMPLS', 'SigmoidSpike', 'spike_fn', 'check_plif_args', 'plif_ref', 'register_impl', 'use_impl', 'resolve_impl',
-           'pick_impl', 'plif', 'plif_node', 'PLIFNode', 'UsageError', 'arg_error', 'check_range', 'check_choice',
-           'check_device', 'check_path', 'ns_script', 'run_command', 'check_bad_args', 'ns_demo']
+__all__ = ['IMPLS', 'SigmoidSpike', 'spike_fn', 'check_plif_args', 'plif_ref', 'check_impl', 'register_impl', 'use_impl',
+           'resolve_impl', 'pick_impl', 'plif', 'plif_node', 'PLIFNode', 'UsageError', 'arg_error', 'check_range',
+           'check_choice', 'check_device', 'check_path', 'ns_script', 'run_command', 'check_bad_args', 'ns_demo']
 
 # %% ../nbs/01_plif.ipynb #a1003144
 class SigmoidSpike(torch.autograd.Function):
@@ -88,7 +88,8 @@ def plif_ref(beta,         # decay: per step `[T, ...]` or per neuron `[...]` (o
 IMPLS = ('auto', 'reference', 'cpu', 'triton')   # the settings: 'auto', then the ladder, plainest first
 _REGISTRY = {}                                   # operation -> {implementation: function}
 
-def _check_impl(impl, allowed=IMPLS):
+def check_impl(impl:str, allowed=IMPLS) -> str:
+    "`impl` if it is one of `allowed` (an implementation setting), else a `ValueError` that lists them."
     if impl not in allowed: raise ValueError(f'`impl` must be one of {", ".join(map(repr, allowed))}; got {impl!r}')
     return impl
 
@@ -96,7 +97,7 @@ def register_impl(op:str,   # the operation, e.g. 'plif_node'
                   impl:str, # 'reference', 'cpu' or 'triton'
                  ):         # a decorator that registers the function and returns it unchanged
     "Register a function as implementation `impl` of operation `op` (every implementation of `op` takes the same arguments)."
-    _check_impl(impl, IMPLS[1:])
+    check_impl(impl, IMPLS[1:])
     def deco(fn):
         _REGISTRY.setdefault(op, {})[impl] = fn
         return fn
@@ -109,7 +110,7 @@ _FORCED = []   # the settings of the `use_impl` blocks we are in, innermost last
 @contextmanager
 def use_impl(impl:str): # 'auto', 'reference', 'cpu' or 'triton'
     "Inside the `with` block every operation runs implementation `impl`, whatever modules or configs say (tests, benchmarks)."
-    _FORCED.append(_check_impl(impl))
+    _FORCED.append(check_impl(impl))
     try: yield impl
     finally: _FORCED.pop()
 
@@ -120,7 +121,7 @@ def resolve_impl(op:str,          # the operation
                 ) -> str:         # the implementation that runs: 'reference', 'cpu' or 'triton'
     """Which implementation of `op` runs for `x`. `'auto'` picks by device: `'triton'` for a CUDA tensor when it is
     registered, else `'cpu'` when registered (chapter 3's scan, exact on any device), else `'reference'`."""
-    impl = _FORCED[-1] if _FORCED else _check_impl(impl)
+    impl = _FORCED[-1] if _FORCED else check_impl(impl)
     have = _REGISTRY.get(op, {})
     if impl == 'auto': impl = 'triton' if x.is_cuda and 'triton' in have else 'cpu' if 'cpu' in have else 'reference'
     if impl not in have:
@@ -139,7 +140,8 @@ register_impl('plif', 'reference')(plif_ref)
 def plif(beta, u, theta, v0=None, alpha:float=4.0,  # as `plif_ref`
          impl:str='auto',                            # which implementation (`resolve_impl`)
         ):                                           # (spikes `[T, ...]` of exactly 0./1., membrane after reset `[T, ...]`)
-    "The PLIF scan of `plif_ref`, by the implementation `impl` selects; every implementation gives `plif_ref`'s results."
+    """The PLIF scan of `plif_ref` by the implementation `impl` selects (`resolve_impl`); all give `plif_ref`'s results.
+    Under 'auto': chapter 4's Triton kernel for CUDA tensors (memory speed), else chapter 3's `plif_scan` (a compiled loop)."""
     return pick_impl('plif', u, impl)(beta, u, theta, v0, alpha)
 
 @register_impl('plif_node', 'reference')
@@ -154,7 +156,8 @@ def plif_node(x,                # input `[T, ..., W]`
               alpha:float=4.0,  # surrogate sharpness
               impl:str='auto',  # which implementation (`resolve_impl`)
              ):                 # (spikes `[T, ..., W]`, last membrane `[..., W]`)
-    "`PLIFNode`'s scan: `plif_ref(beta, (1 - beta) * x, theta, v0)`, returning the spikes and only the last membrane."
+    """`PLIFNode`'s scan, `plif_ref(beta, (1 - beta) * x, theta, v0)`, returning the spikes and only the last membrane.
+    Under 'auto': chapter 4's kernel that forms the drive itself for CUDA tensors, else chapter 3's `plif_scan`."""
     return pick_impl('plif_node', x, impl)(x, beta, theta, v0, alpha)
 
 
@@ -170,7 +173,7 @@ class PLIFNode(nn.Module):
                 ):
         super().__init__()
         if tau0 <= 1: raise ValueError(f'PLIFNode: tau0 must be > 1 (beta = 1 - 1/tau0), got {tau0}')
-        self.dim, self.alpha, self.impl = dim, alpha, _check_impl(impl)
+        self.dim, self.alpha, self.impl = dim, alpha, check_impl(impl)
         self.w = nn.Parameter(torch.full((dim,), math.log(tau0 - 1.0)))
         self.theta = nn.Parameter(torch.full((dim,), float(v_threshold)))
         self.v = None  # last membrane [..., dim] after the latest call; None = at rest

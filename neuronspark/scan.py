@@ -12,7 +12,7 @@ from .plif import check_plif_args, register_impl
 from .selective import selective_modulation
 
 # %% auto #0
-__all__ = ['linear_scan_ref', 'LinearScanFn', 'linear_scan', 'PLIFScanFn', 'plif_scan']
+__all__ = ['linear_scan_ref', 'LinearScanFn', 'linear_scan', 'PLIFScanFn', 'plif_scan', 'autocast_dtype']
 
 # %% ../nbs/03_scan.ipynb #b3bbd0e0
 def linear_scan_ref(a, b, h0=None):
@@ -216,16 +216,16 @@ def plif_scan(beta,            # decay: per step `[T, ...]` or per neuron `[...]
     return PLIFScanFn.apply(beta, u, theta, v0, float(alpha))
 
 # %% ../nbs/03_scan.ipynb #6b135643
-def _autocast_dtype(x):
+def autocast_dtype(x):
     "The dtype autocast computes `x`'s matrix products in: the autocast dtype when autocast is on for x's device, else x's own."
     dev = x.device.type
     return torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype
 
 @register_impl('plif_node', 'cpu')
 def _plif_node_cpu(x, beta, theta, v0, alpha):
-    "`PLIFNode`'s scan: the drive in PyTorch, then `plif_scan`; spikes in `_autocast_dtype(x)`."
+    "`PLIFNode`'s scan: the drive in PyTorch, then `plif_scan`; spikes in `autocast_dtype(x)`."
     s, v = plif_scan(beta, (1 - beta) * x, theta, v0, alpha)
-    return s.to(_autocast_dtype(x)), v[-1]
+    return s.to(autocast_dtype(x)), v[-1]
 
 @register_impl('selective_plif', 'cpu')
 def _selective_plif_cpu(r, b_beta, b_alpha, b_th, v_min, v0, alpha):

@@ -8,7 +8,7 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .plif import _check_impl, pick_impl, plif_ref, register_impl
+from .plif import check_impl, pick_impl, plif_ref, register_impl
 
 # %% auto #0
 __all__ = ['SELECTIVE_INITS', 'group_betas', 'init_betas', 'group_rates', 'selective_biases', 'selective_init_',
@@ -112,7 +112,8 @@ def selective_plif(r,                      # projection output `[T, ..., 4*W]` =
                    alpha:float=4.0,        # surrogate sharpness
                    impl:str='auto',        # which implementation (chapter 1's `resolve_impl`)
                   ):                       # (spikes `[T, ..., W]` in r's dtype, last membrane `[..., W]`)
-    "Selective PLIF: `selective_modulation`, then the PLIF scan, by the implementation `impl` selects."
+    """Selective PLIF, `selective_modulation` then the PLIF scan, by the implementation `impl` selects. Under 'auto': for
+    CUDA tensors chapter 4's kernel that does both in one pass over `r`, else the modulation and chapter 3's `plif_scan`."""
     return pick_impl('selective_plif', r, impl)(r, b_beta, b_alpha, b_th, v_min, v0, alpha)
 
 def selective_plif_proj(x,                      # input `[T, ..., D]`
@@ -138,7 +139,7 @@ class SelectivePLIF(nn.Module):
         super().__init__()
         _init_cfg(init)
         self.d_in, self.n_groups, self.v_min, self.alpha, self.init = d_in, n_groups, v_min, alpha, init
-        self.impl = _check_impl(impl)
+        self.impl = check_impl(impl)
         self.dn = dn = d_in * n_groups
         self.weight = nn.Parameter(torch.empty(4 * dn, d_in)) if proj else None
         self.b_beta, self.b_alpha, self.b_th = (nn.Parameter(torch.empty(dn)) for _ in range(3))

@@ -14,7 +14,7 @@ import torch
 import triton
 import triton.language as tl
 from ..plif import register_impl
-from ..scan import _autocast_dtype
+from ..scan import autocast_dtype
 from .plif import (_DTYPES, _INTERPRET, _bwd_chunk, _columns, _fwd_chunk, _load_chunk, _new, _offsets,
                                       _pick, _stride_args, _store_row_grad, _view, plif_config)
 
@@ -423,6 +423,6 @@ def plif_node_triton(x,                # input `[T, ..., W]`; the drive is `(1 -
 
 @register_impl('plif_node', 'triton')
 def _plif_node_triton(x, beta, theta, v0, alpha):
-    "`plif_node_triton` with its spikes in the dtype the next matrix products compute in (chapter 3's `_autocast_dtype`)."
-    return plif_node_triton(x, beta, theta, v0, alpha, out_dtype=_autocast_dtype(x))
+    "`plif_node_triton` with its spikes in the dtype the next matrix products compute in (chapter 3's `autocast_dtype`)."
+    return plif_node_triton(x, beta, theta, v0, alpha, out_dtype=autocast_dtype(x))
 

@@ -10,14 +10,14 @@ import math
 import torch
 import torch.nn.functional as F
 from ..plif import register_impl
-from ..scan import _autocast_dtype
+from ..scan import autocast_dtype
 from .plif import _view
 from .fused import _INTERPRET, _check_fused_args, _scan_outputs, _v0_grad, fused_bwd, fused_fwd
 
 # %% ../../nbs/04b_proj.ipynb #499bd1ae
 def _cast_for_autocast(x):
     "`x` in the dtype autocast computes its matrix products in (as `F.linear` would cast it); unchanged when not floating."
-    return x.to(_autocast_dtype(x)) if x.is_floating_point() else x
+    return x.to(autocast_dtype(x)) if x.is_floating_point() else x
 
 class SelectiveProjFn(torch.autograd.Function):
     "`selective_triton(x @ W.T, ...)` that keeps `x` instead of the projection and recomputes it (one GEMM) in the backward."
