@@ -123,7 +123,8 @@ def resolve_impl(op:str,          # the operation
     registered, else `'cpu'` when registered (chapter 3's scan, exact on any device), else `'reference'`."""
     impl = _FORCED[-1] if _FORCED else check_impl(impl)
     have = _REGISTRY.get(op, {})
-    if impl == 'auto': impl = 'triton' if x.is_cuda and 'triton' in have else 'cpu' if 'cpu' in have else 'reference'
+    cuda = isinstance(x, torch.Tensor) and x.is_cuda                     # not a tensor: the implementation's checks say so
+    if impl == 'auto': impl = 'triton' if cuda and 'triton' in have else 'cpu' if 'cpu' in have else 'reference'
     if impl not in have:
         raise RuntimeError(f"{op}: no {impl!r} implementation is registered (have {sorted(have)}): 'cpu' comes with "
                            "neuronspark.scan, 'triton' with neuronspark.kernels (it needs the triton package)")
