@@ -9,20 +9,20 @@ device-to-device copy of r (or x) as the bandwidth yardstick, and checks that bo
 max |difference| of every gradient).
 
     python bench/bench_fused.py --out bench/results/fused_h100.json
-    python bench/bench_fused.py --chunks 2,4,8,16    # also the fused kernels' time per chunk length (FUSED_CHUNK)
-    python bench/bench_fused.py --segs 0,64,256,1024 # ... per segment length of the backward (FUSED_SEG; 0: one walk)
+    python bench/bench_fused.py --chunks 2,4,8,16    # also the fused kernels' time per chunk length (`FusedTuning.chunk`)
+    python bench/bench_fused.py --segs 0,64,256,1024 # ... per segment length of the backward (`FusedTuning.seg`; 0: one walk)
     TRITON_INTERPRET=1 python bench/bench_fused.py --device cpu --small     # smoke test, tiny shapes, in the interpreter
 """
 from __future__ import annotations
-import json, os, statistics, sys, time
+import dataclasses, json, os, statistics, sys, time
 from pathlib import Path
 import torch
 from fastcore.script import call_parse
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))     # the source tree's neuronspark, without installing it
-from neuronspark.scan import selective_plif, plif_node, plif_node_and
-from neuronspark.block import spike_and
-from neuronspark.selective import selective_biases
+from neuronspark.plif import plif, plif_node
+from neuronspark.selective import selective_biases, selective_modulation, selective_plif
+from neuronspark.block import plif_node_and, spike_and
 
 def _timer(dev, reps:int):
     "Median seconds of `fn()` over `reps` runs after one warm-up (CUDA events on a GPU, perf_counter on a CPU)."
@@ -53,17 +53,34 @@ def make_case(kind:str, T:int, B:int, W:int, D:int, dev, seed:int=0):
     theta = (0.1 + 0.3 * torch.rand(W, generator=g)).to(dev).requires_grad_()
     return x, [beta, theta]
 
-def run(kind, data, params, fused:bool, backward:bool, gs=None):
-    "One call of the old (`fused=False`) or fused path; with `backward`, also the backward; returns (s, v, grads)."
+def old_path(kind, x, params):
+    "Before the fused kernels: the modulation (or the drive) in PyTorch, then `plif_triton` writing the whole membrane."
+    if kind == 'selective': beta, u, theta = selective_modulation(x, *params, 0.1)
+    else: beta, u, theta = params[0], (1 - params[0]) * x, params[1]
+    s, v = plif(beta, u, theta, None, impl='triton')
+    return s.to(x.dtype), v[-1]
+
+def fused_path(kind, x, params, cfg=None):
+    "The fused kernel of `kind`, by the library's choice (`impl='triton'`), or with the launch shape `cfg`."
+    if cfg is None:
+        if kind == 'and': return plif_node_and(x, params[0], params[1], None, impl='triton')
+        return (selective_plif(x, *params, 0.1, None, impl='triton') if kind == 'selective'
+                else plif_node(x, params[0], params[1], None, impl='triton'))
+    from neuronspark.kernels.fused import plif_node_triton, selective_triton
+    from neuronspark.kernels.spike_and import plif_and_triton
+    if kind == 'and': return plif_and_triton(x, params[0], params[1], None, cfg=cfg)
+    return (selective_triton(x, *params, 0.1, None, cfg=cfg) if kind == 'selective'
+            else plif_node_triton(x, params[0], params[1], None, cfg=cfg))
+
+def run(kind, data, params, fused:bool, backward:bool, gs=None, cfg=None):
+    "One call of the old or the fused path (launch shape `cfg`: the library's when None); with `backward`, also the backward; returns (s, v, grads)."
     W = params[0].shape[0]
     x = (data[..., :4 * W] if kind == 'selective' else data).detach().requires_grad_(backward)
     with torch.set_grad_enabled(backward):
-        if kind == 'and':        # before: the node kernel, then spike_and; fused: one kernel each way, spikes never stored
-            if fused: s, v = plif_node_and(x, params[0], params[1], None)
-            else: s, v = plif_node(x, params[0], params[1], None); s = spike_and(s)
-        else:
-            s, v = (selective_plif(x, *params, 0.1, None, fused=fused) if kind == 'selective'
-                    else plif_node(x, params[0], params[1], None, fused=fused))
+        if kind == 'and' and not fused:  # before: the node kernel, then spike_and; fused: one kernel each way, spikes never stored
+            s, v = plif_node(x, params[0], params[1], None, impl='triton'); s = spike_and(s)
+        elif fused: s, v = fused_path(kind, x, params, cfg)
+        else: s, v = old_path(kind, x, params)
         if not backward: return s, v, None
         grads = torch.autograd.grad(s, [x, *params], gs)
     return s, v, grads
@@ -102,29 +119,29 @@ def bench_case(kind, T, B, W, D, dev, reps):
     return row
 
 def chunk_sweep(kind, T, B, W, D, dev, reps, chunks, segs, deeps=(None,)) -> list:
-    """Fused forward and forward+backward time of one case for every chunk length in `chunks` (`FUSED_CHUNK`),
-    backward segment length in `segs` (`FUSED_SEG`; 0: one walk over T) and forward prefetch depth in `deeps`
-    (`FUSED_DEEP`: False one chunk ahead, True two); None in any keeps the library's value (segments and DEEP: the AND kernels have neither)."""
-    import neuronspark.kernels.plif as K
+    """Fused forward and forward+backward time of one case for every chunk length in `chunks`, backward segment length
+    in `segs` (0: one walk over T) and forward prefetch depth in `deeps` (False one chunk ahead, True two): the fields
+    of the family's `FusedTuning`, passed to the kernels as a launch shape; None in any keeps the library's value
+    (segments and DEEP: the AND kernels have neither)."""
+    from neuronspark.kernels.fused import DRIVE_TUNING, SELECTIVE_TUNING, fused_config
+    from neuronspark.kernels.spike_and import AND_TUNING, and_config
     data, params = make_case(kind, T, B, W, D, dev)
     gs = torch.randn(T, B, W // 2 if kind == 'and' else W, generator=torch.Generator().manual_seed(1)).to(dev, data.dtype)
-    timeit, key, rows = _timer(dev, reps), (kind if kind in ('selective', 'and') else 'drive'), []
-    saved = K.FUSED_CHUNK[key], K.FUSED_SEG.get(key), K.FUSED_DEEP.get(key)
-    try:
-        for ch in chunks:
-            for sg in segs:
-                for dp in deeps if key != 'and' else deeps[:1]:
-                    K.FUSED_CHUNK[key] = saved[0] if ch is None else ch
-                    if key != 'and': K.FUSED_SEG[key], K.FUSED_DEEP[key] = (saved[1] if sg is None else sg), (saved[2] if dp is None else dp)
-                    c, g, d = K.FUSED_CHUNK[key], K.FUSED_SEG.get(key), K.FUSED_DEEP.get(key)
-                    if g is not None and g % c: continue       # None: auto_segment picks a multiple of the chunk
-                    rows.append(dict(kind=kind, B=B, W=W, chunk=c, seg=g, deep=d, fwd_s=timeit(lambda: run(kind, data, params, True, False)),
-                                     fwdbwd_s=timeit(lambda: run(kind, data, params, True, True, gs))))
-                    print(f"  {kind} B={B} chunk {c} seg {'auto' if g is None else g} deep {'auto' if d is None else d}: fwd {1e3 * rows[-1]['fwd_s']:.3f} ms, "
-                          f"fwd+bwd {1e3 * rows[-1]['fwdbwd_s']:.3f} ms", flush=True)
-    finally:
-        K.FUSED_CHUNK[key] = saved[0]
-        if key != 'and': K.FUSED_SEG[key], K.FUSED_DEEP[key] = saved[1], saved[2]
+    timeit, rows = _timer(dev, reps), []
+    base = {'selective': SELECTIVE_TUNING, 'node': DRIVE_TUNING, 'and': AND_TUNING}[kind]
+    for ch in chunks:
+        for sg in segs:
+            for dp in deeps if kind != 'and' else deeps[:1]:
+                if kind == 'and' and sg != segs[0]: continue   # the AND kernels have no segments
+                given = dict(chunk=ch) if kind == 'and' else dict(chunk=ch, seg=sg, deep=dp)
+                tun = dataclasses.replace(base, **{k: v for k, v in given.items() if v is not None})
+                c, g, d = tun.chunk, tun.seg, tun.deep
+                if g is not None and g % c: continue       # None: auto_segment picks a multiple of the chunk
+                cfg = (and_config(B, W // 2, dev, tun) if kind == 'and' else fused_config(B, W, kind == 'selective', dev, T, tun))
+                rows.append(dict(kind=kind, B=B, W=W, chunk=c, seg=g, deep=d, fwd_s=timeit(lambda: run(kind, data, params, True, False, cfg=cfg)),
+                                 fwdbwd_s=timeit(lambda: run(kind, data, params, True, True, gs, cfg=cfg))))
+                print(f"  {kind} B={B} chunk {c} seg {'auto' if g is None else g} deep {'auto' if d is None else d}: fwd {1e3 * rows[-1]['fwd_s']:.3f} ms, "
+                      f"fwd+bwd {1e3 * rows[-1]['fwdbwd_s']:.3f} ms", flush=True)
     del data, params
     if dev.type == 'cuda': torch.cuda.empty_cache()
     return rows
@@ -151,9 +168,9 @@ def main(device:str='auto',      # auto (cuda if available), cuda, cpu (needs TR
          d_ff:int=4608,          # FFN width: PLIFNode W = 2*d_ff
          reps:int=10,            # timed repetitions (median)
          small:bool=False,       # tiny shapes (T=37, D=8, N=2, d_ff=12, B=2,3): a smoke test, e.g. on a CPU
-         chunks:str='',          # also sweep the fused kernels' chunk length (e.g. 2,4,8,16): time per FUSED_CHUNK value
-         segs:str='',            # also sweep the backward's segment length (e.g. 0,64,256,1024; 0: one walk): FUSED_SEG
-         deep:str='',            # also sweep the forward's prefetch depth: 0 (one chunk ahead), 1 (two): FUSED_DEEP
+         chunks:str='',          # also sweep the fused kernels' chunk length (e.g. 2,4,8,16): `FusedTuning.chunk`
+         segs:str='',            # also sweep the backward's segment length (e.g. 0,64,256,1024; 0: one walk): `FusedTuning.seg`
+         deep:str='',            # also sweep the forward's prefetch depth: 0 (one chunk ahead), 1 (two): `FusedTuning.deep`
          kinds:str='selective,node',  # which kernels: selective, node, and (the FFN's gate/up scan + spike AND: node kernel then spike_and vs the AND kernel)
          out:str='',             # JSON path for the rows
         ):
@@ -174,7 +191,7 @@ def main(device:str='auto',      # auto (cuda if available), cuda, cpu (needs TR
             print(f"{kind} B={B} W={W}: old {1e3 * rows[-1]['old_fwdbwd_s']:.3f} ms, fused {1e3 * rows[-1]['fused_fwdbwd_s']:.3f} ms fwd+bwd", flush=True)
     sweep = []
     if chunks or segs or deep:
-        print('chunk length (FUSED_CHUNK) and backward segment (FUSED_SEG) sweep of the fused kernels:')
+        print('chunk length, backward segment and prefetch depth (FusedTuning) sweep of the fused kernels:')
         lst = lambda a: [int(c) for c in a.split(',')] if a else [None]
         for kind, W in kinds:
             for B in bs: sweep += chunk_sweep(kind, T, B, W, d_model, dev, reps, lst(chunks), lst(segs), [bool(x) for x in lst(deep)] if deep else [None])

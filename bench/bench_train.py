@@ -141,67 +141,16 @@ def step_config(optim:str='fused', lr:float=3e-4, precision:str='bf16') -> Train
     if optim not in OPTIMS: raise ValueError(f'bench_train: the AdamW implementation must be one of {list(OPTIMS)}, got {optim!r}')
     return TrainConfig(optimizer='adamw', adam_impl=optim, lr=lr, weight_decay=0.1, clip=1.0, precision=precision, progress=False, tensorboard=False)
 
-SCAN_KINDS = ('auto', 'fused', 'fused_and', 'fused_walk', 'fused_noand', 'fused_f32spikes', 'unfused', 'torch')
+SCAN_KINDS = ('auto', 'triton', 'cpu', 'reference', 'fused', 'torch', 'unfused')
 
 @contextlib.contextmanager
 def scan_impl(kind:str='auto'):
-    """How the model's neurons scan; yields a counter of the neuron calls rerouted (0 for 'auto').
-    'auto' (= 'fused'): the library's dispatchers: the fused Triton kernels on CUDA (modulation / (1-beta)x inside the scan).
-    'fused_walk': the same kernels with the backward in one walk over time (`FUSED_SEG` 0: before the segmented backward).
-    'fused_noand': the FFN's gate/up scan in the node kernel, then `spike_and` (before the AND kernel `plif_and_triton`).
-    'fused_and': the AND kernels whatever the batch (the library skips them when the column pairs are few).
-    'fused_f32spikes': the input neurons' spikes in their input's dtype (fp32; before they came out in the autocast dtype),
-    so that each GEMM reading them casts them to bf16 and casts their gradient back.
-    'unfused': the path before the fused kernels: modulation and (1-beta)x in PyTorch, then `plif` (on CUDA `plif_triton`,
-    full [T] membrane written), the input neurons' spikes in fp32. 'torch': the same with every scan in chapter 3's `plif_scan`."""
-    calls = [0]
+    """Which implementation every scan of the model uses, by chapter 1's `use_impl`; yields `[1]` (kept for callers that
+    counted rerouted calls). 'auto' | 'triton' | 'cpu' | 'reference' are the library's settings; the names of earlier
+    result files map onto them: 'fused' = 'auto', 'torch' and 'unfused' = 'cpu' (every scan in chapter 3's plain path)."""
     if kind not in SCAN_KINDS: raise ValueError(f"scan_impl: `kind` must be one of {list(SCAN_KINDS)}, got {kind!r}")
-    if kind in ('auto', 'fused'): yield calls; return
-    if kind == 'fused_walk':
-        import neuronspark.kernels.plif as K
-        saved = dict(K.FUSED_SEG)
-        K.FUSED_SEG.update({k: 0 for k in K.FUSED_SEG})
-        try: yield calls
-        finally: K.FUSED_SEG.update(saved)
-        return
-    import neuronspark.scan as S, neuronspark.selective as Sel, neuronspark.block as Blk
-    def counted(f):
-        def g(*a, **k):
-            calls[0] += 1
-            return f(*a, **k)
-        return g
-    def in_x_dtype(f):   # PLIFNode's spikes in its input's dtype (fp32), as before they came out in the autocast dtype
-        def g(x, *a, **k):
-            with torch.autocast(x.device.type, enabled=False): return f(x, *a, **k)   # no GEMM inside: only the dtype changes
-        return g
-    if kind == 'fused_f32spikes':
-        saved_node = S.plif_node
-        S.plif_node = counted(in_x_dtype(saved_node))                             # PLIFNode looks it up in neuronspark.scan
-        try: yield calls
-        finally: S.plif_node = saved_node
-        return
-    if kind in ('fused_and', 'fused_noand'):            # the FFN's gate/up scan: the AND kernels forced, or the node kernel then spike_and
-        saved_and = Blk.plif_node_and
-        def forced_and(*a, **k):
-            calls[0] += 1
-            return saved_and(*a, **k, fused=True if a[0].is_cuda else None)   # on a CPU: the reference path
-        def node_then_and(x, beta, theta, v0=None, alpha=4.0):
-            s, v = S.plif_node(x, beta, theta, v0, alpha)
-            return Blk.spike_and(s), v
-        Blk.plif_node_and = forced_and if kind == 'fused_and' else node_then_and
-        try: yield calls
-        finally: Blk.plif_node_and = saved_and
-        return
-    saved = [(S, 'plif', S.plif), (S, 'plif_node', S.plif_node), (Sel, 'selective_plif', Sel.selective_plif),
-             (Sel, 'selective_plif_proj', Sel.selective_plif_proj), (Blk, 'plif_node_and', Blk.plif_node_and)]
-    S.plif_node = counted(in_x_dtype(functools.partial(S.plif_node, fused=False)))   # PLIFNode looks it up in neuronspark.scan
-    Sel.selective_plif_proj = functools.partial(Sel.selective_plif_proj, fused=False)   # SelectivePLIF.scan_proj's and the FFN's own paths:
-    Blk.plif_node_and = counted(functools.partial(Blk.plif_node_and, fused=False))      # the two steps, unfused
-    Sel.selective_plif = counted(functools.partial(Sel.selective_plif, fused=False))
-    if kind == 'torch': S.plif = lambda beta, u, theta, v0=None, alpha=4.0: S.plif_scan(beta, u, theta, v0, alpha)
-    try: yield calls
-    finally:
-        for m, name, f in saved: setattr(m, name, f)
+    from neuronspark.plif import use_impl
+    with use_impl({'fused': 'auto', 'torch': 'cpu', 'unfused': 'cpu'}.get(kind, kind)): yield [1]
 
 class Proc:
     "This process's place and device (chapter 7's `init_distributed`); `agree` reduces a number over processes (identity for one)."
@@ -539,7 +488,6 @@ def main(preset:str='v75',             # SNN preset: tiny, small, v75
          exact_plain_scan:str='torch', # --compare_exact: scans of the plain path: torch (chapter 3 `plif_scan`) or auto
          no_fp32:bool=False,           # --compare_exact: skip the third run (plain in fp32, the bf16-noise yardstick)
          scaling_of:str='',            # 'ONE.json,MANY.json': print the multi-GPU scaling of two result files and exit
-         sel_chunk:int=0,              # steps per chunk of the fused selective kernel (FUSED_CHUNK['selective']; 0: the library's)
         ):
     "Tokens/s, MFU and peak memory of NeuronSpark training next to happy-llm's Llama, or (--compare_exact) fast-vs-plain loss curves."
     if scaling_of:
@@ -547,9 +495,6 @@ def main(preset:str='v75',             # SNN preset: tiny, small, v75
         rows = scaling(one, many)
         if out: save_json(out, dict(one=one, many=many, rows=rows))     # only where --out is given
         return
-    if sel_chunk:
-        import neuronspark.kernels.plif as K
-        K.FUSED_CHUNK['selective'] = sel_chunk
     if compare_exact:
         if ddp: raise SystemExit('bench_train: --compare_exact runs in one process (drop --ddp / torchrun)')
         exact_check(exact_preset, exact_steps, exact_batch, exact_seq, exact_lr, seed=seed, plain_scan=exact_plain_scan,

@@ -26,14 +26,14 @@ def cuobjdump() -> Path:
 
 def compiled_fused_bwd(sel=True, CH=4, BR=4, BW=32, num_warps=4, coef=False, arch=90, sass_to=None) -> dict:
     "Compile `fused_bwd_kernel` (bf16 input, as under autocast) for sm_`arch`: registers, stack bytes, SASS instruction counts."
-    from neuronspark.kernels.plif import fused_bwd_kernel as fn
+    from neuronspark.kernels.fused import fused_bwd_kernel as fn
     fp32 = {'p1_ptr', 'p2_ptr', 'p3_ptr', 'ckpt_ptr', 'dp1_ptr', 'dp2_ptr', 'dp3_ptr', 'dv0_ptr', 'pq_ptr', 'gend_ptr'}
     cons = dict(sx_w=1, sgs_w=1, SEL=sel, HAS_V0=False, HAS_GS=True, HAS_GVL=False, COEF=coef, CH=CH, BR=BR, BW=BW)
     return compiled(fn, cons, fp32, num_warps, arch, sass_to)
 
 def compiled_and_bwd(CH=8, BR=2, BW=32, num_warps=2, arch=90, sass_to=None) -> dict:
     "Compile `and_bwd_kernel` (the FFN's gate/up scan with its AND; bf16 input) the same way."
-    from neuronspark.kernels.plif import and_bwd_kernel as fn
+    from neuronspark.kernels.spike_and import and_bwd_kernel as fn
     fp32 = {'b_ptr', 'th_ptr', 'ckpt_ptr', 'v0_ptr', 'db_ptr', 'dth_ptr', 'dv0_ptr', 'gvl_ptr'}
     cons = dict(sx_w=1, sga_w=1, HAS_V0=False, HAS_GA=True, HAS_GVL=False, CH=CH, BR=BR, BW=BW)
     return compiled(fn, cons, fp32, num_warps, arch, sass_to)
@@ -72,9 +72,9 @@ def main(argv=None):
     # sums: per-neuron gradients a program adds up over its block's rows at the end (each costs a few LDS/STS/BAR)
     out = {name: dict(compiled_fused_bwd(**kw, sass_to=sass(name)), sums=0 if kw.get('coef') else 3 if kw['sel'] else 2)
            for name, kw in CASES.items()}
-    from neuronspark.kernels.plif import FUSED_CHUNK         # the AND kernels' chunk on a GPU: at 16 their backward spills
-    name = f"AND, chunk {FUSED_CHUNK['and']} (v75 batch 8)"  # and_bwd_kernel: the FFN's gate/up scan and AND, and_config's shape (2 warps, 2 x 32)
-    out[name] = dict(compiled_and_bwd(CH=FUSED_CHUNK['and'], sass_to=sass(name)), sums=4)
+    from neuronspark.kernels.spike_and import AND_TUNING     # the AND kernels' chunk on a GPU: at 16 their backward spills
+    name = f"AND, chunk {AND_TUNING.chunk} (v75 batch 8)"  # and_bwd_kernel: the FFN's gate/up scan and AND, and_config's shape (2 warps, 2 x 32)
+    out[name] = dict(compiled_and_bwd(CH=AND_TUNING.chunk, sass_to=sass(name)), sums=4)
     if a.json: print(json.dumps(out)); return
     print('fused_bwd_kernel compiled for sm_90 (bf16 input, 4 warps, blocks of 4 rows x 32 neurons), and and_bwd_kernel:')
     for name, c in out.items(): print(f'  {name:34}', '  '.join(f'{k} {v}' for k, v in c.items()))

@@ -11,7 +11,7 @@ import torch.nn as nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 from fastcore.basics import patch
-from .plif import UsageError, arg_error, check_choice, check_device, check_path, check_range, ns_script
+from .plif import UsageError, arg_error, check_choice, check_device, check_path, check_range, ns_script, plif_node
 from .runs import autocast, list_checkpoints, load_lm, load_run, model_folder, resolve_device, resolve_precision
 
 # %% auto #0
@@ -77,7 +77,9 @@ class FiringMonitor:
         self.counts[key] = c if key not in self.counts else self.counts[key] + c
         if key in self.keep: self.spikes.setdefault(key, []).append(s.detach().float().cpu())
 
-    def _gate_up(self, i, o):
+    def _gate_up(self, i, x):                                                     # x: the FFN's gate and up input [T*K, B, 2F]
+        n = self.layers[i].ffn.gate_up_node                                       # the FFN scans and ANDs in one operation, so
+        with torch.no_grad(): o = plif_node(x, n.beta, n.theta, n.v, n.alpha, n.impl)[0]   # the spikes are scanned again here
         g, u = o.split(o.shape[-1] // 2, dim=-1)
         self._add((i, 'ffn_gate'), g); self._add((i, 'ffn_up'), u); self._add((i, 'ffn_and'), g * u)
 
@@ -98,7 +100,7 @@ class FiringMonitor:
             hk(l.block.out.register_forward_pre_hook(lambda mod, a, i=i: self._add((i, 'hidden'), a[0])))
             hk(l.block.out_node.register_forward_hook(out('block_out')))
             hk(l.in2.register_forward_hook(out('input_ffn')))
-            hk(l.ffn.gate_up_node.register_forward_hook(lambda mod, a, o, i=i: self._gate_up(i, o)))
+            hk(l.ffn.gate_up.register_forward_hook(lambda mod, a, o, i=i: self._gate_up(i, o)))   # before the scan: `v` is its start
             hk(l.ffn.out_node.register_forward_hook(out('ffn_out')))
             if self.track_beta: hk(_ScanTap(l.block.hidden, lambda r, i=i: self._beta(i, r)))
         return self

@@ -4,16 +4,17 @@
 
 # %% ../nbs/05_block.ipynb #f7fa3596
 from __future__ import annotations
-import math
+import importlib.util, math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .plif import PLIFNode
+from .plif import PLIFNode, pick_impl, plif_node, register_impl, resolve_impl
 from .selective import SelectivePLIF, selective_init_, group_rates
-from .scan import plif_node_and
+import neuronspark.scan   # chapter 3: registers the 'cpu' implementations
 
 # %% auto #0
-__all__ = ['NEURON_TYPES', 'SNNBlock', 'neurons', 'get_state', 'set_state', 'reset_state', 'SpikeAND', 'spike_and', 'SNNFFN']
+__all__ = ['NEURON_TYPES', 'SNNBlock', 'neurons', 'get_state', 'set_state', 'reset_state', 'SpikeAND', 'spike_and',
+           'plif_node_and', 'SNNFFN']
 
 # %% ../nbs/05_block.ipynb #e79a3543
 def _uniform_fan_in_(w:torch.Tensor, fan_in:int=None) -> torch.Tensor:
@@ -37,19 +38,20 @@ class SNNBlock(nn.Module):
                  v_min:float=0.1,        # hidden threshold floor
                  alpha:float=4.0,        # surrogate sharpness
                  init:str='v75',         # structured init of the hidden neurons, a key of SELECTIVE_INITS (chapter 2)
+                 recompute_proj:bool=False, # training: keep x, not the [T, B, 4DN] projection, for backward (`SelectivePLIF.scan_proj`)
+                 impl:str='auto',        # implementation of every scan inside (chapter 1's `resolve_impl`)
                 ):
         super().__init__()
-        self.d_model, self.n_groups, self.dn = d_model, n_groups, d_model * n_groups
+        self.d_model, self.n_groups, self.dn, self.recompute_proj = d_model, n_groups, d_model * n_groups, recompute_proj
         self.proj = nn.Linear(d_model, 4 * self.dn + 2 * d_model, bias=False)  # [W_in; W_beta; W_alpha; W_th; W_gate; W_skip]
-        self.hidden = SelectivePLIF(d_model, n_groups, v_min=v_min, alpha=alpha, init=init, proj=False)
+        self.hidden = SelectivePLIF(d_model, n_groups, v_min=v_min, alpha=alpha, init=init, proj=False, impl=impl)   # initialises its biases
         self.out = nn.Linear(self.dn, d_model, bias=False)                       # W_out
-        self.out_node = PLIFNode(d_model, v_threshold=v_th_out, alpha=alpha)
-        self.recompute_proj = False   # training: keep x, not the [T, B, 4DN] projection, for backward (`SelectivePLIF.scan_proj`)
-        self.reset_parameters()
+        self.out_node = PLIFNode(d_model, v_threshold=v_th_out, alpha=alpha, impl=impl)
+        self._init_weights()
 
     @torch.no_grad()
-    def reset_parameters(self):
-        "Upstream v7.5 init: structured selective rows, default gate/skip, group-scaled read-out."
+    def _init_weights(self):
+        "Upstream v7.5 init of the block's weights: structured selective rows, default gate/skip, group-scaled read-out."
         D, N, dn = self.d_model, self.n_groups, self.dn
         selective_init_(self.proj.weight[:4 * dn], D, N, init=self.hidden.init)   # W_in (row-scaled), W_beta/W_alpha/W_th (x0.1)
         _uniform_fan_in_(self.proj.weight[4 * dn:])               # W_gate, W_skip
@@ -57,7 +59,10 @@ class SNNBlock(nn.Module):
         p = group_rates(N)
         col = ((1 / p.sqrt()) / (1 / p.sqrt()).mean()).repeat(D)  # [D*N], column j = d*N + n gets group n's factor
         self.out.weight.mul_(col.to(self.out.weight))
-        self.hidden.reset_parameters()
+
+    def reset_parameters(self):
+        "Initialise everything again: the hidden neurons' biases (`SelectivePLIF.reset_parameters`), then the weights."
+        self.hidden.reset_parameters(); self._init_weights()
 
     def forward(self, x:torch.Tensor,       # input spikes `[T, B, D]`
                 return_hidden:bool=False,   # also return the hidden spikes
@@ -121,6 +126,39 @@ def spike_and(s:torch.Tensor, # spikes `[..., 2F]`: gate neurons, then up neuron
     if s.shape[-1] % 2: raise ValueError(f'spike_and: the last dim of `s` must be even (gate and up halves), got {tuple(s.shape)}')
     return SpikeAND.apply(s)
 
+
+# %% ../nbs/05_block.ipynb #67088b0b
+def _two_steps(impl):
+    "`plif_node_and` as `plif_node` by implementation `impl`, then `spike_and`."
+    def and_after_scan(x, beta, theta, v0, alpha):
+        s, v = plif_node(x, beta, theta, v0, alpha, impl)
+        return spike_and(s), v
+    return and_after_scan
+
+register_impl('plif_node_and', 'reference')(_two_steps('reference'))
+register_impl('plif_node_and', 'cpu')(_two_steps('cpu'))
+
+def _few_pairs(x):
+    "Too few gate/up column pairs in `x` for chapter 4's AND kernel to pay on its GPU."
+    from neuronspark.kernels.fused import few_columns   # chapter 4, an earlier chapter: only reached when its kernels run
+    return few_columns(1, x[0].numel() // 2, torch.cuda.get_device_properties(x.device).multi_processor_count, few=2)
+
+def plif_node_and(x,                # gate and up inputs `[T, ..., 2F]`, gate first
+                  beta,             # decay `[2F]` per neuron
+                  theta,            # threshold `[2F]` per neuron
+                  v0=None,          # initial membranes `[..., 2F]`; zeros when None
+                  alpha:float=4.0,  # surrogate sharpness
+                  impl:str='auto',  # which implementation (chapter 1's `resolve_impl`)
+                 ):                 # (`s_gate * s_up` `[T, ..., F]`, last membranes `[..., 2F]`)
+    """`plif_node`, then `spike_and` of the two halves of its spikes, by the implementation `impl` selects. Under 'auto':
+    for CUDA tensors chapter 4's AND kernel (or its node kernel and `spike_and`, where the column pairs are few), else
+    chapter 3's `plif_scan` and `spike_and`."""
+    if x.shape[-1] % 2: raise ValueError(f'plif_node_and: the last dim of `x` must be even (gate and up halves), got {tuple(x.shape)}')
+    impl = resolve_impl('plif_node_and', x, impl)
+    if impl == 'triton' and x.is_cuda and _few_pairs(x): return _two_steps('triton')(x, beta, theta, v0, alpha)
+    return pick_impl('plif_node_and', x, impl)(x, beta, theta, v0, alpha)
+
+# %% ../nbs/05_block.ipynb #b175e04e
 class SNNFFN(nn.Module):
     "SwiGLU analogue: gate and up PLIF populations in one merged scan, spike AND, down projection plus skip, output PLIF."
     def __init__(self,
@@ -129,14 +167,15 @@ class SNNFFN(nn.Module):
                  v_th:float=0.15,     # threshold of the gate, up and output neurons (v7.5: 0.5 in layer 0, 0.15 deeper)
                  num_layers:int=1,    # layers L of the model: W_down is scaled by 1/sqrt(L)
                  alpha:float=4.0,     # surrogate sharpness
+                 impl:str='auto',     # implementation of the scans (chapter 1's `resolve_impl`)
                 ):
         super().__init__()
         self.d_model, self.d_ff, self.num_layers = d_model, d_ff, num_layers
         self.gate_up = nn.Linear(d_model, 2 * d_ff, bias=False)                   # [W_g; W_u]
-        self.gate_up_node = PLIFNode(2 * d_ff, v_threshold=v_th, alpha=alpha)    # gate and up neurons, one scan
+        self.gate_up_node = PLIFNode(2 * d_ff, v_threshold=v_th, alpha=alpha, impl=impl)   # gate and up neurons, one scan
         self.down = nn.Linear(d_ff, d_model, bias=False)
         self.skip = nn.Linear(d_model, d_model, bias=False)
-        self.out_node = PLIFNode(d_model, v_threshold=v_th, alpha=alpha)
+        self.out_node = PLIFNode(d_model, v_threshold=v_th, alpha=alpha, impl=impl)
         self.reset_parameters()
 
     @torch.no_grad()
@@ -150,13 +189,17 @@ class SNNFFN(nn.Module):
                ):                           # output spikes `[T, B, D]` (and `(gate, up)` spikes, `[T, B, F]` each)
         _check_spikes(x, self.d_model, 'SNNFFN')
         n = self.gate_up_node
-        if self.training and torch.is_grad_enabled() and not return_hidden and not (n._forward_hooks or n._forward_pre_hooks):
-            a, v = plif_node_and(self.gate_up(x), n.beta, n.theta, n.v, n.alpha)   # training: scans and AND in one (on a GPU)
-            n.v = v.detach().clone()
-        else:                                                                # the spikes themselves are wanted (or watched)
+        if return_hidden:                                                    # the spikes themselves are wanted
             gu = n(self.gate_up(x))                                          # [T, B, 2F]: gate and up spikes
             a = spike_and(gu)                                                # [T, B, F]: g * u
+        else:                                                                # scans and AND in one operation
+            a, v = plif_node_and(self.gate_up(x), n.beta, n.theta, n.v, n.alpha, n.impl)
+            n.v = v.detach().clone()
         s = self.out_node(self.down(a) + self.skip(x))
         return (s, gu.split(self.d_ff, dim=-1)) if return_hidden else s
 
     def extra_repr(self): return f'd_model={self.d_model}, d_ff={self.d_ff}'
+
+# %% ../nbs/05_block.ipynb #39a43fc4
+if importlib.util.find_spec('triton') is not None:   # chapter 4: the kernel modules register the 'triton' implementations
+    import neuronspark.kernels.plif, neuronspark.kernels.fused, neuronspark.kernels.proj, neuronspark.kernels.spike_and

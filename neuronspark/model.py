@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 from transformers import PretrainedConfig, PreTrainedModel, GenerationMixin, AutoConfig, AutoModelForCausalLM
 from transformers.modeling_outputs import CausalLMOutputWithPast
-from .plif import PLIFNode
+from .plif import IMPLS, PLIFNode
 from .selective import SELECTIVE_INITS
 from .block import SNNBlock, SNNFFN, neurons, get_state, set_state, reset_state
 
@@ -83,6 +83,7 @@ class NeuronSparkConfig(PretrainedConfig):
     center_residual: bool = False     # v7.5c: subtract the mean over D from each sublayer's update
     encoder_fp32: bool = True         # encoder projection and sigmoid in fp32 under autocast (False: upstream v7.5)
     checkpointing: str = 'none'       # training: 'none', 'layers' (all), 'N' (the first N), 'proj' or 'N+proj' (`checkpoint_plan`)
+    impl: str = 'auto'                # implementation of every scan (chapter 1): 'auto' (by device), 'reference', 'cpu' or 'triton'
     rms_eps: float = 1e-6             # epsilon of RMSNorm / lateral inhibition
     initializer_range: float = 0.02   # std of the embedding; out-projections get 0.02/sqrt(2L)
     use_cache: bool = True            # `generate` keeps the recurrent state between steps
@@ -112,6 +113,7 @@ class NeuronSparkConfig(PretrainedConfig):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1: raise ValueError(f'NeuronSparkConfig: `{name}` must be a positive int, got {v!r}')
         if self.k_frames > 24: raise ValueError(f'NeuronSparkConfig: `k_frames` must be <= 24 (an fp32 sigmoid has 24 significant bits), got {self.k_frames}')
+        if self.impl not in IMPLS: raise ValueError(f'NeuronSparkConfig: `impl` must be one of {list(IMPLS)}, got {self.impl!r}')
         if self.selective_init not in SELECTIVE_INITS:
             raise ValueError(f'NeuronSparkConfig: `selective_init` must be one of {list(SELECTIVE_INITS)}, got {self.selective_init!r}')
 
@@ -147,14 +149,14 @@ class SNNDecoderLayer(nn.Module):
         D, L = c.hidden_size, c.num_hidden_layers
         self.layer_idx, self.center = layer_idx, c.center_residual
         self.norm1 = RMSNorm(D, c.rms_eps) if c.prenorm else nn.Identity()
-        self.in1 = PLIFNode(D, v_threshold=c.v_th_input, alpha=c.surrogate_alpha)
+        self.in1 = PLIFNode(D, v_threshold=c.v_th_input, alpha=c.surrogate_alpha, impl=c.impl)
         self.block = SNNBlock(D, c.n_groups, v_th_out=c.v_th_block_first if first else c.v_th_block,
-                              v_min=c.v_min, alpha=c.surrogate_alpha, init=c.selective_init)
+                              v_min=c.v_min, alpha=c.surrogate_alpha, init=c.selective_init, impl=c.impl)
         self.out1 = nn.Linear(D, D, bias=False)                                   # P_blk
         self.norm2 = RMSNorm(D, c.rms_eps) if c.prenorm else nn.Identity()
-        self.in2 = PLIFNode(D, v_threshold=c.v_th_input, alpha=c.surrogate_alpha)
+        self.in2 = PLIFNode(D, v_threshold=c.v_th_input, alpha=c.surrogate_alpha, impl=c.impl)
         self.ffn = SNNFFN(D, c.intermediate_size, v_th=c.v_th_ffn_first if first else c.v_th_ffn,
-                          num_layers=L, alpha=c.surrogate_alpha)
+                          num_layers=L, alpha=c.surrogate_alpha, impl=c.impl)
         self.out2 = nn.Linear(D, D, bias=False)                                   # P_ffn
         self.set_checkpointing(*checkpoint_plan(c.checkpointing, L))
         std = c.initializer_range / math.sqrt(2 * L)

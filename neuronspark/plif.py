@@ -5,6 +5,7 @@
 # %% ../nbs/01_plif.ipynb #ad6bf181
 from __future__ import annotations
 import argparse, inspect, json, math, numbers, os, subprocess, sys, tempfile
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 import torch
@@ -12,7 +13,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['SigmoidSpike', 'spike_fn', 'check_plif_args', 'plif_ref', 'PLIFNode', 'UsageError', 'arg_error', 'check_range',
+__all__ = ['IMPLS', 'SigmoidSpike', 'spike_fn', 'check_plif_args', 'plif_ref', 'check_impl', 'register_impl', 'use_impl',
+           'resolve_impl', 'pick_impl', 'plif', 'plif_node', 'PLIFNode', 'UsageError', 'arg_error', 'check_range',
            'check_choice', 'check_device', 'check_path', 'ns_script', 'run_command', 'check_bad_args', 'ns_demo']
 
 # %% ../nbs/01_plif.ipynb #a1003144
@@ -39,11 +41,6 @@ def _as_param(x, u, name):
     if isinstance(x, numbers.Number) and not isinstance(x, bool): return torch.tensor(float(x), dtype=u.dtype, device=u.device)
     if not isinstance(x, torch.Tensor): raise TypeError(f'`{name}` must be a tensor or a number, got {type(x).__name__}')
     return x
-
-def _autocast_dtype(x):
-    "The dtype autocast computes `x`'s matrix products in: the autocast dtype when autocast is on for x's device, else x's own."
-    dev = x.device.type
-    return torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype
 
 def check_plif_args(beta, u, theta, v0=None, fn:str='plif'):
     "Validate PLIF scan inputs (shapes, dtypes, devices); return `beta, theta` as tensors. Raises a clear error."
@@ -88,10 +85,82 @@ def plif_ref(beta,         # decay: per step `[T, ...]` or per neuron `[...]` (o
     return torch.stack(ss), torch.stack(vs)
 
 # %% ../nbs/01_plif.ipynb #8a0b03b4
-def _plif_node(x, beta, theta, v0, alpha):
-    "The chapter-3 dispatcher `neuronspark.scan.plif_node` (imported on first use: `scan` builds on this module)."
-    from neuronspark.scan import plif_node
-    return plif_node(x, beta, theta, v0, alpha)
+IMPLS = ('auto', 'reference', 'cpu', 'triton')   # the settings: 'auto', then the ladder, plainest first
+_REGISTRY = {}                                   # operation -> {implementation: function}
+
+def check_impl(impl:str, allowed=IMPLS) -> str:
+    "`impl` if it is one of `allowed` (an implementation setting), else a `ValueError` that lists them."
+    if impl not in allowed: raise ValueError(f'`impl` must be one of {", ".join(map(repr, allowed))}; got {impl!r}')
+    return impl
+
+def register_impl(op:str,   # the operation, e.g. 'plif_node'
+                  impl:str, # 'reference', 'cpu' or 'triton'
+                 ):         # a decorator that registers the function and returns it unchanged
+    "Register a function as implementation `impl` of operation `op` (every implementation of `op` takes the same arguments)."
+    check_impl(impl, IMPLS[1:])
+    def deco(fn):
+        _REGISTRY.setdefault(op, {})[impl] = fn
+        return fn
+    return deco
+
+
+# %% ../nbs/01_plif.ipynb #f5f0720d
+_FORCED = []   # the settings of the `use_impl` blocks we are in, innermost last
+
+@contextmanager
+def use_impl(impl:str): # 'auto', 'reference', 'cpu' or 'triton'
+    "Inside the `with` block every operation runs implementation `impl`, whatever modules or configs say (tests, benchmarks)."
+    _FORCED.append(check_impl(impl))
+    try: yield impl
+    finally: _FORCED.pop()
+
+# %% ../nbs/01_plif.ipynb #73b3a6af
+def resolve_impl(op:str,          # the operation
+                 x:torch.Tensor,  # its main input: its device decides under 'auto'
+                 impl:str='auto', # the caller's setting (a module's or a config's); `use_impl` overrides it
+                ) -> str:         # the implementation that runs: 'reference', 'cpu' or 'triton'
+    """Which implementation of `op` runs for `x`. `'auto'` picks by device: `'triton'` for a CUDA tensor when it is
+    registered, else `'cpu'` when registered (chapter 3's scan, exact on any device), else `'reference'`."""
+    impl = _FORCED[-1] if _FORCED else check_impl(impl)
+    have = _REGISTRY.get(op, {})
+    cuda = isinstance(x, torch.Tensor) and x.is_cuda                     # not a tensor: the implementation's checks say so
+    if impl == 'auto': impl = 'triton' if cuda and 'triton' in have else 'cpu' if 'cpu' in have else 'reference'
+    if impl not in have:
+        raise RuntimeError(f"{op}: no {impl!r} implementation is registered (have {sorted(have)}): 'cpu' comes with "
+                           "neuronspark.scan, 'triton' with neuronspark.kernels (it needs the triton package)")
+    return impl
+
+def pick_impl(op:str, x:torch.Tensor, impl:str='auto'):
+    "The function `resolve_impl` chooses."
+    return _REGISTRY[op][resolve_impl(op, x, impl)]
+
+
+# %% ../nbs/01_plif.ipynb #ffe87991
+register_impl('plif', 'reference')(plif_ref)
+
+def plif(beta, u, theta, v0=None, alpha:float=4.0,  # as `plif_ref`
+         impl:str='auto',                            # which implementation (`resolve_impl`)
+        ):                                           # (spikes `[T, ...]` of exactly 0./1., membrane after reset `[T, ...]`)
+    """The PLIF scan of `plif_ref` by the implementation `impl` selects (`resolve_impl`); all give `plif_ref`'s results.
+    Under 'auto': chapter 4's Triton kernel for CUDA tensors (memory speed), else chapter 3's `plif_scan` (a compiled loop)."""
+    return pick_impl('plif', u, impl)(beta, u, theta, v0, alpha)
+
+@register_impl('plif_node', 'reference')
+def _plif_node_ref(x, beta, theta, v0, alpha):
+    s, v = plif_ref(beta, (1 - beta) * x, theta, v0, alpha)
+    return s.to(x.dtype), v[-1]
+
+def plif_node(x,                # input `[T, ..., W]`
+              beta,             # decay `[W]` per neuron
+              theta,            # threshold `[W]` per neuron
+              v0=None,          # initial membrane `[..., W]`; zeros when None
+              alpha:float=4.0,  # surrogate sharpness
+              impl:str='auto',  # which implementation (`resolve_impl`)
+             ):                 # (spikes `[T, ..., W]`, last membrane `[..., W]`)
+    """`PLIFNode`'s scan, `plif_ref(beta, (1 - beta) * x, theta, v0)`, returning the spikes and only the last membrane.
+    Under 'auto': chapter 4's kernel that forms the drive itself for CUDA tensors, else chapter 3's `plif_scan`."""
+    return pick_impl('plif_node', x, impl)(x, beta, theta, v0, alpha)
+
 
 # %% ../nbs/01_plif.ipynb #c25f00f2
 class PLIFNode(nn.Module):
@@ -101,10 +170,11 @@ class PLIFNode(nn.Module):
                  v_threshold:float=0.5,   # initial threshold theta for every neuron
                  tau0:float=2.0,          # initial time constant: w = ln(tau0 - 1), beta = sigmoid(w) = 1 - 1/tau0
                  alpha:float=4.0,         # surrogate sharpness
+                 impl:str='auto',         # implementation of the scan (`resolve_impl`): 'auto', 'reference', 'cpu', 'triton'
                 ):
         super().__init__()
         if tau0 <= 1: raise ValueError(f'PLIFNode: tau0 must be > 1 (beta = 1 - 1/tau0), got {tau0}')
-        self.dim, self.alpha = dim, alpha
+        self.dim, self.alpha, self.impl = dim, alpha, check_impl(impl)
         self.w = nn.Parameter(torch.full((dim,), math.log(tau0 - 1.0)))
         self.theta = nn.Parameter(torch.full((dim,), float(v_threshold)))
         self.v = None  # last membrane [..., dim] after the latest call; None = at rest
@@ -119,7 +189,7 @@ class PLIFNode(nn.Module):
     def forward(self, x:torch.Tensor, # input `[T, ..., dim]`
                ) -> torch.Tensor:    # spikes `[T, ..., dim]`
         if x.shape[-1] != self.dim: raise ValueError(f'PLIFNode: expected last dim {self.dim}, got input {tuple(x.shape)}')
-        s, v = _plif_node(x, self.beta, self.theta, self.v, self.alpha)   # the scan of u = (1 - beta) x
+        s, v = plif_node(x, self.beta, self.theta, self.v, self.alpha, self.impl)   # the scan of u = (1 - beta) x
         self.v = v.detach().clone()
         return s
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 import warnings
 from typing import Optional
 import torch
-from .plif import check_plif_args, _autocast_dtype
+import torch.nn.functional as F
+from .plif import check_plif_args, register_impl
+from .selective import selective_modulation
 
 # %% auto #0
-__all__ = ['linear_scan_ref', 'LinearScanFn', 'linear_scan', 'PLIFScanFn', 'plif_scan', 'plif', 'selective_plif', 'plif_node',
-           'selective_plif_proj', 'plif_node_and']
+__all__ = ['linear_scan_ref', 'LinearScanFn', 'linear_scan', 'PLIFScanFn', 'plif_scan', 'autocast_dtype']
 
 # %% ../nbs/03_scan.ipynb #b3bbd0e0
 def linear_scan_ref(a, b, h0=None):
@@ -203,6 +204,7 @@ class PLIFScanFn(torch.autograd.Function):
         return d_beta, (d_u.to(ctx.u_dtype) if ctx.needs_input_grad[1] else None), d_theta, d_v0, None
 
 # %% ../nbs/03_scan.ipynb #3bc4b378
+@register_impl('plif', 'cpu')
 def plif_scan(beta,            # decay: per step `[T, ...]` or per neuron `[...]` (or a number)
               u,               # input drive `[T, ...]`
               theta,           # threshold: per step `[T, ...]` or per neuron `[...]` (or a number)
@@ -213,96 +215,26 @@ def plif_scan(beta,            # decay: per step `[T, ...]` or per neuron `[...]
     beta, theta = check_plif_args(beta, u, theta, v0, fn='plif_scan')
     return PLIFScanFn.apply(beta, u, theta, v0, float(alpha))
 
-# %% ../nbs/03_scan.ipynb #fd2bc6d4
-def plif(beta,            # decay: per step `[T, ...]` or per neuron `[...]` (or a number)
-         u,               # input drive `[T, ...]`
-         theta,           # threshold: per step `[T, ...]` or per neuron `[...]` (or a number)
-         v0=None,         # initial membrane `[...]`; zeros when None
-         alpha:float=4.0, # surrogate sharpness
-        ):                # (spikes `[T, ...]` of exactly 0./1., membrane after reset `[T, ...]`)
-    """PLIF scan by the fastest exact implementation for the device of `u`; same results and gradients as `plif_ref`.
-
-    - CUDA: `neuronspark.kernels.plif.plif_triton` (chapter 4). One GPU thread per neuron walks the time axis in
-      registers, so the scan runs at memory speed, with no kernel launch per step.
-    - CPU (anything else): `plif_scan`. Here the cost is the per-step overhead of the time loop, which `plif_scan`
-      removes (compiled loop, no autograd graph, no allocation per step, bulk elementwise backward).
-    """
-    if isinstance(u, torch.Tensor) and u.is_cuda:
-        from neuronspark.kernels.plif import plif_triton
-        return plif_triton(beta, u, theta, v0, alpha)
-    return plif_scan(beta, u, theta, v0, alpha)
-
 # %% ../nbs/03_scan.ipynb #6b135643
-def selective_plif(r,                      # projection output `[T, ..., 4*W]` = `[r_in, r_beta, r_alpha, r_th]`
-                   b_beta, b_alpha, b_th,  # biases `[W]`
-                   v_min:float=0.1,        # threshold floor
-                   v0=None,                # initial membrane `[..., W]`; zeros when None
-                   alpha:float=4.0,        # surrogate sharpness
-                   fused:bool=None,        # Triton kernel with the modulation inside; None: when `r` is on CUDA
-                  ):                       # (spikes `[T, ..., W]` in r's dtype, last membrane `[..., W]`)
-    """Selective PLIF: chapter 2's modulation, then the scan. Fused (`neuronspark.kernels.plif.selective_triton`) on CUDA:
-    `beta, u, theta` and the `[T, ...]` membrane never reach memory. Otherwise `selective_modulation` and `plif`."""
-    use_kernel = r.is_cuda if fused is None else fused
-    if use_kernel:
-        from neuronspark.kernels.plif import selective_triton
-        return selective_triton(r, b_beta, b_alpha, b_th, v_min, v0, alpha)
-    from neuronspark.selective import selective_modulation    # chapter 2 builds on this module: imported on first use
-    beta, u, theta = selective_modulation(r, b_beta, b_alpha, b_th, v_min)
-    s, v = plif(beta, u, theta, v0, alpha)
+def autocast_dtype(x):
+    "The dtype autocast computes `x`'s matrix products in: the autocast dtype when autocast is on for x's device, else x's own."
+    dev = x.device.type
+    return torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else x.dtype
+
+@register_impl('plif_node', 'cpu')
+def _plif_node_cpu(x, beta, theta, v0, alpha):
+    "`PLIFNode`'s scan: the drive in PyTorch, then `plif_scan`; spikes in `autocast_dtype(x)`."
+    s, v = plif_scan(beta, (1 - beta) * x, theta, v0, alpha)
+    return s.to(autocast_dtype(x)), v[-1]
+
+@register_impl('selective_plif', 'cpu')
+def _selective_plif_cpu(r, b_beta, b_alpha, b_th, v_min, v0, alpha):
+    "Chapter 2's modulation, then `plif_scan`; spikes in r's dtype."
+    s, v = plif_scan(*selective_modulation(r, b_beta, b_alpha, b_th, v_min), v0, alpha)
     return s.to(r.dtype), v[-1]
 
-def plif_node(x,                # input `[T, ..., W]`
-              beta,             # decay `[W]` per neuron
-              theta,            # threshold `[W]` per neuron
-              v0=None,          # initial membrane `[..., W]`; zeros when None
-              alpha:float=4.0,  # surrogate sharpness
-              fused:bool=None,  # Triton kernel with the drive inside; None: when `x` is on CUDA
-             ):                 # (spikes `[T, ..., W]`: in x's dtype, or the autocast dtype under autocast; last membrane `[..., W]`)
-    """`PLIFNode`'s scan with drive `u = (1 - beta) x`. Fused (`neuronspark.kernels.plif.plif_node_triton`) on CUDA:
-    `u` and the `[T, ...]` membrane never reach memory. Otherwise the drive in PyTorch and `plif`. Under autocast the
-    spikes (exactly 0/1 in any float dtype) come out in the autocast dtype, which the GEMMs reading them would cast to."""
-    use_kernel = x.is_cuda if fused is None else fused
-    sdt = _autocast_dtype(x)
-    if use_kernel:
-        from neuronspark.kernels.plif import plif_node_triton
-        return plif_node_triton(x, beta, theta, v0, alpha, out_dtype=sdt)
-    s, v = plif(beta, (1 - beta) * x, theta, v0, alpha)
-    return s.to(sdt), v[-1]
-
 # %% ../nbs/03_scan.ipynb #841632d0
-def selective_plif_proj(x,                      # input `[T, ..., D]`
-                        weight,                 # stacked projection `[4*W, D]` = `[W_in; W_beta; W_alpha; W_th]`
-                        b_beta, b_alpha, b_th,  # biases `[W]`
-                        v_min:float=0.1,        # threshold floor
-                        v0=None,                # initial membrane `[..., W]`; zeros when None
-                        alpha:float=4.0,        # surrogate sharpness
-                        fused:bool=None,        # Triton kernel that recomputes the projection in backward; None: when `x` is on CUDA
-                       ):                       # (spikes `[T, ..., W]`, last membrane `[..., W]`)
-    """`selective_plif(F.linear(x, weight), ...)`. Fused (`neuronspark.kernels.plif.selective_proj_triton`) on CUDA: the same
-    results, with `x` instead of the `[T, ..., 4*W]` projection kept for the backward. Otherwise exactly the two steps."""
-    use_kernel = x.is_cuda if fused is None else fused
-    if use_kernel:
-        from neuronspark.kernels.plif import selective_proj_triton
-        return selective_proj_triton(x, weight, b_beta, b_alpha, b_th, v_min, v0, alpha)
-    return selective_plif(torch.nn.functional.linear(x, weight), b_beta, b_alpha, b_th, v_min, v0, alpha, fused=False)
-
-# %% ../nbs/03_scan.ipynb #f85e28ac
-def plif_node_and(x,                # gate and up inputs `[T, ..., 2F]`, gate first
-                  beta,             # decay `[2F]` per neuron
-                  theta,            # threshold `[2F]` per neuron
-                  v0=None,          # initial membranes `[..., 2F]`; zeros when None
-                  alpha:float=4.0,  # surrogate sharpness
-                  fused:bool=None,  # True: the AND kernels (`plif_and_triton`); None: them on CUDA unless the columns are few
-                 ):                 # (`s_gate * s_up` `[T, ..., F]`: x's dtype from the AND kernel, `plif_node`'s spike dtype otherwise; last membranes `[..., 2F]`)
-    """`plif_node`, then the product of the two halves of its spikes (the FFN's spike AND, `neuronspark.block.spike_and`).
-    On CUDA one kernel each way that never stores the spikes; with few column pairs (under 2 warps of them per SM, e.g.
-    v7.5's FFN at batch 2) `plif_node`'s kernel and the product are faster, and are used instead (chapter 4 measures both)."""
-    if x.shape[-1] % 2: raise ValueError(f'plif_node_and: the last dim of `x` must be even (gate and up halves), got {tuple(x.shape)}')
-    if fused or (fused is None and x.is_cuda):
-        from neuronspark.kernels.plif import plif_and_triton, few_columns
-        pairs = x[0].numel() // 2
-        if fused or not few_columns(1, pairs, torch.cuda.get_device_properties(x.device).multi_processor_count, few=2):
-            return plif_and_triton(x, beta, theta, v0, alpha)
-    from neuronspark.block import spike_and           # chapter 5 builds on this module: imported on first use
-    s, v = plif_node(x, beta, theta, v0, alpha, fused=None if fused is None else False)
-    return spike_and(s), v
+@register_impl('selective_plif_proj', 'cpu')
+def _selective_plif_proj_cpu(x, weight, *args):
+    "The projection, then `_selective_plif_cpu`."
+    return _selective_plif_cpu(F.linear(x, weight), *args)

@@ -8,11 +8,11 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .scan import selective_plif, selective_plif_proj
+from .plif import check_impl, pick_impl, plif_ref, register_impl
 
 # %% auto #0
 __all__ = ['SELECTIVE_INITS', 'group_betas', 'init_betas', 'group_rates', 'selective_biases', 'selective_init_',
-           'selective_modulation', 'SelectivePLIF']
+           'selective_modulation', 'selective_plif', 'selective_plif_proj', 'SelectivePLIF']
 
 # %% ../nbs/02_selective.ipynb #3401ee12
 SELECTIVE_INITS = {
@@ -96,6 +96,34 @@ def selective_modulation(r:torch.Tensor,        # projection output `[..., 4*W]`
     theta = v_min + (r_th + b_th).abs()
     return beta, alpha * r_in, theta
 
+# %% ../nbs/02_selective.ipynb #0174afe4
+@register_impl('selective_plif', 'reference')
+def _selective_plif_ref(r, b_beta, b_alpha, b_th, v_min, v0, alpha):
+    s, v = plif_ref(*selective_modulation(r, b_beta, b_alpha, b_th, v_min), v0, alpha)
+    return s.to(r.dtype), v[-1]
+
+@register_impl('selective_plif_proj', 'reference')
+def _selective_plif_proj_ref(x, weight, *args): return _selective_plif_ref(F.linear(x, weight), *args)
+
+def selective_plif(r,                      # projection output `[T, ..., 4*W]` = `[r_in, r_beta, r_alpha, r_th]`
+                   b_beta, b_alpha, b_th,  # biases `[W]`
+                   v_min:float=0.1,        # threshold floor
+                   v0=None,                # initial membrane `[..., W]`; zeros when None
+                   alpha:float=4.0,        # surrogate sharpness
+                   impl:str='auto',        # which implementation (chapter 1's `resolve_impl`)
+                  ):                       # (spikes `[T, ..., W]` in r's dtype, last membrane `[..., W]`)
+    """Selective PLIF, `selective_modulation` then the PLIF scan, by the implementation `impl` selects. Under 'auto': for
+    CUDA tensors chapter 4's kernel that does both in one pass over `r`, else the modulation and chapter 3's `plif_scan`."""
+    return pick_impl('selective_plif', r, impl)(r, b_beta, b_alpha, b_th, v_min, v0, alpha)
+
+def selective_plif_proj(x,                      # input `[T, ..., D]`
+                        weight,                 # stacked projection `[4*W, D]` = `[W_in; W_beta; W_alpha; W_th]`
+                        b_beta, b_alpha, b_th,  # biases `[W]`
+                        v_min:float=0.1, v0=None, alpha:float=4.0, impl:str='auto',   # as `selective_plif`
+                       ):                       # (spikes `[T, ..., W]`, last membrane `[..., W]`)
+    "`selective_plif(F.linear(x, weight), ...)`: the same results; chapter 4's kernel keeps `x` for the backward, not the projection."
+    return pick_impl('selective_plif_proj', x, impl)(x, weight, b_beta, b_alpha, b_th, v_min, v0, alpha)
+
 # %% ../nbs/02_selective.ipynb #194e2084
 class SelectivePLIF(nn.Module):
     "Selective PLIF population: D channels -> D*N neurons whose decay, gain and threshold depend on the current input."
@@ -106,10 +134,12 @@ class SelectivePLIF(nn.Module):
                  alpha:float=4.0,      # surrogate sharpness
                  init:str='v75b',      # structured init, a key of SELECTIVE_INITS: 'v75b' (default), 'v75', 'v75b_long'
                  proj:bool=True,       # own the stacked projection `weight` [4*D*N, D]; False: the caller computes it
+                 impl:str='auto',      # implementation of the scan (chapter 1's `resolve_impl`)
                 ):
         super().__init__()
         _init_cfg(init)
         self.d_in, self.n_groups, self.v_min, self.alpha, self.init = d_in, n_groups, v_min, alpha, init
+        self.impl = check_impl(impl)
         self.dn = dn = d_in * n_groups
         self.weight = nn.Parameter(torch.empty(4 * dn, d_in)) if proj else None
         self.b_beta, self.b_alpha, self.b_th = (nn.Parameter(torch.empty(dn)) for _ in range(3))
@@ -141,18 +171,18 @@ class SelectivePLIF(nn.Module):
             ) -> torch.Tensor:     # hidden spikes `[T, B, D*N]`
         "Modulation, then the PLIF scan over time from the stored membrane (`selective_plif`); keeps a copy of the last membrane."
         self._check_r(r)
-        s, v = selective_plif(r, self.b_beta, self.b_alpha, self.b_th, self.v_min, self.v, self.alpha)
+        s, v = selective_plif(r, self.b_beta, self.b_alpha, self.b_th, self.v_min, self.v, self.alpha, self.impl)
         self.v = v.detach().clone()
         return s
 
     def scan_proj(self, x:torch.Tensor,      # input `[T, B, D]`
                   weight:torch.Tensor,       # stacked projection `[4*D*N, D]` (e.g. rows of a block's merged weight)
                  ) -> torch.Tensor:          # hidden spikes `[T, B, D*N]`
-        """`scan(F.linear(x, weight))` with the same results; on a GPU (`selective_plif_proj`, chapter 4's kernel) the
+        """`scan(F.linear(x, weight))` with the same results; with chapter 4's kernel (`selective_plif_proj`) the
         backward keeps `x` instead of the `4*D*N`-wide projection and recomputes it: memory for one GEMM in training."""
         if weight.shape[0] != 4 * self.dn:
             raise ValueError(f'SelectivePLIF: `weight` must have 4*D*N = {4 * self.dn} rows, got shape {tuple(weight.shape)}')
-        s, v = selective_plif_proj(x, weight, self.b_beta, self.b_alpha, self.b_th, self.v_min, self.v, self.alpha)
+        s, v = selective_plif_proj(x, weight, self.b_beta, self.b_alpha, self.b_th, self.v_min, self.v, self.alpha, self.impl)
         self.v = v.detach().clone()
         return s
 
