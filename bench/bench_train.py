@@ -467,7 +467,7 @@ def main(preset:str='v75',             # SNN preset: tiny, small, v75
          llama_batches:str=None,       # per-GPU batch sizes of the happy-llm Llama reference, '' = no Llama (default 8,16,32,64; CPU 2)
          ckpt:str='on,off',            # SNN gradient checkpointing settings to sweep, in order: on, off, a number N (the first N layers only; less recomputation for more memory), proj or N+proj (the other layers recompute only their selective projection)
          llama_ckpt:str='off,on',      # the Llama's checkpointing settings
-         scans:str='fused',            # SNN scan paths to sweep: fused (the library's: fused Triton kernels on CUDA), fused_walk (the same, backward in one walk over time), unfused (modulation and (1-beta)x in PyTorch + plif_triton with the full membrane: the path before the fused kernels), torch
+         scans:str='auto',             # SNN scan implementations to sweep (chapter 1's `use_impl`): auto (Triton on CUDA), triton, cpu, reference; earlier result names: fused = auto, torch and unfused = cpu
          optim:str=None,               # AdamW implementations to sweep, in priority order: fused (fused=True), foreach, forloop (default fused,foreach; CPU fused)
          seq:int=None,                 # tokens per row; the SNN runs seq x K frames (default 512; CPU 32)
          steps:int=8,                  # timed steps per configuration
