@@ -8,7 +8,6 @@ import inspect, math, os, sys
 from pathlib import Path
 from typing import Callable, Iterable
 import torch
-from .model import NeuronSparkCache, NeuronSparkConfig, CACHE_NAME, output_cache, _check_ids, decode_loop, decode_step, left_pad, prefill
 from .tokenizer import check_vocab_fits
 from .runs import autocast, load_run
 from .plif import UsageError, arg_error, check_choice, check_device, check_path, check_range, ns_script
@@ -137,6 +136,7 @@ def generate_ids(model,                        # a `NeuronSparkForCausalLM`
                    None if gens is None else [gens[b] for b in live])
         seen[at, tok] = True
         return tok
+    from neuronspark.model import decode_loop                         # the model stack loads on first use: `--help` stays fast
     new, cache, picked = decode_loop(model, rows, choose, max_new_tokens, eos, on_token, pad, cache, chunk_size)
     return (new, cache, picked) if return_state else new
 
@@ -423,6 +423,7 @@ class StaticDecoder:
              check:bool=True,            # check the ids against the vocabulary (one host synchronisation)
             ) -> torch.Tensor:           # next-token logits `[B, V]`: a buffer the next step overwrites (clone to keep)
         "Feed one token per row from the stored membranes."
+        from neuronspark.model import _check_ids
         if check: _check_ids(tokens.reshape(-1, 1), 'tokens', self.model.config.vocab_size, B_T=(self.tokens.shape[0], 1))
         self.tokens.copy_(tokens.reshape(-1))
         self.seen += 1
@@ -433,6 +434,7 @@ class StaticDecoder:
     @property
     def cache(self) -> NeuronSparkCache:
         "A copy of the current state, to continue with `decode_step`, `generate_ids` or `generate`."
+        from neuronspark.model import NeuronSparkCache
         return NeuronSparkCache(_clone_states(self.states), self.seen)
 
     def __repr__(self): return f'StaticDecoder(batch={self.tokens.shape[0]}, seen_tokens={self.seen}, {"CUDA graph" if self.graph else "eager"})'

@@ -7,7 +7,6 @@ from __future__ import annotations
 import importlib.util, json, os
 from pathlib import Path
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
-from transformers import AutoTokenizer, PreTrainedTokenizerFast
 from .plif import UsageError, check_path, check_range, ns_script
 
 # %% auto #0
@@ -36,6 +35,7 @@ def train_tokenizer(texts,                   # an iterable of training documents
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=SPECIAL_TOKENS,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     tk.train_from_iterator(texts, trainer, length=length)
+    from transformers import PreTrainedTokenizerFast       # here, not at the top: a command's --help then needs no transformers
     return PreTrainedTokenizerFast(tokenizer_object=tk, bos_token=BOS, eos_token=EOS, pad_token=PAD, unk_token=UNK,
                                    chat_template=CHATML_TEMPLATE, clean_up_tokenization_spaces=False)
 
@@ -61,6 +61,7 @@ def load_tokenizer(path=None,            # a folder saved by `save_pretrained`; 
     path = Path(path) if path is not None else default_tokenizer_path()
     if not (path / 'tokenizer.json').is_file():
         raise FileNotFoundError(f'load_tokenizer: no tokenizer.json in {path} (train one with ns-train-tokenizer)')
+    from transformers import AutoTokenizer
     tok = AutoTokenizer.from_pretrained(str(path))
     for role in ('bos', 'eos', 'pad'):
         if getattr(tok, f'{role}_token_id') is None: raise ValueError(f'load_tokenizer: {path} defines no {role} token')
@@ -79,6 +80,7 @@ def check_tokenizer_matches(tokenizer,       # the tokenizer a command is about 
     if len(tokenizer) > vocab_size:
         raise UsageError(f'argument --tokenizer: {name} has {len(tokenizer)} tokens, more than the {vocab_size} rows of the model\'s embedding')
     if own is not None:
+        from transformers import AutoTokenizer
         if AutoTokenizer.from_pretrained(str(own)).get_vocab() != tokenizer.get_vocab():
             raise UsageError(f'argument --tokenizer: {name} is not the tokenizer the model was saved with ({own}): its vocabulary differs')
     elif len(tokenizer) != vocab_size:
