@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 from .data import VAL_FRAC, atomic_write, collate_batch, load_reviews, pack_paragraphs, people_daily, split_of
-from .sft import (SENTIMENT_ANSWER, encode_chats, news_tasks, sentiment_question, to_messages)
+from .sft import (SENTIMENT_ANSWER, encode_chats, jsonl_records, news_tasks, sentiment_question, to_messages)
 
 # %% auto #0
 __all__ = ['sequence_logps', 'dpo_loss', 'default_preference_records', 'to_pair', 'read_preferences', 'PreferenceDataset',
@@ -93,15 +93,7 @@ def read_preferences(source,                # a JSONL file or a list of records
                      system:str=None, forbidden:tuple=(), tasks=None, errors:list=None):
     "Yield the pairs of `source` (see `to_pair`); malformed records are reported with file and line."
     if on_error not in ('raise', 'skip'): raise ValueError(f"read_preferences: on_error must be 'raise' or 'skip', got {on_error!r}")
-    def items():
-        if isinstance(source, (str, Path)):
-            with open(source, encoding='utf-8') as f:
-                for n, line in enumerate(f, 1):
-                    if not line.strip(): continue
-                    try: yield f'{source}:{n}', json.loads(line)
-                    except json.JSONDecodeError as e: yield f'{source}:{n}', ValueError(f'invalid JSON ({e.msg} at column {e.colno})')
-        else: yield from ((f'record {n}', r) for n, r in enumerate(source))
-    for where, rec in items():
+    for where, rec in jsonl_records(source):                 # chapter 8's reader: file:line for every record
         try:
             if isinstance(rec, Exception): raise rec
             if tasks is not None and not (isinstance(rec, dict) and rec.get('task') in tasks): continue

@@ -18,7 +18,7 @@ from .train import train_flags
 
 # %% auto #0
 __all__ = ['ROLES', 'SENTIMENT_QUESTION', 'SENTIMENT_FOLLOWUP', 'SENTIMENT_ANSWER', 'TITLE_QUESTION', 'CONTINUE_QUESTION',
-           'to_messages', 'encode_chats', 'mask_text', 'mask_html', 'read_sft_records', 'SFTDataset',
+           'to_messages', 'encode_chats', 'mask_text', 'mask_html', 'jsonl_records', 'read_sft_records', 'SFTDataset',
            'sentiment_question', 'heldout_reviews', 'news_tasks', 'default_sft_records', 'prepare_sft_data',
            'chat_answers', 'sentiment_questions', 'sentiment_eval', 'sft_report', 'ns_sft', 'accuracy_table',
            'named_models', 'ns_eval_sft']
@@ -111,6 +111,17 @@ def mask_html(tokenizer, ids, trained, title:str='') -> str:
     return f'<div style="max-width:760px">{head}{"".join(spans)}</div>'
 
 # %% ../nbs/08_sft.ipynb #b262c7a0
+def jsonl_records(source,   # a JSONL file (one record per line; blank lines skipped) or a list of records
+                 ):         # yields `(where, record)`: `file:line` or `record N`, and the parsed record or a `ValueError` saying why not
+    "The records of a JSONL file with where each comes from; a line that is not JSON is yielded as its error, not raised."
+    if isinstance(source, (str, Path)):
+        with open(source, encoding='utf-8') as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip(): continue
+                try: yield f'{source}:{n}', json.loads(line)
+                except json.JSONDecodeError as e: yield f'{source}:{n}', ValueError(f'invalid JSON ({e.msg} at column {e.colno})')
+    else: yield from ((f'record {n}', r) for n, r in enumerate(source))
+
 def read_sft_records(source,                 # a JSONL file (one record per line) or a list of records
                      on_error:str='raise',   # malformed record: 'raise' (with file:line) or 'skip' (collected in `errors`)
                      system:str=None,        # system message for records without one
@@ -120,15 +131,7 @@ def read_sft_records(source,                 # a JSONL file (one record per line
                     ):
     "Yield the records of `source` as message lists; malformed ones are reported with file and line."
     if on_error not in ('raise', 'skip'): raise ValueError(f"read_sft_records: on_error must be 'raise' or 'skip', got {on_error!r}")
-    def items():
-        if isinstance(source, (str, Path)):
-            with open(source, encoding='utf-8') as f:
-                for n, line in enumerate(f, 1):
-                    if not line.strip(): continue
-                    try: yield f'{source}:{n}', json.loads(line)
-                    except json.JSONDecodeError as e: yield f'{source}:{n}', ValueError(f'invalid JSON ({e.msg} at column {e.colno})')
-        else: yield from ((f'record {n}', r) for n, r in enumerate(source))
-    for where, rec in items():
+    for where, rec in jsonl_records(source):
         try:
             if isinstance(rec, Exception): raise rec
             if tasks is not None and not (isinstance(rec, dict) and rec.get('task') in tasks): continue
