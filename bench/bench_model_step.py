@@ -1,4 +1,5 @@
-"""One training step of a NeuronSpark preset: forward + backward + Adam, bf16 autocast, per-layer checkpointing.
+"""One training step of a NeuronSpark preset: forward + backward + Adam, bf16 autocast, per-layer checkpointing, timed
+around chapter 7's `train_step` (its model, optimizer and step; this script only times them).
 
 Usage: python bench/bench_model_step.py [--preset v75] [--batch 2] [--seq 512] [--steps 3] [--no-checkpoint] [--device cuda]
 Prints the device and versions, then forward / backward / optimizer / step times (median over --steps timed steps
@@ -18,7 +19,7 @@ def main():
     ap.add_argument('--device', default='cuda')
     a = ap.parse_args()
     import transformers
-    from neuronspark.model import NeuronSparkConfig, NeuronSparkForCausalLM
+    from neuronspark.train import TrainConfig, build_model, make_optimizer, train_step
     dev = torch.device(a.device)
     cuda = dev.type == 'cuda'
     if cuda:
@@ -26,11 +27,15 @@ def main():
         print(f'{torch.cuda.get_device_name(dev)} | torch {torch.__version__} | triton {triton.__version__} | transformers {transformers.__version__}')
     else: print(f'{a.device} | torch {torch.__version__} | transformers {transformers.__version__}')
     torch.manual_seed(0)
-    cfg = NeuronSparkConfig.from_preset(a.preset, checkpointing='none' if a.no_checkpoint else 'layers')
-    model = NeuronSparkForCausalLM(cfg).to(dev).train()
+    model = build_model('snn', a.preset, checkpointing='none' if a.no_checkpoint else 'layers').to(dev).train()   # chapter 7's model
+    cfg = model.config
     n_params = sum(p.numel() for p in model.parameters())
-    opt = torch.optim.Adam(model.parameters(), lr=2e-4)
+    tcfg = TrainConfig(optimizer='adam', lr=2e-4, weight_decay=0.0, clip=0.0, progress=False, tensorboard=False)
+    opt = make_optimizer(model, tcfg)                                            # and chapter 7's optimizer and step
+    for g in opt.param_groups: g['lr'] = tcfg.lr * g['lr_mult']
     ids = torch.randint(0, cfg.vocab_size, (a.batch, a.seq), generator=torch.Generator().manual_seed(0)).to(dev)
+    batch = [dict(input_ids=ids, labels=ids)]
+    amp = lambda: torch.autocast(dev.type, dtype=torch.bfloat16)
     print(f'preset {a.preset}: {n_params:,} parameters | batch {a.batch} x {a.seq} tokens x K={cfg.k_frames} = '
           f'{a.batch * a.seq * cfg.k_frames:,} frames | bf16 autocast | checkpointing {"on" if cfg.checkpointing == "layers" else "off"} | Adam')
 
@@ -40,17 +45,13 @@ def main():
     rows = []
     for step in range(a.steps + 1):
         if step == 1 and cuda: torch.cuda.reset_peak_memory_stats(dev)
-        t0 = now()
-        with torch.autocast(dev.type, dtype=torch.bfloat16):
-            loss = model(ids, labels=ids).loss
-        t1 = now()
-        loss.backward()
-        t2 = now()
-        opt.step(); opt.zero_grad(set_to_none=True)
-        t3 = now()
+        t = [now()]                                                              # then after forward, backward and the update
+        sums, _, _ = train_step(model, model, opt, batch, a.batch * (a.seq - 1), tcfg, autocast=amp, guard=False, mark=lambda: t.append(now()))
+        loss = sums[0].item() / (a.batch * (a.seq - 1))
+        t0, t1, t2, t3 = t
         rows.append((t1 - t0, t2 - t1, t3 - t2, t3 - t0))
         print(f'step {step}{" (warm-up)" if step == 0 else ""}: forward {t1 - t0:.3f} s, backward {t2 - t1:.3f} s, '
-              f'Adam {t3 - t2:.3f} s, total {t3 - t0:.3f} s, loss {loss.item():.3f}', flush=True)
+              f'Adam {t3 - t2:.3f} s, total {t3 - t0:.3f} s, loss {loss:.3f}', flush=True)
     med = [statistics.median(r[i] for r in rows[1:]) for i in range(4)]
     mem = f' | peak allocated {torch.cuda.max_memory_allocated(dev) / 2**30:.1f} GiB' if cuda else ''
     print(f'median of {a.steps} steps: forward {med[0]:.3f} s, backward {med[1]:.3f} s, Adam {med[2]:.3f} s | '
