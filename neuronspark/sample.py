@@ -18,7 +18,7 @@ __all__ = ['CHAT_HELP', 'SAMPLE_SEP', 'EOS_NOTE', 'state_floats', 'kv_cache_floa
            'ChatSession', 'chat_loop', 'chat_finetuned', 'ns_sample', 'ns_chat', 'StaticDecoder']
 
 # %% ../nbs/09_sample.ipynb #ee155299
-def state_floats(config:NeuronSparkConfig, # the model's config
+def state_floats(config,                   # the model's `NeuronSparkConfig`
                 ) -> int:                  # floats per sequence in `NeuronSparkCache`, for any context length
     "Size of a NeuronSpark model's recurrent state for one sequence: L * (D*(4+N) + 2F) membranes."
     c = config
@@ -111,7 +111,7 @@ def generate_ids(model,                        # a `NeuronSparkForCausalLM`
                  eos_token_id=None,            # id(s) that end a row (not returned); None: `model.generation_config`'s
                  pad_token_id:int=None,        # id for left padding; None: `model.generation_config`'s, else 0
                  on_token:Callable=None,       # `on_token(row, token_id) -> bool`, per new token; True ends the row
-                 cache:NeuronSparkCache=None,  # continue from this state (prompts of equal length, no padding)
+                 cache=None,                   # a `NeuronSparkCache` to continue from (prompts of equal length, no padding)
                  chunk_size:int=0,             # prefill this many tokens per forward call (0: all at once)
                  vocab_limit:int=None,         # never pick ids >= this (a tokenizer smaller than the embedding)
                  return_state:bool=False,      # one prompt only: also return the state and the picked-but-unfed tokens
@@ -387,7 +387,7 @@ def _copy_states_(dst, src):
 class StaticDecoder:
     "Decode steps on fixed buffers (the token and every membrane updated in place); on CUDA one step is recorded as a CUDA graph and replayed."
     def __init__(self, model,                 # a `NeuronSparkForCausalLM` in eval mode
-                 cache:NeuronSparkCache,      # the state to continue from (e.g. `prefill`'s); copied, not changed
+                 cache,                       # the `NeuronSparkCache` to continue from (e.g. `prefill`'s); copied, not changed
                  graph:bool=None,             # record a CUDA graph (default: when the state is on a CUDA device)
                  autocast:torch.dtype=None,   # e.g. `torch.bfloat16`: the step runs under autocast in this dtype
                  warmup:int=2,                # eager steps before recording (kernel compilation, allocator)
@@ -432,7 +432,7 @@ class StaticDecoder:
         return self.logits
 
     @property
-    def cache(self) -> NeuronSparkCache:
+    def cache(self):
         "A copy of the current state, to continue with `decode_step`, `generate_ids` or `generate`."
         from neuronspark.model import NeuronSparkCache
         return NeuronSparkCache(_clone_states(self.states), self.seen)

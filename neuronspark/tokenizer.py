@@ -24,7 +24,7 @@ def train_tokenizer(texts,                   # an iterable of training documents
                     vocab_size:int=6144,     # V, special tokens and the 256 bytes included
                     min_frequency:int=2,     # a pair must occur at least this often to be merged
                     length:int=None,         # number of texts, for the progress display only
-                   ) -> PreTrainedTokenizerFast:
+                   ):                            # a `transformers` PreTrainedTokenizerFast
     "Train a byte-level BPE (NFKC, ChatML specials and template) and wrap it as a `transformers` fast tokenizer."
     check_range('vocab_size', vocab_size, lo=256 + len(SPECIAL_TOKENS))   # the 256 bytes and the specials
     check_range('min_frequency', min_frequency, lo=1)
@@ -56,7 +56,7 @@ def check_vocab_fits(tokenizer,          # a tokenizer (its ids go up to `len(to
 
 def load_tokenizer(path=None,            # a folder saved by `save_pretrained`; default: `default_tokenizer_path()`
                    vocab_size:int=None,  # the model's embedding rows; when given, the tokenizer must fit
-                  ) -> PreTrainedTokenizerFast:
+                  ):                            # a `transformers` PreTrainedTokenizerFast
     "Load a saved fast tokenizer and check that it has BOS/EOS/pad tokens and fits `vocab_size`."
     path = Path(path) if path is not None else default_tokenizer_path()
     if not (path / 'tokenizer.json').is_file():
