@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 from .data import VAL_FRAC, atomic_write, collate_batch, load_reviews, pack_paragraphs, people_daily, split_of
-from .sft import (SENTIMENT_ANSWER, encode_chats, jsonl_records, news_tasks, sentiment_question, to_messages)
+from .sft import (SENTIMENT_ANSWER, encode_chats, news_tasks, parse_records, sentiment_question, to_messages)
 
 # %% auto #0
 __all__ = ['sequence_logps', 'dpo_loss', 'default_preference_records', 'to_pair', 'read_preferences', 'PreferenceDataset',
@@ -91,16 +91,9 @@ def to_pair(record:dict, system:str=None, forbidden:tuple=()) -> dict:
 def read_preferences(source,                # a JSONL file or a list of records
                      on_error:str='raise',  # 'raise' (with file:line) or 'skip' (collected in `errors`)
                      system:str=None, forbidden:tuple=(), tasks=None, errors:list=None):
-    "Yield the pairs of `source` (see `to_pair`); malformed records are reported with file and line."
-    if on_error not in ('raise', 'skip'): raise ValueError(f"read_preferences: on_error must be 'raise' or 'skip', got {on_error!r}")
-    for where, rec in jsonl_records(source):                 # chapter 8's reader: file:line for every record
-        try:
-            if isinstance(rec, Exception): raise rec
-            if tasks is not None and not (isinstance(rec, dict) and rec.get('task') in tasks): continue
-            yield to_pair(rec, system, forbidden)
-        except ValueError as e:
-            if on_error == 'raise': raise ValueError(f"{where}: {e} (on_error='skip' / --skip_bad leaves such records out and counts them)") from None
-            if errors is not None: errors.append((where, str(e)))
+    "Yield the pairs of `source` (see `to_pair`); malformed records are reported with file and line (chapter 8's `parse_records`)."
+    return parse_records(source, lambda r: to_pair(r, system, forbidden), on_error, tasks, errors)
+
 
 # %% ../nbs/08a_dpo.ipynb #0f6ba037
 class PreferenceDataset(Dataset):

@@ -18,10 +18,10 @@ from .train import train_flags
 
 # %% auto #0
 __all__ = ['ROLES', 'SENTIMENT_QUESTION', 'SENTIMENT_FOLLOWUP', 'SENTIMENT_ANSWER', 'TITLE_QUESTION', 'CONTINUE_QUESTION',
-           'to_messages', 'encode_chats', 'mask_text', 'mask_html', 'jsonl_records', 'read_sft_records', 'SFTDataset',
-           'sentiment_question', 'heldout_reviews', 'news_tasks', 'default_sft_records', 'prepare_sft_data',
-           'chat_answers', 'sentiment_questions', 'sentiment_eval', 'sft_report', 'ns_sft', 'accuracy_table',
-           'named_models', 'ns_eval_sft']
+           'to_messages', 'encode_chats', 'mask_text', 'mask_html', 'jsonl_records', 'read_sft_records',
+           'parse_records', 'SFTDataset', 'sentiment_question', 'heldout_reviews', 'news_tasks', 'default_sft_records',
+           'prepare_sft_data', 'chat_answers', 'sentiment_questions', 'sentiment_eval', 'sft_report', 'ns_sft',
+           'accuracy_table', 'named_models', 'ns_eval_sft']
 
 # %% ../nbs/08_sft.ipynb #a8923b31
 ROLES = {'system': 'system', 'user': 'user', 'human': 'user', 'assistant': 'assistant', 'gpt': 'assistant', 'bot': 'assistant'}
@@ -130,15 +130,25 @@ def read_sft_records(source,                 # a JSONL file (one record per line
                      errors:list=None,       # receives `(where, reason)` for each skipped record
                     ):
     "Yield the records of `source` as message lists; malformed ones are reported with file and line."
-    if on_error not in ('raise', 'skip'): raise ValueError(f"read_sft_records: on_error must be 'raise' or 'skip', got {on_error!r}")
+    return parse_records(source, lambda r: to_messages(r, system, forbidden), on_error, tasks, errors)
+
+def parse_records(source,                 # a JSONL file or a list of records
+                  parse,                  # record -> what to yield; raises `ValueError` saying what is wrong with a record
+                  on_error:str='raise',   # malformed record: 'raise' (with file:line) or 'skip' (collected in `errors`)
+                  tasks=None,             # keep only records whose "task" field is in this collection (None: all)
+                  errors:list=None,       # receives `(where, reason)` for each skipped record
+                 ):
+    "`parse` of every record of `source`; a line that is not JSON, or a record `parse` refuses, is reported with its file and line."
+    if on_error not in ('raise', 'skip'): raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     for where, rec in jsonl_records(source):
         try:
             if isinstance(rec, Exception): raise rec
             if tasks is not None and not (isinstance(rec, dict) and rec.get('task') in tasks): continue
-            yield to_messages(rec, system, forbidden)
+            yield parse(rec)
         except ValueError as e:
             if on_error == 'raise': raise ValueError(f"{where}: {e} (on_error='skip' / --skip_bad leaves such records out and counts them)") from None
             if errors is not None: errors.append((where, str(e)))
+
 
 # %% ../nbs/08_sft.ipynb #34cbe7b1
 class SFTDataset(Dataset):
