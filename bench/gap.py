@@ -53,6 +53,10 @@ STAGES = {
         'snn_ltau': (1000, SNN_BEST.replace('selective_init=v75b', 'selective_init=v75b_long'), None),
         'snn_kd9_lr3': (1000, SNN_BEST + ' --lr 3e-3 --kd_weight 0.9', 'llama_muon'),
     },
+    'final': {    # the best recipe on the whole 30M-token budget (3,600 steps x 8,192 tokens), alone after its teacher: ~9 minutes
+        'llama_muon': (1000, LLAMA, None),
+        'snn_kd9_3600': (3600, SNN_BEST + ' --lr 2e-3 --kd_weight 0.9', 'llama_muon'),
+    },
     'ablate': {   # what each part of the recipe is worth at 1000 steps, and the Llama's own best plan length
         'snn_v75': (1000, '', None),
         'snn_muon_only': (1000, '--optimizer muon', None),
