@@ -4,7 +4,7 @@
 
 # %% ../nbs/08a_dpo.ipynb #e5196a29
 from __future__ import annotations
-import json, math, random, warnings
+import copy, json, math, random, warnings
 from collections import Counter
 from pathlib import Path
 import numpy as np
@@ -251,7 +251,8 @@ def ns_dpo(init:str,                    # the model to tune (usually ns-sft's ru
     kw = dict(max_len=seq_len, on_error='skip' if skip_bad else 'raise', system=system, tasks=set(tasks.split(',')) if tasks else None)
     train_ds = PreferenceDataset(tr_path, tok, **kw)
     val_ds = PreferenceDataset(va_path, tok, **kw) if va_path is not None else None
-    model, ref_model = load_lm(init), load_lm(ref or init)
+    model = load_lm(init)
+    ref_model = load_lm(ref) if ref else copy.deepcopy(model)               # the starting model, frozen: read from disk once
     try: check_vocab_fits(tok, model.config.vocab_size); check_vocab_fits(tok, ref_model.config.vocab_size)
     except ValueError as e: raise arg_error('tokenizer', str(e)) from None
     if len(train_ds) < batch * d.world: raise arg_error('data', f'{tr_path} gives {len(train_ds)} pairs: too few for one batch of {batch} per process')

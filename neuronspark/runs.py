@@ -12,7 +12,7 @@ from .plif import arg_error, check_choice, check_device
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'resolve_device', 'resolve_precision', 'autocast', 'list_checkpoints', 'CheckpointError',
-           'verify_checkpoint', 'model_folder', 'tokenizer_folder', 'load_lm', 'load_run']
+           'verify_checkpoint', 'model_folder', 'tokenizer_folder', 'load_sharded_weights', 'load_lm', 'load_run']
 
 # %% ../nbs/06c_runs.ipynb #569348c8
 PRECISIONS = ('auto', 'bf16', 'fp32')
@@ -95,6 +95,17 @@ def tokenizer_folder(path) -> Path|None:
         if (d / 'tokenizer.json').is_file(): return d
     return None
 
+def load_sharded_weights(model,   # a plain or a sharded (`fully_shard`) model of the checkpoint's config
+                         path,    # a checkpoint folder written by a sharded run (its `dcp/`)
+                        ):        # `model`, its weights loaded
+    "Load a sharded checkpoint's weights into `model`; `torch.distributed.checkpoint` reshards them to whatever `model` holds."
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import get_model_state_dict, set_model_state_dict
+    sd = {'model': get_model_state_dict(model)}
+    dcp.load(sd, checkpoint_id=str(Path(path) / 'dcp'))
+    set_model_state_dict(model, sd['model'])
+    return model
+
 def load_lm(path,                   # a model folder, a run folder or a checkpoint (see `model_folder`)
             device='cpu',           # where to put the model
            ):                       # the model, fp32, in eval mode
@@ -106,10 +117,7 @@ def load_lm(path,                   # a model folder, a run folder or a checkpoi
     if (p / 'state.json').is_file():                  # a training checkpoint: weights written by safetensors' save_model
         verify_checkpoint(p)
         model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(p))
-        if (p / 'dcp').is_dir():                      # a sharded run's checkpoint: the shards are gathered into the whole model
-            import torch.distributed.checkpoint as dcp
-            sd = {'model': model.state_dict()}; dcp.load(sd, checkpoint_id=str(p / 'dcp')); model.load_state_dict(sd['model'])
-            return model.float().to(device).eval()
+        if (p / 'dcp').is_dir(): return load_sharded_weights(model, p).float().to(device).eval()   # a sharded run's checkpoint
         try: load_model(model, str(p / 'model.safetensors'), strict=True)
         except Exception as e: raise CheckpointError(f"{p / 'model.safetensors'} cannot be loaded ({' '.join(str(e).split())[:200]})") from None
         return model.float().to(device).eval()

@@ -15,13 +15,13 @@ from safetensors.torch import load_model, save_model
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 from .block import neurons
-from .runs import CheckpointError, _sha256, autocast, list_checkpoints, resolve_device, resolve_precision, verify_checkpoint
+from .runs import CheckpointError, _sha256, autocast, list_checkpoints, load_sharded_weights, resolve_device, resolve_precision, verify_checkpoint
 
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'NEURON_OPTIMIZERS', 'ADAM_IMPLS', 'RECIPES', 'lm_loss_sum', 'kd_loss_sum', 'TrainConfig', 'lr_at',
            'param_groups', 'Lion', 'OptimizerChain', 'make_optimizer', 'ResumableSampler', 'micro_batches',
-           'save_checkpoint', 'load_checkpoint', 'newest_good_checkpoint', 'MetricsLog', 'read_log', 'Dist',
-           'init_distributed', 'wrap_ddp', 'decoder_layers', 'is_sharded', 'shard_model', 'plain_model', 'evaluate',
+           'is_sharded', 'save_checkpoint', 'load_checkpoint', 'newest_good_checkpoint', 'MetricsLog', 'read_log',
+           'Dist', 'init_distributed', 'wrap_ddp', 'decoder_layers', 'shard_model', 'plain_model', 'evaluate',
            'train_step', 'train', 'train_memory', 'count_params', 'llama_params', 'llama_like', 'sample', 'plot_log',
            'check_overrides', 'build_model', 'parse_overrides', 'resolve_recipe', 'train_flags', 'check_run_folder',
            'config_from_flags', 'ns_pretrain']
@@ -205,14 +205,18 @@ def micro_batches(ds, cfg:TrainConfig, rank:int=0, world:int=1, collate_fn=None,
         epoch, k = epoch + 1, 0
 
 # %% ../nbs/07_pretrain.ipynb #630bdba4
+def is_sharded(model:nn.Module) -> bool:
+    "True for a model that `shard_model` (FSDP2's `fully_shard`) has sharded."
+    from torch.distributed.fsdp import FSDPModule
+    return isinstance(model, FSDPModule)
+
 def save_checkpoint(out_dir, step:int, model:nn.Module, optimizer, state:dict, keep:int=3,
                     d=None,                # this process's `Dist` (a sharded model: every process calls, the main one writes the rest)
                    ) -> Path:
     """Write `checkpoints/step_N/` atomically (temp folder + rename); keep the newest `keep` by step number. A sharded
     model (`shard_model`) is saved by every process at once with `torch.distributed.checkpoint` into `dcp/` (each writes
     its own shards); the main process writes the rest and renames."""
-    from torch.distributed.fsdp import FSDPModule
-    sharded, main = isinstance(model, FSDPModule), d is None or d.main
+    sharded, main = is_sharded(model), d is None or d.main
     root = Path(out_dir) / 'checkpoints'; root.mkdir(parents=True, exist_ok=True)
     final = root / f'step_{step}'
     if sharded:                                       # one temp folder that every process knows
@@ -252,14 +256,12 @@ def load_checkpoint(path, model:nn.Module, optimizer=None,
     path = Path(path); st = verify_checkpoint(path) if state is None else state
     if (path / 'dcp').is_dir():
         import torch.distributed.checkpoint as dcp
-        from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict, get_model_state_dict, set_model_state_dict
+        from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
         if optimizer is not None:
             msd, osd = get_state_dict(model, optimizer)
             sd = dict(model=msd, optim=osd); dcp.load(sd, checkpoint_id=str(path / 'dcp'))
             set_state_dict(model, optimizer, model_state_dict=sd['model'], optim_state_dict=sd['optim'])
-        else:
-            sd = dict(model=get_model_state_dict(model)); dcp.load(sd, checkpoint_id=str(path / 'dcp'))
-            set_model_state_dict(model, sd['model'])
+        else: load_sharded_weights(model, path)                       # chapter 6c's loader
     else: load_model(model, str(path / 'model.safetensors'), strict=True)
     if optimizer is not None:
         if not (path / 'dcp').is_dir(): optimizer.load_state_dict(torch.load(path / 'optimizer.pt', weights_only=True, map_location='cpu'))
@@ -338,11 +340,6 @@ def decoder_layers(model:nn.Module) -> nn.ModuleList:
         if isinstance(getattr(m, 'layers', None), nn.ModuleList): return m.layers
     raise ValueError(f'{type(model).__name__}: no `layers` ModuleList to shard')
 
-def is_sharded(model:nn.Module) -> bool:
-    "True for a model that `shard_model` (FSDP2's `fully_shard`) has sharded."
-    from torch.distributed.fsdp import FSDPModule
-    return isinstance(model, FSDPModule)
-
 def shard_model(model:nn.Module, prec:str='fp32') -> nn.Module:
     """FSDP2: `fully_shard` each decoder layer, then the root (embeddings, final norm, tied head). Each process keeps 1/world
     of every parameter, gradient and optimizer state; a layer's full weights exist only while it runs (all-gathered before
@@ -366,7 +363,7 @@ def plain_model(model:nn.Module, d:Dist=None) -> nn.Module:
     if not (d or Dist()).main: return None
     cls = next(c for c in type(model).__mro__[1:] if not issubclass(c, FSDPModule))   # the class `fully_shard` derived from
     plain = cls(model.config); plain.load_state_dict(sd)
-    return plain.to(next(iter(sd.values())).device)
+    return plain.to(next(model.parameters()).device)                    # where the sharded model trained
 
 def _all_sum(t:torch.Tensor, d:Dist) -> torch.Tensor:
     "Sum a tensor over processes (in place); identity for one process."
