@@ -17,6 +17,12 @@ table and the ratios at the largest concurrency, writes one JSON file.
 import argparse, asyncio, json, os, random, socket, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 
+def save(res, out):
+    "Write the results so far (a no-op without --out)."
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(res, indent=1) + '\n')
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
@@ -108,6 +114,7 @@ def main():
                 res['points'].append(p)
                 print(f"{arch:>5} {mode:>14} clients {c:3d}: {p['tokens_per_s']:8.1f} tok/s, TTFT p50 {p['ttft_p50_ms']:8.1f} ms "
                       f"(max {p['ttft_max_ms']:.0f}), {p['requests']} requests in {p['seconds']:.1f} s", flush=True)
+                save(res, a.out)                              # after every point: a run cut short keeps what it measured
         finally: proc.terminate(); proc.wait(30)
     get = lambda arch, mode, c: next(p for p in res['points'] if (p['arch'], p['mode'], p['clients']) == (arch, mode, c))
     top = max(levels)
@@ -117,9 +124,7 @@ def main():
                           batched_speedup_vs_1_client=b['tokens_per_s'] / get('snn', 'batched', min(levels))['tokens_per_s'])
     if a.llama: res['summary']['throughput_ratio_vs_llama'] = b['tokens_per_s'] / get('llama', 'one_at_a_time', top)['tokens_per_s']
     for k, v in res['summary'].items(): print(f'{k}: {v:.2f}' if isinstance(v, float) else f'{k}: {v}')
-    if a.out:
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.out).write_text(json.dumps(res, indent=1) + '\n')
-        print(f'wrote {a.out}')
+    save(res, a.out)
+    if a.out: print(f'wrote {a.out}')
 
 if __name__ == '__main__': main()

@@ -1,6 +1,6 @@
 """Run notebooks on a GPU machine and keep the outputs of their `#| gpu` cells in the notebooks.
 
-  On the GPU machine:  python tools/gpu_exec.py run nbs/04_triton.ipynb [...] --out DIR [--slow] [--only ID,...]
+  On the GPU machine:  python tools/gpu_exec.py run nbs/04_triton.ipynb [...] --out DIR [--slow] [--only ID,...] [--skip ID,...]
       executes every cell (except `#| eval: false`, and `#| slow` unless --slow) with nbdev's executor and writes
       DIR/<name>.ipynb with outputs, printing each failing cell's traceback; exit 1 if any cell failed. --only: of
       the `#| gpu` cells, run just these (cell ids), e.g. the one that changed, when the others take long. Prints each
@@ -21,7 +21,7 @@ def flags(src: str) -> set:
         if m: out.add(re.sub(r'\s+', ' ', m.group(1).strip().lower()))
     return out
 
-def run(nbs, out: Path, slow: bool, only=None) -> int:
+def run(nbs, out: Path, slow: bool, only=None, skip_ids=()) -> int:
     os.environ.setdefault('MPLBACKEND', 'Agg')
     from execnb.shell import CaptureShell
     out = out.resolve()                          # before the chdir below: a relative --out is relative to where we started
@@ -30,7 +30,7 @@ def run(nbs, out: Path, slow: bool, only=None) -> int:
     for nb in map(Path, nbs):
         def skip(cell):
             f = flags(cell.source) if cell.cell_type == 'code' else set()
-            skipped = 'eval: false' in f or ('slow' in f and not slow) or (only is not None and 'gpu' in f and cell.get('id') not in only)
+            skipped = 'eval: false' in f or ('slow' in f and not slow) or (only is not None and 'gpu' in f and cell.get('id') not in only) or cell.get('id') in skip_ids
             if cell.cell_type == 'code' and not skipped: cell.outputs = []   # the executor keeps old outputs of a silent cell
             t[0] = time.time()
             return skipped
@@ -71,7 +71,8 @@ if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest='cmd', required=True)
     r = sub.add_parser('run'); r.add_argument('nbs', nargs='+'); r.add_argument('--out', required=True); r.add_argument('--slow', action='store_true')
+    r.add_argument('--skip', type=lambda s: set(s.split(',')), default=set(), help='cell ids not to run (e.g. long tests the GPU cells do not need)')
     m = sub.add_parser('merge'); m.add_argument('dir'); m.add_argument('names', nargs='*')
     for p in (r, m): p.add_argument('--only', type=lambda s: set(s.split(',')), default=None)
     a = ap.parse_args()
-    sys.exit(run(a.nbs, Path(a.out), a.slow, a.only) if a.cmd == 'run' else merge(Path(a.dir), a.names, a.only))
+    sys.exit(run(a.nbs, Path(a.out), a.slow, a.only, a.skip) if a.cmd == 'run' else merge(Path(a.dir), a.names, a.only))
