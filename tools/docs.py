@@ -35,9 +35,35 @@ def show_kernels():
     show_doc.shows_kernels = True
     sd.show_doc = show_doc
 
+def imports_only(src: str) -> bool:
+    "Whether a cell's code (directives removed) is nothing but import statements: a setup cell, not part of the lesson."
+    import ast
+    try: tree = ast.parse(src)
+    except SyntaxError: return False
+    return all(isinstance(n, (ast.Import, ast.ImportFrom)) for n in tree.body)
+
+SOURCE_SUMMARY = 'Exported source'
+
+def show_exported_source():
+    """Keep the code of `#| export` cells on the page, as nbdev does for `#| exports`: an open, foldable block right where
+    the prose introduces it, followed by its API entry. nbdev hides exported code by default, which leaves a lesson's prose
+    ("the backward kernel: ...") pointing at nothing. Import-only setup cells, `#| exporti` and `#| hide` cells stay hidden."""
+    import nbdev.processors as pr
+    if getattr(pr.rm_export, 'shows_source', False): return
+    orig = pr.rm_export
+    def rm_export(cell):
+        d = cell.directives_ or {}
+        if cell.cell_type == 'code' and 'export' in d and not (d.keys() & {'exporti', 'hide', 'default_exp'}) \
+           and d.get('include:') != ['false'] and not imports_only(cell.source):
+            cell.source = f'#| code-fold: show\n#| code-summary: "{SOURCE_SUMMARY}"\n{cell.source}'
+            return
+        return orig(cell)
+    rm_export.shows_source = True
+    pr.rm_export = rm_export
+
 def _proc_one(o):
-    "nbdev's per-notebook processing (it runs in a fresh worker process) with `show_kernels` in place."
-    show_kernels()
+    "nbdev's per-notebook processing (it runs in a fresh worker process) with `show_kernels` and `show_exported_source` in place."
+    show_kernels(); show_exported_source()
     import nbdev.serve_drv
     return nbdev.serve_drv.main(o)
 
@@ -86,6 +112,8 @@ def page_map(proc: Path) -> dict:
         if of: m[of.group(1)] = nb.stem + '.html'
     return m
 
+MD_LINK = re.compile(r'\[`([^`\]<>]+)`\]\(([^)\s"<>]+)\)')   # [`sym`](page.html#sym), as nbdev writes a symbol's link
+
 def postprocess(site: Path, cfg, pages: dict):
     "Make the site self-contained: local KaTeX, relative doc links, links into the repository only where it is published."
     kd = katex_dir()
@@ -105,6 +133,8 @@ def postprocess(site: Path, cfg, pages: dict):
         h = re.sub(r'<script>[^<]*renderMathInElement[^<]*</script>', '', h)
         # nbdev's symbol links point at the published site: make them relative, to the page smalldocs wrote
         h = re.sub(re.escape(host) + r'([\w\-]+\.html)', lambda m: pages.get(m.group(1), m.group(1)), h)
+        # a docment comment in a signature is code, so nbdev's markdown link to a symbol stays raw text there: make it a link
+        h = re.sub(r'(<span class="co">[^<]*)', lambda m: MD_LINK.sub(r'<a href="\2">\1</a>', m.group(1)), h)
         if published:   # the navbar links to the repository
             h = h.replace('<ul class="navbar-nav navbar-nav-scroll ms-auto">', '<ul class="navbar-nav navbar-nav-scroll ms-auto">'
                           f'<li class="nav-item"><a class="nav-link" id="repo-link" href="{published}"><i class="bi bi-github"></i> '
@@ -137,6 +167,17 @@ def build():
     say(f'site written to {site.relative_to(ROOT)}/ (open _docs/index.html)')
     return site
 
+def exported_cells(nb: Path) -> int:
+    "How many `#| export` cells of a notebook the site shows the source of (see `show_exported_source`)."
+    n = 0
+    for c in json.loads(nb.read_text())['cells']:
+        lines = ''.join(c['source']).splitlines()
+        dirs = [l[2:].strip() for l in lines if l.startswith('#|')]
+        if c['cell_type'] != 'code' or 'export' not in dirs or any(d.split(':')[0] in ('exporti', 'hide', 'default_exp') for d in dirs): continue
+        if 'include: false' in dirs: continue
+        n += not imports_only('\n'.join(l for l in lines if not l.startswith('#|')))
+    return n
+
 EXTERNAL = re.compile(r'<(script|link|img|iframe|source)\b[^>]*\b(src|href)="(https?:)?//', re.I)
 SCROLLS = ('pre', 'div.sourceCode', '.katex-display')   # must scroll sideways by a rule of the site's own styles.css
 
@@ -149,7 +190,8 @@ def scroll_rules(css: str) -> set:
 def check_site(site: Path = ROOT / '_docs') -> bool:
     """Every chapter has a page; math is rendered; nothing external is loaded; internal links resolve. API entries show
     their own signature and docstring (a Triton kernel's too), no bare word "source" sits above them, code, signatures and
-    display math scroll sideways (styles.css), and the navbar links to the repository exactly when it is published."""
+    display math scroll sideways (styles.css), every exported cell's code is on its page, no raw markdown link sits
+    in a signature, and the navbar links to the repository exactly when it is published."""
     from nbdev.config import get_config
     problems = []
     cfg = get_config(); repo, published = cfg.git_url.rstrip('/'), published_repo(cfg)
@@ -158,7 +200,10 @@ def check_site(site: Path = ROOT / '_docs') -> bool:
     if missing: problems.append(f'styles.css: no `overflow-x: auto` rule for {missing}: wide code or math would be cut at the column edge')
     nbs = sorted(p.stem for p in (ROOT / 'nbs').glob('*.ipynb') if not p.name.startswith(('_', '.')))
     for n in nbs:
-        if not (site / f'{n}.html').exists(): problems.append(f'no page for nbs/{n}.ipynb')
+        page = site / f'{n}.html'
+        if not page.exists(): problems.append(f'no page for nbs/{n}.ipynb'); continue
+        want, shown = exported_cells(ROOT / 'nbs' / f'{n}.ipynb'), page.read_text().count(f'<summary>{SOURCE_SUMMARY}</summary>')
+        if shown != want: problems.append(f'{n}.html: shows the source of {shown} of its {want} exported cells (prose would point at hidden code)')
     for f in sorted(site.rglob('*.html')):
         h = f.read_text(); rel = f.relative_to(site)
         for m in EXTERNAL.finditer(h): problems.append(f'{rel}: loads an external resource: {h[m.start():m.start()+120]!r}')
@@ -168,6 +213,7 @@ def check_site(site: Path = ROOT / '_docs') -> bool:
         if 'class="katex' in h and 'site_libs/katex/katex.min.css' not in h: problems.append(f'{rel}: KaTeX output without its stylesheet')
         if 'Call self as a function' in h: problems.append(f'{rel}: an API entry shows "Call self as a function" (a kernel object, not its function)')
         if re.search(r'<(p|div|span)\b[^>]*>\s*source\s*</\1>', body): problems.append(f'{rel}: a bare, unlinked word "source"')
+        for m in MD_LINK.finditer(h): problems.append(f'{rel}: raw markdown link {m.group(0)!r} (in a signature or code)')
         if f.suffix == '.html' and '<nav class="navbar' in h:
             if 'styles.css"' not in h: problems.append(f'{rel}: does not load styles.css')
             if published and f'id="repo-link" href="{published}"' not in h: problems.append(f'{rel}: no navbar link to {published}')
