@@ -4,7 +4,7 @@
 
 # %% ../nbs/06c_runs.ipynb #34301423
 from __future__ import annotations
-import contextlib, hashlib, json, re
+import contextlib, hashlib, json, logging, re
 from pathlib import Path
 import torch
 from safetensors.torch import load_model
@@ -149,6 +149,15 @@ def load_run(path,                  # a model folder, a run folder or a checkpoi
     src = Path(tokenizer) if tokenizer is not None else own or default_tokenizer_path()
     return model, check_tokenizer_matches(load_tokenizer(src), model.config.vocab_size, own, src)
 
+# %% ../nbs/06c_runs.ipynb #64ac4ba1
+logging.getLogger('torchao').addHandler(logging.NullHandler())   # before anything imports torchao
+
+class _TorchaoEnumNote(logging.Filter):
+    "Drop torch's note (torch >= 2.13) that torchao's Enum registrations are no longer needed: one line per load otherwise."
+    def filter(self, record): return 'is an Enum subclass and is now natively supported' not in record.getMessage()
+
+logging.getLogger('torch.utils._pytree').addFilter(_TorchaoEnumNote())
+
 # %% ../nbs/06c_runs.ipynb #83bc54b3
 def quantize_weights(model,                # any model; changed in place
                      quantize:str='int8',  # 'int8' (None or 'none': leave the model as it is)
@@ -156,13 +165,7 @@ def quantize_weights(model,                # any model; changed in place
     "Weight-only int8 of every `nn.Linear` (torchao's `Int8WeightOnlyConfig`); embeddings and a tied head stay as they are."
     check_choice('quantize', quantize or 'none', QUANTIZE)
     if quantize in (None, 'none'): return model
-    import logging
-    quiet = [logging.getLogger(n) for n in ('torchao', 'torch.utils._pytree')]   # torchao's import notes about CUDA-only extensions
-    levels = [l.level for l in quiet]
-    for l in quiet: l.setLevel(logging.ERROR)
     try: from torchao.quantization import Int8WeightOnlyConfig, quantize_
     except ImportError: raise arg_error('quantize', "'int8' needs torchao, which is not installed: pip install torchao==0.18.0") from None
-    finally:
-        for l, v in zip(quiet, levels): l.setLevel(v)
     quantize_(model, Int8WeightOnlyConfig())
     return model
