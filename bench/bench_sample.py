@@ -1,7 +1,12 @@
 """Generation speed: NeuronSpark's constant-size recurrent state against a Llama's KV cache and against full recomputation.
 
-Usage: python bench/bench_sample.py --out bench/results/sample_h200.json          (GPU, v75: about 2.5 minutes on an H200)
-       python bench/bench_sample.py --device cpu --smoke --out /tmp/sample_smoke.json   (CPU smoke test, tiny sizes)
+Usage: python bench/bench_sample.py --out bench/results/sample_h200.json --speed_out bench/results/speed_h200.json
+           (GPU, v75; the Llama and int8 compilations add a few minutes to the 2.5 of the eager run on an H200)
+       python bench/bench_sample.py --device cpu --smoke --out /tmp/sample_smoke.json --speed_out /tmp/speed_smoke.json
+           (CPU smoke test, tiny sizes, contexts 16 and 64, long prompt 256 tokens: about 3 minutes on 2 cores, mostly
+           torch.compile)
+       add --model RUN_FOLDER --val_data out/data/val.jsonl to time a trained model and print its validation loss in
+           fp32 and with int8 weights (the loss change int8 costs, next to its speed)
 
 Random weights and synthetic ids (speed does not depend on the weights: nothing here skips work on silent neurons).
 For each context length n and batch size b it measures, with CUDA events after warm-up, the median time of one
@@ -13,10 +18,22 @@ decode step (one new token per row), and tokens/s = b / step time, for
 - a Hugging Face `LlamaForCausalLM` with the same parameter count (`llama_like`, chapter 7), bf16, SDPA attention,
   using its default `DynamicCache`, prefilled with n tokens (batch b prefilled at once when it fits, else batch 1
   repeated b times), so each step attends over n cached tokens;
+- the same Llama with transformers' `StaticCache` and its decode step under `torch.compile(mode='reduce-overhead')`
+  (Inductor kernels replayed as a CUDA graph; on the CPU the default mode, as CUDA graphs need CUDA), batch 1: the fair
+  anchor for the graphed SNN step (`llama_graph`), its first step's logits checked against the eager model's;
+- the SNN with int8 weights (chapter 6c's `quantize_weights`, torchao weight-only int8), batch 1: the graphed step of
+  `StaticDecoder` (`snn_int8`) and the same step under `torch.compile` (`snn_int8_compiled`, where Inductor can fuse
+  the int8-to-bf16 conversion into the matrix products; eager torchao converts the whole weight first), and the
+  unquantized step under the same `torch.compile` (`snn_compiled`), which separates what compiling gains from what int8
+  gains;
 - naive recomputation of the SNN: one full forward pass over the n-token context per new token (what a model with
   no usable state would do), where it fits the time budget.
-Time-to-first-token (prefill of n tokens + the first token's logits) is measured for both models at batch 1. The SNN
-prefills long prompts in chunks of `--chunk` tokens (exact: the state carries between chunks), which bounds memory.
+Time-to-first-token (prefill of n tokens + the first token's logits) is measured for both models at batch 1, at every
+context and once more for a long prompt (`--ttft_long`, 16,384 tokens by default). The SNN prefills long prompts in
+chunks of `--chunk` tokens (exact: the state carries between chunks), which bounds memory.
+`--speed_out` writes issue 24's summary: ttft_16k_ms, ttft_16k_llama_ms (the long prompt), decode_b1_ms (graphed SNN),
+decode_b1_int8_ms (the faster int8 step), decode_llama_graph_ms (compiled Llama), all at batch 1 and the longest
+context; mfu_b8 and peak_gib_b8 come from bench/bench_train.py and are left null here.
 Everything runs under bf16 autocast on CUDA (fp32 on CPU). Prints a table and the ratios, writes JSON.
 """
 import argparse, json, math, statistics, sys, time
@@ -55,12 +72,23 @@ def main():
     ap.add_argument('--recompute_reps', type=int, default=3, help='timed full forwards per recompute point')
     ap.add_argument('--budget', type=float, default=330, help='seconds; later optional points are skipped past it')
     ap.add_argument('--device', default='cuda')
-    ap.add_argument('--smoke', action='store_true', help='tiny preset, contexts 16,64, batches 1,2, few steps (CPU check)')
+    ap.add_argument('--ttft_long', type=int, default=16384, help='tokens of the long-prompt time to first token, batch 1 (0: skip)')
+    ap.add_argument('--no_llama_graph', action='store_true', help='skip the Llama with static cache + torch.compile')
+    ap.add_argument('--no_int8', action='store_true', help='skip the SNN with int8 weights')
+    ap.add_argument('--model', default=None, help='a trained SNN (run folder, final/ or checkpoint) instead of random weights')
+    ap.add_argument('--val_data', default=None, help='with --model: a val.jsonl; prints its loss in fp32 and with int8 weights')
+    ap.add_argument('--val_batches', type=int, default=8, help='batches of 8 x 512 tokens for --val_data')
+    ap.add_argument('--smoke', action='store_true', help='tiny preset, contexts 16,64, batches 1,2, long prompt 256, few steps (CPU check)')
     ap.add_argument('--out', default=None, help='write the results as JSON here')
+    ap.add_argument('--speed_out', default=None, help="write issue 24's summary JSON here (e.g. bench/results/speed_h200.json)")
     a = ap.parse_args()
-    if a.smoke: a.preset, a.contexts, a.batches, a.steps, a.warmup, a.chunk, a.recompute_max, a.recompute_reps = 'tiny', '16,64', '1,2', 3, 1, 32, 64, 1
+    if a.val_data and not a.model: ap.error('--val_data needs --model (the trained model whose loss int8 changes)')
+    if a.smoke: a.preset, a.contexts, a.batches, a.steps, a.warmup, a.chunk, a.recompute_max, a.recompute_reps, a.ttft_long = 'tiny', '16,64', '1,2', 3, 1, 32, 64, 1, 256
     t_start = time.time()
+    import copy
+    from neuronspark.runs import quantize_weights, load_run   # first: it quiets torchao's import notes, which transformers triggers
     import transformers
+    from transformers import StaticCache
     from transformers import LlamaForCausalLM
     from neuronspark.model import NeuronSparkConfig, NeuronSparkForCausalLM
     from neuronspark.train import llama_like, count_params
@@ -83,7 +111,10 @@ def main():
     torch.manual_seed(0)
     cfg = NeuronSparkConfig.from_preset(a.preset)
     snn = NeuronSparkForCausalLM(cfg).to(dev).eval()
-    lcfg = llama_like(count_params(snn), cfg.vocab_size, cfg.num_hidden_layers, max_positions=max(contexts) + 64)
+    if a.model:                                            # a trained model: its own config and weights
+        snn, tok_ = load_run(a.model, device=str(dev)); cfg = snn.config; info['model'] = a.model
+    longest = max(contexts + [a.ttft_long])
+    lcfg = llama_like(count_params(snn), cfg.vocab_size, cfg.num_hidden_layers, max_positions=longest + 64)
     lcfg._attn_implementation = 'sdpa'
     llama = LlamaForCausalLM(lcfg).to(dev, dtype=torch.bfloat16 if cuda else torch.float32).eval()
     info.update(snn_params=count_params(snn), llama_params=count_params(llama), llama_layers=lcfg.num_hidden_layers,
@@ -92,7 +123,16 @@ def main():
           f"Llama: {info['llama_params']:,} parameters (L={lcfg.num_hidden_layers}, d={lcfg.hidden_size}), "
           f"KV cache {info['llama_kv_bytes_per_token']/2**10:.1f} KiB per token", flush=True)
     g = torch.Generator().manual_seed(0)
-    ids_all = torch.randint(5, cfg.vocab_size, (1, max(contexts) + 1), generator=g).to(dev)
+    ids_all = torch.randint(5, cfg.vocab_size, (1, longest + 1), generator=g).to(dev)
+    snn8 = None if a.no_int8 else quantize_weights(copy.deepcopy(snn))   # int8 linear weights, the rest as in `snn`
+    if a.val_data:                                         # the loss int8 costs, on the run's validation text
+        from neuronspark.sample import loss_change
+        texts = [json.loads(l)['text'] for l in open(a.val_data) if l.strip()]
+        toks = [t for x in texts for t in [tok_.bos_token_id] + tok_(x, add_special_tokens=False)['input_ids']][:a.val_batches * 8 * 512]
+        vb = torch.tensor(toks[:len(toks) // (8 * 512) * 8 * 512]).view(-1, 8, 512)
+        info['val_loss'] = loss_change(snn, vb)
+        print(f"validation loss ({vb.shape[0]} batches of 8 x 512): fp32 {info['val_loss']['fp32']:.4f} | int8 {info['val_loss']['int8']:.4f} | "
+              f"change {info['val_loss']['change']:+.4f} nats/token", flush=True)
     decode, ttft = [], []
 
     def rec(kind, model, ctx, b, ms, status='ok', note=''):
@@ -144,6 +184,24 @@ def main():
                 if is_oom(e): raise
                 rec('decode', 'snn_graph', n, b, None, status='failed', note=f'{type(e).__name__}: {e}'[:300])
             sd = None
+            if b == 1:                 # compiled step (separates compilation from int8), int8 weights graphed, int8 compiled
+                for name, mdl, compiled in (('snn_compiled', snn, True), ('snn_int8', snn8, False), ('snn_int8_compiled', snn8, True)):
+                    if mdl is None: continue
+                    try:
+                        sd = StaticDecoder(mdl, c, graph=cuda and not compiled, autocast=torch.bfloat16 if cuda else None)
+                        fn = torch.compile(sd._step, mode='reduce-overhead' if cuda else 'default') if compiled else lambda: sd.step(tok, check=False)
+                        if compiled: sd.tokens.copy_(tok)
+                        with torch.no_grad(), ac(): want, _ = decode_step(mdl, tok, c)
+                        got = fn().float().clone()
+                        diff = (got - want.float()).abs().max().item() / want.float().abs().max().item()
+                        measure(fn, a.warmup)
+                        rec('decode', name, n, b, measure(fn, a.steps), note=f"({'int8' if mdl is snn8 else 'model'} weights, {'torch.compile ' + ('reduce-overhead' if cuda else 'default mode (CPU)') if compiled else 'CUDA graph' if sd.graph else 'eager'}; "
+                                                                            f"first-step logits vs its eager step: max rel. diff {diff:.1e})")
+                        decode[-1]['max_rel_diff'] = diff
+                    except Exception as e:
+                        if is_oom(e): raise
+                        rec('decode', name, n, b, None, status='failed', note=f'{type(e).__name__}: {e}'[:300])
+                    sd = fn = None
             del box, c
         del state
         # --- Llama with its KV cache
@@ -172,6 +230,28 @@ def main():
                 rec('decode', 'llama', n, b, None, status='oom', note=f'KV cache alone {b * n * info["llama_kv_bytes_per_token"] / 2**30:.1f} GiB')
             box = None
             if cuda: torch.cuda.empty_cache()
+        # --- the fair anchor: the Llama with a static KV cache and its decode step compiled (a CUDA graph on CUDA), batch 1
+        if not a.no_llama_graph:
+            try:
+                cache = StaticCache(config=lcfg, max_cache_len=n + 4 * (a.warmup + a.steps) + 16)   # room for every step timed
+                tok = ids_all[:, n:n + 1].contiguous()
+                with torch.no_grad():
+                    llama(ids, past_key_values=cache, use_cache=True, logits_to_keep=1)                  # eager prefill
+                    want = llama(ids_all[:, :n + 1], use_cache=False, logits_to_keep=1).logits[:, -1].float()
+                def ll_step():
+                    with torch.no_grad(): return llama(tok, past_key_values=cache, use_cache=True).logits[:, -1]
+                fn = torch.compile(ll_step, mode='reduce-overhead' if cuda else 'default')
+                got = fn().float().clone()                                                            # compiles; the cache moves on by one
+                diff = (got - want).abs().max().item() / want.abs().max().item()
+                measure(fn, a.warmup)
+                rec('decode', 'llama_graph', n, 1, measure(fn, a.steps), note=f"(static cache, torch.compile {'reduce-overhead: CUDA graph' if cuda else 'default mode: CUDA graphs need CUDA'}; "
+                                                                            f"first-step logits vs eager: max rel. diff {diff:.1e})")
+                decode[-1]['max_rel_diff'] = diff
+            except Exception as e:
+                if is_oom(e): raise
+                rec('decode', 'llama_graph', n, 1, None, status='failed', note=f'{type(e).__name__}: {e}'[:300])
+            cache = fn = None
+            if cuda: torch.cuda.empty_cache()
         # --- naive recomputation: a full forward of the n-token context per new token
         for b in batches:
             if n > a.recompute_max or (b > 1 and n > a.recompute_max // 4):
@@ -188,6 +268,24 @@ def main():
             if cuda: torch.cuda.empty_cache()
         print(f'context {n} done after {time.time() - t_start:.0f} s', flush=True)
 
+    # --- time to first token for one long prompt, batch 1 (issue 24's 16k case)
+    long = {}
+    if a.ttft_long:
+        ids = ids_all[:, :a.ttft_long]
+        def snn_long():
+            with torch.no_grad(), ac(): prefill(snn, ids, chunk_size=a.chunk)
+        def ll_long():
+            with torch.no_grad(): llama(ids, use_cache=True, logits_to_keep=1)
+        for name, fn in (('snn', snn_long), ('llama', ll_long)):
+            try:
+                fn()                                                                                  # warm-up at this length
+                long[name] = statistics.median(measure(fn, 3))
+                print(f'  ttft {name:<14} {a.ttft_long} tokens batch 1: {long[name]:9.3f} ms', flush=True)
+            except RuntimeError as e:
+                if not is_oom(e): raise
+                print(f'  ttft {name} {a.ttft_long} tokens: out of memory', flush=True)
+            if cuda: torch.cuda.empty_cache()
+
     # --- summary
     get = lambda m, n, b: next((r.get('ms') for r in decode if r['model'] == m and r['context'] == n and r['batch'] == b), None)
     summary = {}
@@ -202,6 +300,9 @@ def main():
             if g: summary[f'snn_over_graph_b{b}_ctx{n}'] = s / g
             if g and l: summary[f'llama_over_graph_b{b}_ctx{n}'] = l / g
             if g and r: summary[f'recompute_over_graph_b{b}_ctx{n}'] = r / g
+            lg_, i8 = get('llama_graph', n, b), [x for x in (get('snn_int8', n, b), get('snn_int8_compiled', n, b)) if x]
+            if g and lg_: summary[f'llama_graph_over_graph_b{b}_ctx{n}'] = lg_ / g
+            if g and i8: summary[f'int8_over_graph_b{b}_ctx{n}'] = min(i8) / g
     print('\nper-token decode latency (ms, median) | tokens/s')
     print(f"{'context':>8} {'batch':>5} | {'SNN':>9} {'SNN graph':>9} {'Llama KV':>9} {'recompute':>10} | {'graph tok/s':>11} {'Llama tok/s':>11} | "
           f"SNN/graph  Llama/graph  recompute/graph")
@@ -213,13 +314,27 @@ def main():
             best = g or s
             print(f"{n:>8} {b:>5} | {f(s)} {f(g)} {f(l)} {f(r):>10} | {b * 1e3 / best:11.1f} {(b * 1e3 / l) if l else nan:11.1f} | "
                   f"{(s / g) if g else nan:9.2f}  {(l / best) if l else nan:11.2f}  {(r / best) if r else nan:15.1f}")
+    top = max(contexts)
+    int8 = [x for x in (get('snn_int8', top, 1), get('snn_int8_compiled', top, 1)) if x]
+    speed = dict(ttft_16k_ms=long.get('snn'), ttft_16k_llama_ms=long.get('llama'), decode_b1_ms=get('snn_graph', top, 1),
+                 decode_b1_int8_ms=min(int8) if int8 else None, decode_llama_graph_ms=get('llama_graph', top, 1),
+                 mfu_b8=None, peak_gib_b8=None,
+                 ttft_tokens=a.ttft_long, decode_context=top, device=info['device'], preset=a.preset,
+                 note='decode: batch 1 at decode_context tokens of context; decode_b1_ms is the graphed SNN step, decode_b1_int8_ms '
+                      'the faster of its int8 steps (graphed, compiled); mfu_b8 and peak_gib_b8 come from bench/bench_train.py')
+    print('\nissue 24 summary:', json.dumps({k: v for k, v in speed.items() if k != 'note'}))
     print('\ntime to first token (batch 1, ms):', ', '.join(f"{r['model']} {r['context']}: {r['ms']:.1f}" for r in ttft))
     for k, v in summary.items(): print(f'{k}: {v:.3f}')
     info['seconds'] = time.time() - t_start
     print(f"total {info['seconds']:.0f} s")
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        json.dump(dict(info=info, contexts=contexts, batches=batches, decode=decode, ttft=ttft, summary=summary), open(a.out, 'w'), indent=1)
+        json.dump(dict(info=info, contexts=contexts, batches=batches, decode=decode, ttft=ttft, ttft_long=dict(tokens=a.ttft_long, **long),
+                       summary=summary, speed=speed), open(a.out, 'w'), indent=1)
         print(f'wrote {a.out}')
+    if a.speed_out:
+        Path(a.speed_out).parent.mkdir(parents=True, exist_ok=True)
+        json.dump(speed, open(a.speed_out, 'w'), indent=1)
+        print(f'wrote {a.speed_out}')
 
 if __name__ == '__main__': main()

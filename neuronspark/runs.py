@@ -4,15 +4,16 @@
 
 # %% ../nbs/06c_runs.ipynb #34301423
 from __future__ import annotations
-import contextlib, hashlib, json, re
+import contextlib, hashlib, json, logging, re
 from pathlib import Path
 import torch
 from safetensors.torch import load_model
 from .plif import arg_error, check_choice, check_device
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'resolve_device', 'resolve_precision', 'autocast', 'list_checkpoints', 'CheckpointError',
-           'verify_checkpoint', 'model_folder', 'tokenizer_folder', 'load_sharded_weights', 'load_lm', 'load_run']
+__all__ = ['PRECISIONS', 'QUANTIZE', 'resolve_device', 'resolve_precision', 'autocast', 'list_checkpoints', 'CheckpointError',
+           'verify_checkpoint', 'model_folder', 'tokenizer_folder', 'load_sharded_weights', 'load_lm', 'load_run',
+           'quantize_weights']
 
 # %% ../nbs/06c_runs.ipynb #569348c8
 PRECISIONS = ('auto', 'bf16', 'fp32')
@@ -106,37 +107,65 @@ def load_sharded_weights(model,   # a plain or a sharded (`fully_shard`) model o
     set_model_state_dict(model, sd['model'])
     return model
 
+QUANTIZE = ('none', 'int8')   # weight formats `load_lm` offers (int8: `quantize_weights`, below)
+
 def load_lm(path,                   # a model folder, a run folder or a checkpoint (see `model_folder`)
             device='cpu',           # where to put the model
-           ):                       # the model, fp32, in eval mode
+            quantize:str=None,      # None/'none': fp32 weights; 'int8': int8 weight-only linears (`quantize_weights`)
+           ):                       # the model, fp32 (int8 linears if asked), in eval mode
     "Load a causal LM (NeuronSpark or any Hugging Face model) from what `ns-pretrain`, `ns-sft` or `save_pretrained` wrote."
     import neuronspark.model                                              # registers the `neuronspark` model type
     from transformers import AutoConfig, AutoModelForCausalLM
     from transformers.utils import logging as hf_logging
+    check_choice('quantize', quantize or 'none', QUANTIZE)                 # a bad value fails before the load
     p = model_folder(path)
     if (p / 'state.json').is_file():                  # a training checkpoint: weights written by safetensors' save_model
         verify_checkpoint(p)
         model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(p))
-        if (p / 'dcp').is_dir(): return load_sharded_weights(model, p).float().to(device).eval()   # a sharded run's checkpoint
-        try: load_model(model, str(p / 'model.safetensors'), strict=True)
-        except Exception as e: raise CheckpointError(f"{p / 'model.safetensors'} cannot be loaded ({' '.join(str(e).split())[:200]})") from None
-        return model.float().to(device).eval()
-    bar = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()                                      # no "Loading weights" bar for a small model
-    try: model, info = AutoModelForCausalLM.from_pretrained(str(p), output_loading_info=True, dtype=torch.float32)
-    finally:
-        if bar: hf_logging.enable_progress_bar()
-    bad = {k: sorted(v) for k, v in info.items() if k in ('missing_keys', 'unexpected_keys', 'mismatched_keys') and v}
-    if bad: raise ValueError(f'load_lm: the weights in {p} do not match its config.json: {bad}')
-    return model.to(device).eval()
+        if (p / 'dcp').is_dir(): load_sharded_weights(model, p)          # a sharded run's checkpoint
+        else:
+            try: load_model(model, str(p / 'model.safetensors'), strict=True)
+            except Exception as e: raise CheckpointError(f"{p / 'model.safetensors'} cannot be loaded ({' '.join(str(e).split())[:200]})") from None
+    else:
+        bar = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()                                  # no "Loading weights" bar for a small model
+        try: model, info = AutoModelForCausalLM.from_pretrained(str(p), output_loading_info=True, dtype=torch.float32)
+        finally:
+            if bar: hf_logging.enable_progress_bar()
+        bad = {k: sorted(v) for k, v in info.items() if k in ('missing_keys', 'unexpected_keys', 'mismatched_keys') and v}
+        if bad: raise ValueError(f'load_lm: the weights in {p} do not match its config.json: {bad}')
+    model = model.float().to(device).eval()
+    return model if quantize in (None, 'none') else quantize_weights(model, quantize)
 
 def load_run(path,                  # a model folder, a run folder or a checkpoint
              tokenizer=None,        # a tokenizer folder; default: the model's own (`tokenizer_folder`), else the committed one
              device='auto',         # 'auto', 'cpu', 'cuda', ... (`resolve_device`)
+             quantize:str=None,     # None/'none' or 'int8' (`load_lm`)
             ) -> tuple:             # (model in eval mode on the device, its tokenizer)
     "A saved model and the tokenizer it was trained with, checked against each other."
     from neuronspark.tokenizer import check_tokenizer_matches, default_tokenizer_path, load_tokenizer   # transformers: only when loading
-    model = load_lm(path, resolve_device(device))
+    model = load_lm(path, resolve_device(device), quantize)
     own = tokenizer_folder(path)
     src = Path(tokenizer) if tokenizer is not None else own or default_tokenizer_path()
     return model, check_tokenizer_matches(load_tokenizer(src), model.config.vocab_size, own, src)
+
+# %% ../nbs/06c_runs.ipynb #64ac4ba1
+logging.getLogger('torchao').addHandler(logging.NullHandler())   # before anything imports torchao
+
+class _TorchaoEnumNote(logging.Filter):
+    "Drop torch's note (torch >= 2.13) that torchao's Enum registrations are no longer needed: one line per load otherwise."
+    def filter(self, record): return 'is an Enum subclass and is now natively supported' not in record.getMessage()
+
+logging.getLogger('torch.utils._pytree').addFilter(_TorchaoEnumNote())
+
+# %% ../nbs/06c_runs.ipynb #83bc54b3
+def quantize_weights(model,                # any model; changed in place
+                     quantize:str='int8',  # 'int8' (None or 'none': leave the model as it is)
+                    ):                     # `model`, its `nn.Linear` weights int8 per output row
+    "Weight-only int8 of every `nn.Linear` (torchao's `Int8WeightOnlyConfig`); embeddings and a tied head stay as they are."
+    check_choice('quantize', quantize or 'none', QUANTIZE)
+    if quantize in (None, 'none'): return model
+    try: from torchao.quantization import Int8WeightOnlyConfig, quantize_
+    except ImportError: raise arg_error('quantize', "'int8' needs torchao, which is not installed: pip install torchao==0.18.0") from None
+    quantize_(model, Int8WeightOnlyConfig())
+    return model

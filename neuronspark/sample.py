@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Callable, Iterable
 import torch
 from .tokenizer import check_vocab_fits
-from .runs import autocast, load_run
+from .runs import QUANTIZE, autocast, load_run
 from .plif import UsageError, arg_error, check_choice, check_device, check_path, check_range, ns_script
 
 # %% auto #0
 __all__ = ['CHAT_HELP', 'SAMPLE_SEP', 'EOS_NOTE', 'state_floats', 'kv_cache_floats', 'check_sampling', 'process_logits', 'pick',
            'as_rows', 'generate_ids', 'configure_generation', 'TextStream', 'encode_prompt', 'generate_text',
-           'ChatSession', 'chat_loop', 'chat_finetuned', 'ns_sample', 'ns_chat', 'StaticDecoder']
+           'ChatSession', 'chat_loop', 'chat_finetuned', 'ns_sample', 'ns_chat', 'StaticDecoder', 'loss_change']
 
 # %% ../nbs/09_sample.ipynb #ee155299
 def state_floats(config,                   # the model's `NeuronSparkConfig`
@@ -286,17 +286,17 @@ def chat_loop(session:ChatSession,
     return answers
 
 # %% ../nbs/09_sample.ipynb #a6b4232a
-def _check_generation_args(model, tokenizer, device, precision, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed):
+def _check_generation_args(model, tokenizer, device, precision, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed, quantize=None):
     "The arguments `ns-sample` and `ns-chat` share, checked before anything is loaded."
     if not Path(model).is_dir(): raise arg_error('model', f'no such folder: {model!r}', flag=False)
     if tokenizer is not None: check_path('tokenizer', tokenizer, 'dir')
-    check_device('device', device); check_choice('precision', precision, ('auto', 'bf16', 'fp32'))
+    check_device('device', device); check_choice('precision', precision, ('auto', 'bf16', 'fp32')); check_choice('quantize', quantize or 'none', QUANTIZE)
     check_range('max_new_tokens', max_new_tokens, lo=1); check_range('seed', seed, lo=0)
     check_sampling(temperature, top_k, top_p, repetition_penalty, max_new_tokens)
 
-def _load(model:str, tokenizer:str=None, device:str='auto'):
-    "Chapter 6c's `load_run` (model in eval mode on `device`, its tokenizer checked against it), generation ids set from the tokenizer."
-    m, tok = load_run(model, tokenizer, device)
+def _load(model:str, tokenizer:str=None, device:str='auto', quantize:str=None):
+    "Chapter 6c's `load_run` (model in eval mode on `device`, int8 linears with `quantize='int8'`, its tokenizer checked against it), generation ids set from the tokenizer."
+    m, tok = load_run(model, tokenizer, device, quantize)
     return configure_generation(m, tok), tok
 
 def chat_finetuned(model:str, config) -> bool:
@@ -326,12 +326,13 @@ def ns_sample(model:str,                    # model: save_pretrained folder, run
               tokenizer:str=None,           # tokenizer folder; default: the model's folder, else the committed tokenizer_snn/
               device:str='auto',            # auto (CUDA if available), cpu, cuda
               precision:str='auto',         # auto (bf16 autocast on CUDA, fp32 on CPU), bf16, fp32
+              quantize:str='none',          # none, or int8: int8 weight-only linear layers (decode reads half the bytes of bf16; needs torchao)
              ):
     "Continue prompts with a NeuronSpark (or any Hugging Face causal) model, streaming the text to the terminal."
-    _check_generation_args(model, tokenizer, device, precision, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed)
+    _check_generation_args(model, tokenizer, device, precision, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed, quantize)
     check_range('batch', batch, lo=1)
     if system is not None and not chat: raise arg_error('system', 'needs --chat (a system message is part of a chat)')
-    m, tok = _load(model, tokenizer, device)
+    m, tok = _load(model, tokenizer, device, quantize)
     prompts = [prompt] if prompt is not None else [l.rstrip('\n') for l in sys.stdin if l.strip()]
     if not prompts: raise arg_error('prompt', 'no prompt: pass --prompt, or one prompt per line on stdin')
     kw = dict(max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p, repetition_penalty=repetition_penalty,
@@ -365,10 +366,11 @@ def ns_chat(model:str,                    # chat model: save_pretrained folder, 
             tokenizer:str=None,           # tokenizer folder; default: the model's folder, else the committed tokenizer_snn/
             device:str='auto',            # auto (CUDA if available), cpu, cuda
             precision:str='auto',         # auto (bf16 autocast on CUDA, fp32 on CPU), bf16, fp32
+            quantize:str='none',          # none, or int8: int8 weight-only linear layers (decode reads half the bytes of bf16; needs torchao)
            ):
     "Chat with a fine-tuned model (ChatML): one line per turn, history kept in the model's state; /reset, /help, /quit; Ctrl-D quits."
-    _check_generation_args(model, tokenizer, device, precision, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed)
-    m, tok = _load(model, tokenizer, device)
+    _check_generation_args(model, tokenizer, device, precision, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed, quantize)
+    m, tok = _load(model, tokenizer, device, quantize)
     if not chat_finetuned(model, m.config):
         print(f'note: {model} has no chat fine-tuning (ns-sft): expect it to continue your text rather than answer it', file=sys.stderr)
     session = ChatSession(m, tok, system=system, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k,
@@ -438,3 +440,22 @@ class StaticDecoder:
         return NeuronSparkCache(_clone_states(self.states), self.seen)
 
     def __repr__(self): return f'StaticDecoder(batch={self.tokens.shape[0]}, seen_tokens={self.seen}, {"CUDA graph" if self.graph else "eager"})'
+
+# %% ../nbs/09_sample.ipynb #1a7cebb4
+@torch.no_grad()
+def loss_change(model,            # a causal LM (fp32 weights); not changed
+                batches,          # token ids: an iterable of `[B, T]` tensors
+                quantize:str='int8',   # the weight format to compare with (chapter 6c's `quantize_weights`)
+               ) -> dict:         # {'fp32': loss, quantize: loss, 'change': difference}, nats per token
+    "Mean next-token loss of `model` and of a copy with quantized weights, on the same batches."
+    import copy
+    from neuronspark.runs import quantize_weights
+    from neuronspark.train import lm_loss_sum
+    def loss(m):
+        tot = n = 0.0
+        for x in batches:
+            s, c = lm_loss_sum(m(x.to(m.device)).logits, x.to(m.device)); tot += s.item(); n += c.item()
+        return tot / n
+    batches = list(batches)
+    base, q = loss(model), loss(quantize_weights(copy.deepcopy(model), quantize))
+    return {'fp32': base, quantize: q, 'change': q - base}

