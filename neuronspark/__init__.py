@@ -7,7 +7,7 @@ __version__ = "0.1.0"
 __all__ = ['AfterImport', 'NeuronSparkConfig', 'NeuronSparkForCausalLM']
 
 # %% ../nbs/00_init.ipynb #a571976f
-import importlib.abc, importlib.util, sys
+import importlib.abc, importlib.util, logging, sys
 
 # %% ../nbs/00_init.ipynb #b7e1c3a2
 _all_ = ['NeuronSparkConfig', 'NeuronSparkForCausalLM']
@@ -38,3 +38,12 @@ def _register():
 if 'transformers' in sys.modules: _register()
 elif not any(isinstance(f, AfterImport) and f.name == 'transformers' for f in sys.meta_path):
     sys.meta_path.insert(0, AfterImport('transformers', _register))
+
+# %% ../nbs/00_init.ipynb #5c22b300
+logging.getLogger('torchao').addHandler(logging.NullHandler())
+
+class _TorchaoEnumNote(logging.Filter):
+    "Drop torch's note (torch >= 2.13) that torchao's Enum registrations are no longer needed."
+    def filter(self, record): return 'is an Enum subclass and is now natively supported' not in record.getMessage()
+
+logging.getLogger('torch.utils._pytree').addFilter(_TorchaoEnumNote())

@@ -13,11 +13,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
-from transformers import PretrainedConfig, PreTrainedModel, GenerationMixin, AutoConfig, AutoModelForCausalLM
-from transformers.modeling_outputs import CausalLMOutputWithPast
-from .plif import IMPLS, PLIFNode
+from .plif import IMPLS, PLIFNode        # the package first: its import quiets torchao, which transformers imports
 from .selective import SELECTIVE_INITS
 from .block import SNNBlock, SNNFFN, neurons, get_state, set_state, reset_state
+from transformers import PretrainedConfig, PreTrainedModel, GenerationMixin, AutoConfig, AutoModelForCausalLM
+from transformers.modeling_outputs import CausalLMOutputWithPast
 
 # %% auto #0
 __all__ = ['PRESETS', 'CACHE_NAME', 'SHIM_NAME', 'SHIM', 'binary_code', 'checkpointing_name', 'checkpoint_plan',

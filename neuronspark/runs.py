@@ -4,7 +4,7 @@
 
 # %% ../nbs/06c_runs.ipynb #34301423
 from __future__ import annotations
-import contextlib, hashlib, json, logging, re
+import contextlib, hashlib, json, re
 from pathlib import Path
 import torch
 from safetensors.torch import load_model
@@ -148,15 +148,6 @@ def load_run(path,                  # a model folder, a run folder or a checkpoi
     own = tokenizer_folder(path)
     src = Path(tokenizer) if tokenizer is not None else own or default_tokenizer_path()
     return model, check_tokenizer_matches(load_tokenizer(src), model.config.vocab_size, own, src)
-
-# %% ../nbs/06c_runs.ipynb #64ac4ba1
-logging.getLogger('torchao').addHandler(logging.NullHandler())   # before anything imports torchao
-
-class _TorchaoEnumNote(logging.Filter):
-    "Drop torch's note (torch >= 2.13) that torchao's Enum registrations are no longer needed: one line per load otherwise."
-    def filter(self, record): return 'is an Enum subclass and is now natively supported' not in record.getMessage()
-
-logging.getLogger('torch.utils._pytree').addFilter(_TorchaoEnumNote())
 
 # %% ../nbs/06c_runs.ipynb #83bc54b3
 def quantize_weights(model,                # any model; changed in place
