@@ -160,19 +160,20 @@ class SFTDataset(Dataset):
                  system:str=None,             # system message for records without one
                  tasks=None,                  # keep only records with one of these "task" fields (None: all)
                  max_records:int=None,        # read only the first `max_records` usable records
+                 warn:bool=True,              # warn about skipped and dropped conversations (False: the caller reports them)
                 ):
         if max_len < 2: raise ValueError(f'SFTDataset: max_len must be >= 2, got {max_len}')
         self.tok, self.max_len, self.pad_id, self.errors = tokenizer, max_len, tokenizer.pad_token_id, []
         recs = read_sft_records(source, on_error, system, (tokenizer.bos_token, tokenizer.eos_token), tasks, self.errors)
         convs = [c for _, c in zip(range(max_records) if max_records else iter(int, 1), recs)]
-        if self.errors: warnings.warn(f'SFTDataset: skipped {len(self.errors)} malformed record(s), first at {self.errors[0][0]}: {self.errors[0][1]}')
+        if self.errors and warn: warnings.warn(f'SFTDataset: skipped {len(self.errors)} malformed record(s), first at {self.errors[0][0]}: {self.errors[0][1]}')
         self.rows, self.n_truncated, self.n_dropped = [], 0, 0
         for i in tqdm(range(0, len(convs), 2000), desc='tokenize chats', unit=' x2000', disable=None if len(convs) > 4000 else True):
             for ids, tr in encode_chats(tokenizer, convs[i:i + 2000]):
                 if len(ids) > max_len: ids, tr = ids[:max_len], tr[:max_len]; self.n_truncated += 1
                 if tr.any(): self.rows.append((ids, tr))
                 else: self.n_dropped += 1
-        if self.n_dropped: warnings.warn(f'SFTDataset: dropped {self.n_dropped} conversation(s) with no answer token within max_len={max_len}')
+        if self.n_dropped and warn: warnings.warn(f'SFTDataset: dropped {self.n_dropped} conversation(s) with no answer token within max_len={max_len}')
 
     def __len__(self): return len(self.rows)
 
@@ -439,7 +440,7 @@ def ns_sft(init:str=None,               # pretrained model: save_pretrained fold
     tr_path, va_path = _sft_paths(data)
     if d.world > 1 and d.main: dist.barrier()
     keep_tasks = set(tasks.split(',')) if tasks else None
-    kw = dict(max_len=seq_len, on_error='skip' if skip_bad else 'raise', system=system, tasks=keep_tasks)
+    kw = dict(max_len=seq_len, on_error='skip' if skip_bad else 'raise', system=system, tasks=keep_tasks, warn=False)   # the summary line reports them
     train_ds = SFTDataset(tr_path, tok, **kw)
     val_ds = SFTDataset(va_path, tok, **kw) if va_path is not None else None
     torch.manual_seed(probe.seed)
@@ -504,6 +505,7 @@ def ns_eval_sft(models:str,              # fine-tuned model folders, comma-separ
                 precision:str='auto',    # auto (bf16 autocast on CUDA), bf16, fp32
                 heldout:str='out/sft/heldout.jsonl', # JSONL of held-out {"text", "label"} reviews; if missing: the packaged split
                 out:str=None,            # also write the results (answers included) to this JSON file
+                progress:bool=True,      # a progress bar while the reviews are answered
                ):
     "Held-out sentiment accuracy of fine-tuned models, next to the majority-class baseline."
     dev = resolve_device(device); resolve_precision(precision, dev)
@@ -512,6 +514,6 @@ def ns_eval_sft(models:str,              # fine-tuned model folders, comma-separ
     held = _heldout(heldout, n)
     results = {}
     for name, p, tok in named_models(models, names):
-        results[name] = sentiment_eval(load_lm(p, dev), tok, held, batch_size=batch, precision=precision, progress=True)
+        results[name] = sentiment_eval(load_lm(p, dev), tok, held, batch_size=batch, precision=precision, progress=progress)
     print(accuracy_table(results))
     if out: atomic_write(out, lambda f: json.dump(results, f, ensure_ascii=False, indent=1))
