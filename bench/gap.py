@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SNN_BEST = ('--optimizer muon --neuron_lr_mult 10 '
             '--config prenorm=True,center_residual=True,selective_init=v75b,surrogate_alpha=2.0')
 SNN_CFG = 'prenorm=True,center_residual=True,selective_init=v75b'
+SNN_MEMB = SNN_BEST.replace('--config ', '--config hidden_readout=membrane,')   # one --config (a second would replace the first)
 LLAMA = '--arch llama --optimizer muon --lr 3e-3'
 
 # name: (steps, flags, teacher arm or None)
@@ -63,6 +64,12 @@ STAGES = {
         'snn_muon_c': (1000, f'--optimizer muon --config {SNN_CFG}', None),
         'llama_adamw': (1000, '--arch llama', None),
         'llama_750': (750, LLAMA, None),
+    },
+    'membrane': { # lever 4: W_out reads the selective neurons' membrane before the reset instead of their spikes
+        'llama_muon': (1000, LLAMA, None),
+        'snn_best': (1000, SNN_BEST, None),
+        'snn_memb': (1000, SNN_MEMB, None),
+        'snn_memb_kd9': (1000, SNN_MEMB + ' --kd_weight 0.9', 'llama_muon'),
     },
     'seeds': {    # the finalists again with seed 1: teacher and student
         'llama_muon_s1': (1000, LLAMA + ' --seed 1', None),

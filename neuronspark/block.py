@@ -13,10 +13,12 @@ from .selective import SelectivePLIF, selective_init_, group_rates
 import neuronspark.scan   # chapter 3: registers the 'cpu' implementations
 
 # %% auto #0
-__all__ = ['NEURON_TYPES', 'SNNBlock', 'neurons', 'get_state', 'set_state', 'reset_state', 'SpikeAND', 'spike_and',
-           'plif_node_and', 'SNNFFN']
+__all__ = ['MEMBRANE_READOUT_SCALE', 'NEURON_TYPES', 'SNNBlock', 'neurons', 'get_state', 'set_state', 'reset_state', 'SpikeAND',
+           'spike_and', 'plif_node_and', 'SNNFFN']
 
 # %% ../nbs/05_block.ipynb #e79a3543
+MEMBRANE_READOUT_SCALE = 0.5   # W_out's init factor when it reads the membranes (see "Reading the membrane")
+
 def _uniform_fan_in_(w:torch.Tensor, fan_in:int=None) -> torch.Tensor:
     "PyTorch's default `Linear` init `U(-1/sqrt(fan_in), 1/sqrt(fan_in))`, in place."
     bound = 1 / math.sqrt(fan_in or w.shape[1])
@@ -40,11 +42,12 @@ class SNNBlock(nn.Module):
                  init:str='v75',         # structured init of the hidden neurons, a key of SELECTIVE_INITS (chapter 2)
                  recompute_proj:bool=False, # training: keep x, not the [T, B, 4DN] projection, for backward (`SelectivePLIF.scan_proj`)
                  impl:str='auto',        # implementation of every scan inside (chapter 1's `resolve_impl`)
+                 readout:str='spikes',   # what W_out reads: the hidden spikes, or 'membrane' (before the reset; no Triton kernel)
                 ):
         super().__init__()
         self.d_model, self.n_groups, self.dn, self.recompute_proj = d_model, n_groups, d_model * n_groups, recompute_proj
         self.proj = nn.Linear(d_model, 4 * self.dn + 2 * d_model, bias=False)  # [W_in; W_beta; W_alpha; W_th; W_gate; W_skip]
-        self.hidden = SelectivePLIF(d_model, n_groups, v_min=v_min, alpha=alpha, init=init, proj=False, impl=impl)   # initialises its biases
+        self.hidden = SelectivePLIF(d_model, n_groups, v_min=v_min, alpha=alpha, init=init, proj=False, impl=impl, readout=readout)   # initialises its biases
         self.out = nn.Linear(self.dn, d_model, bias=False)                       # W_out
         self.out_node = PLIFNode(d_model, v_threshold=v_th_out, alpha=alpha, impl=impl)
         self._init_weights()
@@ -56,6 +59,8 @@ class SNNBlock(nn.Module):
         selective_init_(self.proj.weight[:4 * dn], D, N, init=self.hidden.init)   # W_in (row-scaled), W_beta/W_alpha/W_th (x0.1)
         _uniform_fan_in_(self.proj.weight[4 * dn:])               # W_gate, W_skip
         _uniform_fan_in_(self.out.weight)
+        if self.hidden.readout == 'membrane':                     # the W_in rows already equalise the groups' membranes
+            self.out.weight.mul_(MEMBRANE_READOUT_SCALE); return
         p = group_rates(N)
         col = ((1 / p.sqrt()) / (1 / p.sqrt()).mean()).repeat(D)  # [D*N], column j = d*N + n gets group n's factor
         self.out.weight.mul_(col.to(self.out.weight))
@@ -65,19 +70,20 @@ class SNNBlock(nn.Module):
         self.hidden.reset_parameters(); self._init_weights()
 
     def forward(self, x:torch.Tensor,       # input spikes `[T, B, D]`
-                return_hidden:bool=False,   # also return the hidden spikes
-               ):                           # output spikes `[T, B, D]` (and hidden spikes `[T, B, D*N]`)
+                return_hidden:bool=False,   # also return what W_out reads: the hidden spikes (or membranes)
+               ):                           # output spikes `[T, B, D]` (and hidden spikes or membranes `[T, B, D*N]`)
         _check_spikes(x, self.d_model, 'SNNBlock')
         W = self.proj.weight                                                # [W_in; W_beta; W_alpha; W_th | W_gate; W_skip]
         gate, skip = F.linear(x, W[4 * self.dn:]).split(self.d_model, dim=-1)   # [T, B, D] each
         if self.recompute_proj and self.training and torch.is_grad_enabled():
             h = self.hidden.scan_proj(x, W[:4 * self.dn])                  # projection + scan, x kept instead of r
         else: h = self.hidden.scan(F.linear(x, W[:4 * self.dn]))           # r [T, B, 4DN]: what the selective neurons read
-        i_tot = self.out(h) * torch.sigmoid(gate) + skip                    # [T, B, D]
+        i_tot = self.out(h) * torch.sigmoid(gate) + skip                    # [T, B, D]; h: spikes, or membranes under readout='membrane'
         s = self.out_node(i_tot)
         return (s, h) if return_hidden else s
 
-    def extra_repr(self): return f'd_model={self.d_model}, n_groups={self.n_groups}'
+    def extra_repr(self):
+        return f'd_model={self.d_model}, n_groups={self.n_groups}' + (", readout='membrane'" if self.hidden.readout == 'membrane' else '')
 
 # %% ../nbs/05_block.ipynb #87bf058f
 NEURON_TYPES = (PLIFNode, SelectivePLIF)

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 # %% auto #0
-__all__ = ['loss_breakdown']
+__all__ = ['GRAD_GROUPS', 'loss_breakdown', 'grad_groups']
 
 # %% ../nbs/07a_gap.ipynb #1a217856
 @torch.no_grad()
@@ -49,3 +49,23 @@ def loss_breakdown(model:nn.Module,         # a causal LM: `model(input_ids=, at
                    bucket_share=[(b == k).double().mean().item() for k in range(n_buckets)],
                    bucket_vocab=[int((bucket == k).sum()) for k in range(n_buckets)])
     return out
+
+# %% ../nbs/07a_gap.ipynb #a06b1fa3
+GRAD_GROUPS = ('decay', 'gain', 'threshold', 'W_in', 'W_out', 'gate/skip', 'rest')
+
+def grad_groups(model:nn.Module, # a `NeuronSparkForCausalLM` after `backward`
+               ) -> dict:        # {group: gradient norm}, the groups of `GRAD_GROUPS`
+    """Gradient norm by parameter group: the selective neurons' decay (`b_beta` and the `W_beta` rows of each block's
+    projection), gain (`b_alpha`, `W_alpha`), threshold (`b_th`, `W_th`), their input `W_in`, the read-out `W_out`,
+    the gate and skip rows, and everything else."""
+    dn = model.config.hidden_size * model.config.n_groups
+    sq = dict.fromkeys(GRAD_GROUPS, 0.0)
+    bias = {'hidden.b_beta': 'decay', 'hidden.b_alpha': 'gain', 'hidden.b_th': 'threshold', 'block.out.weight': 'W_out'}
+    for name, p in model.named_parameters():
+        if p.grad is None: continue
+        g = p.grad.detach().float()
+        if name.endswith('block.proj.weight'):                     # [W_in; W_beta; W_alpha; W_th; W_gate; W_skip]
+            for k, rows in zip(GRAD_GROUPS[3:4] + GRAD_GROUPS[:3] + GRAD_GROUPS[5:6], g.split([dn] * 4 + [g.shape[0] - 4 * dn])):
+                sq[k] += rows.pow(2).sum().item()
+        else: sq[next((k for end, k in bias.items() if name.endswith(end)), 'rest')] += g.pow(2).sum().item()
+    return {k: math.sqrt(v) for k, v in sq.items()}

@@ -14,7 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 from .plif import IMPLS, PLIFNode        # the package first: its import quiets torchao, which transformers imports
-from .selective import SELECTIVE_INITS
+from .selective import READOUTS, SELECTIVE_INITS
 from .block import SNNBlock, SNNFFN, neurons, get_state, set_state, reset_state
 from transformers import PretrainedConfig, PreTrainedModel, GenerationMixin, AutoConfig, AutoModelForCausalLM
 from transformers.modeling_outputs import CausalLMOutputWithPast
@@ -74,6 +74,7 @@ class NeuronSparkConfig(PretrainedConfig):
     v_min: float = 0.1                # threshold floor of the selective neurons
     surrogate_alpha: float = 4.0      # sharpness of the sigmoid surrogate gradient
     selective_init: str = 'v75'       # structured init of the selective neurons: 'v75', 'v75b' or 'v75b_long' (chapter 2)
+    hidden_readout: str = 'spikes'    # what SNNBlock's W_out reads: the selective neurons' 'spikes' (v7.5) or 'membrane' (chapter 5)
     v_th_input: float = 0.5           # threshold of the input PLIF neurons of every sublayer
     v_th_block_first: float = 0.3     # SNNBlock output threshold, layer 0
     v_th_block: float = 0.05          # SNNBlock output threshold, deeper layers
@@ -116,6 +117,10 @@ class NeuronSparkConfig(PretrainedConfig):
         if self.impl not in IMPLS: raise ValueError(f'NeuronSparkConfig: `impl` must be one of {list(IMPLS)}, got {self.impl!r}')
         if self.selective_init not in SELECTIVE_INITS:
             raise ValueError(f'NeuronSparkConfig: `selective_init` must be one of {list(SELECTIVE_INITS)}, got {self.selective_init!r}')
+        if self.hidden_readout not in READOUTS:
+            raise ValueError(f'NeuronSparkConfig: `hidden_readout` must be one of {list(READOUTS)}, got {self.hidden_readout!r}')
+        if self.hidden_readout == 'membrane' and self.impl == 'triton':
+            raise ValueError("NeuronSparkConfig: hidden_readout='membrane' has no Triton kernel yet: use impl='auto' (the 'cpu' path, on CUDA too) or 'cpu'")
 
     @classmethod
     def from_preset(cls, name:str, # 'tiny', 'small' or 'v75'
@@ -151,7 +156,7 @@ class SNNDecoderLayer(nn.Module):
         self.norm1 = RMSNorm(D, c.rms_eps) if c.prenorm else nn.Identity()
         self.in1 = PLIFNode(D, v_threshold=c.v_th_input, alpha=c.surrogate_alpha, impl=c.impl)
         self.block = SNNBlock(D, c.n_groups, v_th_out=c.v_th_block_first if first else c.v_th_block,
-                              v_min=c.v_min, alpha=c.surrogate_alpha, init=c.selective_init, impl=c.impl)
+                              v_min=c.v_min, alpha=c.surrogate_alpha, init=c.selective_init, impl=c.impl, readout=c.hidden_readout)
         self.out1 = nn.Linear(D, D, bias=False)                                   # P_blk
         self.norm2 = RMSNorm(D, c.rms_eps) if c.prenorm else nn.Identity()
         self.in2 = PLIFNode(D, v_threshold=c.v_th_input, alpha=c.surrogate_alpha, impl=c.impl)

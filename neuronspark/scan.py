@@ -238,3 +238,11 @@ def _selective_plif_cpu(r, b_beta, b_alpha, b_th, v_min, v0, alpha):
 def _selective_plif_proj_cpu(x, weight, *args):
     "The projection, then `_selective_plif_cpu`."
     return _selective_plif_cpu(F.linear(x, weight), *args)
+
+# %% ../nbs/03_scan.ipynb #725ae820
+@register_impl('selective_plif_membrane', 'cpu')
+def _selective_plif_membrane_cpu(r, b_beta, b_alpha, b_th, v_min, v0, alpha):
+    "Chapter 2's modulation, then `plif_scan`; the membrane before the reset `V_t + theta_t s_t` (the spike a constant), in r's dtype."
+    beta, u, theta = selective_modulation(r, b_beta, b_alpha, b_th, v_min)
+    s, v = plif_scan(beta, u, theta, v0, alpha)
+    return (v + theta * s.detach()).to(r.dtype), v[-1]

@@ -11,8 +11,9 @@ import torch.nn.functional as F
 from .plif import check_impl, pick_impl, plif_ref, register_impl
 
 # %% auto #0
-__all__ = ['SELECTIVE_INITS', 'group_betas', 'init_betas', 'group_rates', 'selective_biases', 'selective_init_',
-           'selective_modulation', 'selective_plif', 'selective_plif_proj', 'SelectivePLIF']
+__all__ = ['SELECTIVE_INITS', 'READOUTS', 'group_betas', 'init_betas', 'group_rates', 'selective_biases', 'selective_init_',
+           'selective_modulation', 'selective_plif', 'selective_plif_proj', 'selective_plif_membrane', 'check_readout',
+           'SelectivePLIF']
 
 # %% ../nbs/02_selective.ipynb #3401ee12
 SELECTIVE_INITS = {
@@ -124,6 +125,42 @@ def selective_plif_proj(x,                      # input `[T, ..., D]`
     "`selective_plif(F.linear(x, weight), ...)`: the same results; chapter 4's kernel keeps `x` for the backward, not the projection."
     return pick_impl('selective_plif_proj', x, impl)(x, weight, b_beta, b_alpha, b_th, v_min, v0, alpha)
 
+# %% ../nbs/02_selective.ipynb #168833ee
+READOUTS = ('spikes', 'membrane')   # what a selective population hands on: its spikes s_t, or its membrane before the reset
+
+@register_impl('selective_plif_membrane', 'reference')
+def _selective_plif_membrane_ref(r, b_beta, b_alpha, b_th, v_min, v0, alpha):
+    beta, u, theta = selective_modulation(r, b_beta, b_alpha, b_th, v_min)
+    _, v = plif_ref(beta, u, theta, v0, alpha)                          # post-reset membranes V_t, [T, ..., W]
+    v_start = torch.zeros_like(v[0]) if v0 is None else v0.to(v.dtype).expand_as(v[0])
+    v_prev = torch.cat([v_start[None], v[:-1]])                         # V_{t-1}
+    return (beta * v_prev + u).to(r.dtype), v[-1]                       # m_t = beta_t V_{t-1} + u_t
+
+def selective_plif_membrane(r,                      # projection output `[T, ..., 4*W]`, as `selective_plif`
+                            b_beta, b_alpha, b_th,  # biases `[W]`
+                            v_min:float=0.1, v0=None, alpha:float=4.0,   # as `selective_plif`
+                            impl:str='auto',        # 'auto', 'reference' or 'cpu'; 'triton' is an error
+                           ):                       # (membrane before the reset `[T, ..., W]` in r's dtype, last membrane `[..., W]`)
+    """`selective_plif`'s neurons read out by their membrane before the reset, `beta_t V_{t-1} + u_t`, at every frame.
+    No Triton kernel returns the membrane yet: under 'auto' this runs chapter 3's 'cpu' path (pure PyTorch, exact) on
+    every device, CUDA included, and `impl='triton'` raises a `NotImplementedError`."""
+    try: fn = pick_impl('selective_plif_membrane', r, impl)
+    except RuntimeError as e:
+        if "no 'triton' implementation" not in str(e): raise
+        raise NotImplementedError("selective_plif_membrane: no Triton kernel reads the membrane yet; use impl='auto' "
+                                  "(the 'cpu' path, on CUDA too), 'cpu' or 'reference'") from None
+    return fn(r, b_beta, b_alpha, b_th, v_min, v0, alpha)
+
+# %% ../nbs/02_selective.ipynb #df2aef0e
+def check_readout(readout:str,      # 'spikes' or 'membrane' (`READOUTS`)
+                  impl:str='auto',  # the implementation setting it will run under
+                 ) -> str:          # `readout`
+    "A valid read-out of the selective neurons; the membrane read-out has no Triton kernel, so `impl='triton'` is refused."
+    if readout not in READOUTS: raise ValueError(f'`readout` must be one of {list(READOUTS)}, got {readout!r}')
+    if readout == 'membrane' and impl == 'triton':
+        raise ValueError("readout='membrane' has no Triton kernel yet: use impl='auto' (it runs the 'cpu' path on CUDA too) or 'cpu'")
+    return readout
+
 # %% ../nbs/02_selective.ipynb #194e2084
 class SelectivePLIF(nn.Module):
     "Selective PLIF population: D channels -> D*N neurons whose decay, gain and threshold depend on the current input."
@@ -135,11 +172,12 @@ class SelectivePLIF(nn.Module):
                  init:str='v75b',      # structured init, a key of SELECTIVE_INITS: 'v75b' (default), 'v75', 'v75b_long'
                  proj:bool=True,       # own the stacked projection `weight` [4*D*N, D]; False: the caller computes it
                  impl:str='auto',      # implementation of the scan (chapter 1's `resolve_impl`)
+                 readout:str='spikes', # what `scan` returns: 'spikes', or 'membrane' (before the reset, `selective_plif_membrane`)
                 ):
         super().__init__()
         _init_cfg(init)
         self.d_in, self.n_groups, self.v_min, self.alpha, self.init = d_in, n_groups, v_min, alpha, init
-        self.impl = check_impl(impl)
+        self.impl, self.readout = check_impl(impl), check_readout(readout, impl)
         self.dn = dn = d_in * n_groups
         self.weight = nn.Parameter(torch.empty(4 * dn, d_in)) if proj else None
         self.b_beta, self.b_alpha, self.b_th = (nn.Parameter(torch.empty(dn)) for _ in range(3))
@@ -168,10 +206,11 @@ class SelectivePLIF(nn.Module):
         return selective_modulation(r, self.b_beta, self.b_alpha, self.b_th, self.v_min)
 
     def scan(self, r:torch.Tensor, # projection output `[T, B, 4*D*N]`
-            ) -> torch.Tensor:     # hidden spikes `[T, B, D*N]`
-        "Modulation, then the PLIF scan over time from the stored membrane (`selective_plif`); keeps a copy of the last membrane."
+            ) -> torch.Tensor:     # hidden spikes `[T, B, D*N]` (the membrane before the reset under readout='membrane')
+        "Modulation, then the PLIF scan over time from the stored membrane (`selective_plif`, or `selective_plif_membrane`); keeps a copy of the last membrane."
         self._check_r(r)
-        s, v = selective_plif(r, self.b_beta, self.b_alpha, self.b_th, self.v_min, self.v, self.alpha, self.impl)
+        op = selective_plif_membrane if self.readout == 'membrane' else selective_plif
+        s, v = op(r, self.b_beta, self.b_alpha, self.b_th, self.v_min, self.v, self.alpha, self.impl)
         self.v = v.detach().clone()
         return s
 
@@ -179,9 +218,11 @@ class SelectivePLIF(nn.Module):
                   weight:torch.Tensor,       # stacked projection `[4*D*N, D]` (e.g. rows of a block's merged weight)
                  ) -> torch.Tensor:          # hidden spikes `[T, B, D*N]`
         """`scan(F.linear(x, weight))` with the same results; with chapter 4's kernel (`selective_plif_proj`) the
-        backward keeps `x` instead of the `4*D*N`-wide projection and recomputes it: memory for one GEMM in training."""
+        backward keeps `x` instead of the `4*D*N`-wide projection and recomputes it: memory for one GEMM in training.
+        Under readout='membrane' it is `scan(F.linear(x, weight))` itself (no kernel recomputes the projection there)."""
         if weight.shape[0] != 4 * self.dn:
             raise ValueError(f'SelectivePLIF: `weight` must have 4*D*N = {4 * self.dn} rows, got shape {tuple(weight.shape)}')
+        if self.readout == 'membrane': return self.scan(F.linear(x, weight))
         s, v = selective_plif_proj(x, weight, self.b_beta, self.b_alpha, self.b_th, self.v_min, self.v, self.alpha, self.impl)
         self.v = v.detach().clone()
         return s
@@ -192,4 +233,6 @@ class SelectivePLIF(nn.Module):
         if x.shape[-1] != self.d_in: raise ValueError(f'SelectivePLIF: expected last dim {self.d_in}, got input {tuple(x.shape)}')
         return self.scan(F.linear(x, self.weight))
 
-    def extra_repr(self): return f'd_in={self.d_in}, n_groups={self.n_groups}, v_min={self.v_min}, init={self.init!r}, proj={self.weight is not None}'
+    def extra_repr(self):
+        return (f'd_in={self.d_in}, n_groups={self.n_groups}, v_min={self.v_min}, init={self.init!r}, proj={self.weight is not None}'
+                + (", readout='membrane'" if self.readout == 'membrane' else ''))
