@@ -42,7 +42,7 @@ class SNNBlock(nn.Module):
                  init:str='v75',         # structured init of the hidden neurons, a key of SELECTIVE_INITS (chapter 2)
                  recompute_proj:bool=False, # training: keep x, not the [T, B, 4DN] projection, for backward (`SelectivePLIF.scan_proj`)
                  impl:str='auto',        # implementation of every scan inside (chapter 1's `resolve_impl`)
-                 readout:str='spikes',   # what W_out reads: the hidden spikes, or 'membrane' (before the reset; no Triton kernel)
+                 readout:str='spikes',   # what W_out reads: the hidden spikes, or 'membrane' (before the reset)
                 ):
         super().__init__()
         self.d_model, self.n_groups, self.dn, self.recompute_proj = d_model, n_groups, d_model * n_groups, recompute_proj

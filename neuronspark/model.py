@@ -119,8 +119,6 @@ class NeuronSparkConfig(PretrainedConfig):
             raise ValueError(f'NeuronSparkConfig: `selective_init` must be one of {list(SELECTIVE_INITS)}, got {self.selective_init!r}')
         if self.hidden_readout not in READOUTS:
             raise ValueError(f'NeuronSparkConfig: `hidden_readout` must be one of {list(READOUTS)}, got {self.hidden_readout!r}')
-        if self.hidden_readout == 'membrane' and self.impl == 'triton':
-            raise ValueError("NeuronSparkConfig: hidden_readout='membrane' has no Triton kernel yet: use impl='auto' (the 'cpu' path, on CUDA too) or 'cpu'")
 
     @classmethod
     def from_preset(cls, name:str, # 'tiny', 'small' or 'v75'

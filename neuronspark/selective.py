@@ -139,26 +139,18 @@ def _selective_plif_membrane_ref(r, b_beta, b_alpha, b_th, v_min, v0, alpha):
 def selective_plif_membrane(r,                      # projection output `[T, ..., 4*W]`, as `selective_plif`
                             b_beta, b_alpha, b_th,  # biases `[W]`
                             v_min:float=0.1, v0=None, alpha:float=4.0,   # as `selective_plif`
-                            impl:str='auto',        # 'auto', 'reference' or 'cpu'; 'triton' is an error
+                            impl:str='auto',        # which implementation (chapter 1's `resolve_impl`)
                            ):                       # (membrane before the reset `[T, ..., W]` in r's dtype, last membrane `[..., W]`)
     """`selective_plif`'s neurons read out by their membrane before the reset, `beta_t V_{t-1} + u_t`, at every frame.
-    No Triton kernel returns the membrane yet: under 'auto' this runs chapter 3's 'cpu' path (pure PyTorch, exact) on
-    every device, CUDA included, and `impl='triton'` raises a `NotImplementedError`."""
-    try: fn = pick_impl('selective_plif_membrane', r, impl)
-    except RuntimeError as e:
-        if "no 'triton' implementation" not in str(e): raise
-        raise NotImplementedError("selective_plif_membrane: no Triton kernel reads the membrane yet; use impl='auto' "
-                                  "(the 'cpu' path, on CUDA too), 'cpu' or 'reference'") from None
-    return fn(r, b_beta, b_alpha, b_th, v_min, v0, alpha)
+    Under 'auto': for CUDA tensors the modulation, then chapter 4's PLIF kernel with every frame's membrane; else the
+    modulation and chapter 3's `plif_scan`."""
+    return pick_impl('selective_plif_membrane', r, impl)(r, b_beta, b_alpha, b_th, v_min, v0, alpha)
 
 # %% ../nbs/02_selective.ipynb #df2aef0e
 def check_readout(readout:str,      # 'spikes' or 'membrane' (`READOUTS`)
-                  impl:str='auto',  # the implementation setting it will run under
                  ) -> str:          # `readout`
-    "A valid read-out of the selective neurons; the membrane read-out has no Triton kernel, so `impl='triton'` is refused."
+    "A valid read-out of the selective neurons."
     if readout not in READOUTS: raise ValueError(f'`readout` must be one of {list(READOUTS)}, got {readout!r}')
-    if readout == 'membrane' and impl == 'triton':
-        raise ValueError("readout='membrane' has no Triton kernel yet: use impl='auto' (it runs the 'cpu' path on CUDA too) or 'cpu'")
     return readout
 
 # %% ../nbs/02_selective.ipynb #194e2084
@@ -177,7 +169,7 @@ class SelectivePLIF(nn.Module):
         super().__init__()
         _init_cfg(init)
         self.d_in, self.n_groups, self.v_min, self.alpha, self.init = d_in, n_groups, v_min, alpha, init
-        self.impl, self.readout = check_impl(impl), check_readout(readout, impl)
+        self.impl, self.readout = check_impl(impl), check_readout(readout)
         self.dn = dn = d_in * n_groups
         self.weight = nn.Parameter(torch.empty(4 * dn, d_in)) if proj else None
         self.b_beta, self.b_alpha, self.b_th = (nn.Parameter(torch.empty(dn)) for _ in range(3))

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['SELECTIVE_TUNING', 'DRIVE_TUNING', 'fused_fwd_kernel', 'fused_bwd_kernel', 'seg_carry_kernel', 'FusedTuning',
            'few_columns', 'auto_segment', 'fused_config', 'fused_fwd', 'fused_bwd', 'FusedPLIFFn', 'selective_triton',
-           'plif_node_triton']
+           'plif_node_triton', 'selective_membrane_triton']
 
 # %% ../../nbs/04a_fused.ipynb #0190a311
 import math
@@ -15,8 +15,9 @@ import triton
 import triton.language as tl
 from ..plif import register_impl
 from ..scan import autocast_dtype
+from ..selective import selective_modulation
 from .plif import (_DTYPES, _INTERPRET, _bwd_chunk, _columns, _fwd_chunk, _load_chunk, _new, _offsets,
-                                      _pick, _stride_args, _store_row_grad, _view, plif_config)
+                                      _pick, _stride_args, _store_row_grad, _view, plif_config, plif_triton)
 
 # %% ../../nbs/04a_fused.ipynb #01822bb5
 @triton.jit
@@ -426,3 +427,14 @@ def _plif_node_triton(x, beta, theta, v0, alpha):
     "`plif_node_triton` with its spikes in the dtype the next matrix products compute in (chapter 3's `autocast_dtype`)."
     return plif_node_triton(x, beta, theta, v0, alpha, out_dtype=autocast_dtype(x))
 
+
+# %% ../../nbs/04a_fused.ipynb #c7a7e6f4
+@register_impl('selective_plif_membrane', 'triton')
+def selective_membrane_triton(r,                      # projection output `[T, ..., 4*W]`
+                              b_beta, b_alpha, b_th,  # biases `[W]`
+                              v_min:float=0.1, v0=None, alpha:float=4.0,   # as `selective_triton`
+                             ):                       # (membrane before the reset `[T, ..., W]` in r's dtype, last membrane `[..., W]` fp32)
+    "The selective neurons' membrane before the reset, `V_t + theta_t s_t`, from `selective_modulation` and `plif_triton`."
+    beta, u, theta = selective_modulation(r, b_beta, b_alpha, b_th, v_min)
+    s, v = plif_triton(beta, u, theta, v0, alpha)
+    return (v.float() + theta * s.detach()).to(r.dtype), v[-1].float()
