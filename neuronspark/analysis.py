@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 from fastcore.basics import patch
 from .plif import UsageError, arg_error, check_choice, check_device, check_path, check_range, ns_script, plif_node
+from .selective import selective_plif
 from .runs import autocast, list_checkpoints, load_lm, load_run, model_folder, resolve_device, resolve_precision
 
 # %% auto #0
@@ -83,6 +84,11 @@ class FiringMonitor:
         g, u = o.split(o.shape[-1] // 2, dim=-1)
         self._add((i, 'ffn_gate'), g); self._add((i, 'ffn_up'), u); self._add((i, 'ffn_and'), g * u)
 
+    def _hidden(self, i, r):                                                      # r: the selective projections [T*K, B, 4DN]
+        hid = self.layers[i].block.hidden                                         # W_out reads membranes, not spikes: the
+        with torch.no_grad(): s = selective_plif(r[..., :4 * hid.dn], hid.b_beta, hid.b_alpha, hid.b_th, hid.v_min, hid.v, hid.alpha, hid.impl)[0]
+        self._add((i, 'hidden'), s)                                               # hidden spikes are scanned again here
+
     def _beta(self, i, r):                                                        # r: the selective projections [T*K, B, 4DN]
         hid = self.layers[i].block.hidden
         with torch.no_grad(): beta = hid.modulation(r[..., :4 * hid.dn].float())[0]
@@ -97,12 +103,14 @@ class FiringMonitor:
         for i, l in enumerate(self.layers):
             out = lambda p, i=i: (lambda mod, a, o: self._add((i, p), o))
             hk(l.in1.register_forward_hook(out('input_block')))
-            hk(l.block.out.register_forward_pre_hook(lambda mod, a, i=i: self._add((i, 'hidden'), a[0])))
+            memb = l.block.hidden.readout == 'membrane'
+            if not memb: hk(l.block.out.register_forward_pre_hook(lambda mod, a, i=i: self._add((i, 'hidden'), a[0])))
             hk(l.block.out_node.register_forward_hook(out('block_out')))
             hk(l.in2.register_forward_hook(out('input_ffn')))
             hk(l.ffn.gate_up.register_forward_hook(lambda mod, a, o, i=i: self._gate_up(i, o)))   # before the scan: `v` is its start
             hk(l.ffn.out_node.register_forward_hook(out('ffn_out')))
-            if self.track_beta: hk(_ScanTap(l.block.hidden, lambda r, i=i: self._beta(i, r)))
+            taps = ([lambda r, i=i: self._beta(i, r)] if self.track_beta else []) + ([lambda r, i=i: self._hidden(i, r)] if memb else [])
+            if taps: hk(_ScanTap(l.block.hidden, lambda r, taps=taps: [f(r) for f in taps]))
         return self
 
     def detach(self):
@@ -367,13 +375,15 @@ ENERGY_45NM = {                       # pJ per operation at 45 nm (Horowitz, ISS
 def spike_matmuls(config) -> dict:
     "The spike-driven matrices of a layer: module path -> (input population, fan-in, fan-out)."
     D, DN, F = config.hidden_size, config.hidden_size * config.n_groups, config.intermediate_size
-    return {'block.proj': ('input_block', D, 4 * DN + 2 * D),   # W_in, W_beta, W_alpha, W_th, W_gate, W_skip
-            'block.out': ('hidden', DN, D),                     # W_out reads the hidden spikes
-            'out1': ('block_out', D, D),                        # P_blk reads the block's output spikes
-            'ffn.gate_up': ('input_ffn', D, 2 * F),
-            'ffn.down': ('ffn_and', F, D),
-            'ffn.skip': ('input_ffn', D, D),
-            'out2': ('ffn_out', D, D)}
+    m = {'block.proj': ('input_block', D, 4 * DN + 2 * D),      # W_in, W_beta, W_alpha, W_th, W_gate, W_skip
+         'block.out': ('hidden', DN, D),                        # W_out reads the hidden spikes
+         'out1': ('block_out', D, D),                           # P_blk reads the block's output spikes
+         'ffn.gate_up': ('input_ffn', D, 2 * F),
+         'ffn.down': ('ffn_and', F, D),
+         'ffn.skip': ('input_ffn', D, D),
+         'out2': ('ffn_out', D, D)}
+    if getattr(config, 'hidden_readout', 'spikes') == 'membrane': del m['block.out']   # it reads membranes: real MACs
+    return m
 
 def _rate_fn(rates, L):
     "Firing rates as a function (layer, population) -> rate, from a number, a {(layer, population): rate} dict or tidy rows."
@@ -402,6 +412,7 @@ def snn_ops(config,                  # a `NeuronSparkConfig`
         for op, p, n in (('in1', 'input_block', D), ('block.out_node', 'block_out', D), ('in2', 'input_ffn', D),
                          ('ffn gate', 'ffn_gate', F), ('ffn up', 'ffn_up', F), ('ffn.out_node', 'ffn_out', D)):
             add('neurons', i, op, 'mac', K * 2 * n); add('neurons', i, op, 'ac', K * (1 + r(i, p)) * n)
+        if getattr(c, 'hidden_readout', 'spikes') == 'membrane': add('synapses', i, 'block.out (reads membranes)', 'mac', K * DN * D)
         add('neurons', i, 'block.hidden', 'mac', K * 2 * DN)                      # alpha*I, beta*V + u
         add('neurons', i, 'block.hidden', 'ac', K * (5 + r(i, 'hidden')) * DN)    # 3 biases + floor, compare, reset
         add('neurons', i, 'block.hidden', 'fn', K * 2 * DN)                       # sigmoid, softplus
