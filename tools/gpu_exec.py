@@ -21,9 +21,25 @@ def flags(src: str) -> set:
         if m: out.add(re.sub(r'\s+', ' ', m.group(1).strip().lower()))
     return out
 
+def keep_stdout_of_quiet_cells():
+    """execnb drops everything a cell printed when its last character is ';' (meant to hide the cell's value, as in
+    Jupyter, which still shows the printed text): keep the text, and still hide the value (IPython does that itself)."""
+    from execnb.shell import CaptureShell
+    from fastcore.basics import AttrDict
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+    def _run(self, raw_cell, store_history=False, silent=False, shell_futures=True, cell_id=None,
+             stdout=True, stderr=True, display=True, verbose=False):
+        with capture_output(display=display, stdout=stdout and not verbose, stderr=stderr and not verbose) as c:
+            result = InteractiveShell.run_cell(self, raw_cell, store_history, silent, shell_futures=shell_futures, cell_id=cell_id)
+        return AttrDict(result=result, stdout=c.stdout, stderr=c.stderr, display_objects=c.outputs,
+                        exception=result.error_in_exec or result.error_before_exec, quiet=raw_cell.rstrip().endswith(';'))
+    CaptureShell._run = _run
+
 def run(nbs, out: Path, slow: bool, only=None, skip_ids=()) -> int:
     os.environ.setdefault('MPLBACKEND', 'Agg')
     from execnb.shell import CaptureShell
+    keep_stdout_of_quiet_cells()
     out = out.resolve()                          # before the chdir below: a relative --out is relative to where we started
     out.mkdir(parents=True, exist_ok=True)
     bad = 0
