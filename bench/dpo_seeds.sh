@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Chapter 8a's goal on one GPU, in one call: bench/dpo_gpu.sh (pretrain -> ns-sft -> ns-dpo, held-out sentiment accuracy
+# after SFT and after DPO) for the small SNN and the matched Llama, for every seed, all pipelines side by side; then one
+# summary with each arm's mean, spread and per-seed accuracies.
+#   bash bench/dpo_seeds.sh OUT [SEEDS]        # SEEDS: default "0 1 2"
+# Environment: everything bench/dpo_gpu.sh reads (PRE_STEPS, SFT_STEPS, DPO_STEPS, DPO_LRS: give ONE rate here, BETA,
+#   EVAL_N, PRESET), plus ARCHS (default "snn llama"). Writes OUT/<arch>_s<seed>/summary.json and OUT/seeds.json.
+# The shared data (out/data, out/sft, out/dpo) is built once before the pipelines start, so that they do not race.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-runs/dpo_seeds}; SEEDS=${2:-0 1 2}; PY=${PYTHON:-python}; ARCHS=${ARCHS:-snn llama}
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+mkdir -p "$OUT"
+"$PY" -c "
+from neuronspark.data import prepare_data; from neuronspark.sft import prepare_sft_data; from neuronspark.dpo import prepare_dpo_data
+prepare_data('out/data'); prepare_sft_data('out/sft'); prepare_dpo_data('out/dpo')"
+for arch in $ARCHS; do
+  for s in $SEEDS; do
+    ARCH=$arch bash bench/dpo_gpu.sh "$OUT/${arch}_s$s" "$s" > "$OUT/${arch}_s$s.log" 2>&1 &
+  done
+done
+wait || true                                   # a failed pipeline is reported below, not here
+"$PY" - "$OUT" <<'PYEOF'
+import json, statistics as st, sys
+from pathlib import Path
+out, res = Path(sys.argv[1]), {}
+for d in sorted(p for p in out.iterdir() if p.is_dir()):
+    arch, seed = d.name.rsplit('_s', 1)
+    f = d / 'summary.json'
+    if not f.is_file(): print(f'{d.name}: no summary.json (see {d.name}.log)'); continue
+    r = json.loads(f.read_text())
+    dpo = next(iter(r['dpo'].values()), None)                      # one DPO rate per run here
+    res.setdefault(arch, []).append(dict(seed=int(seed), pretrain_val=r['pretrain_val'], sft=r['sft']['accuracy'],
+                                         dpo=None if dpo is None else dpo['accuracy'], majority=r['sft']['majority']))
+summary = {}
+for arch, runs in res.items():
+    row = {'seeds': [x['seed'] for x in runs], 'runs': runs}
+    for k in ('pretrain_val', 'sft', 'dpo'):
+        v = [x[k] for x in runs if x[k] is not None]
+        if v: row[k] = dict(mean=st.mean(v), min=min(v), max=max(v), spread=max(v) - min(v))
+    summary[arch] = row
+    line = '  '.join(f"{k} {row[k]['mean']:.4f} [{row[k]['min']:.4f}, {row[k]['max']:.4f}]" for k in ('pretrain_val', 'sft', 'dpo') if k in row)
+    print(f'{arch:6s} {len(runs)} seeds: {line}')
+(out / 'seeds.json').write_text(json.dumps(summary, indent=1))
+print(f'wrote {out / "seeds.json"}')
+PYEOF
