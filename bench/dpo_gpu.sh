@@ -4,7 +4,8 @@
 # reviews after SFT and after each DPO run; writes OUT/summary.json.
 #   bash bench/dpo_gpu.sh OUT [SEED]
 # Environment: PRESET (small), ARCH (snn; llama: the matched Llama, same steps), PRE_STEPS (800), SFT_STEPS (600),
-#   DPO_STEPS (300), DPO_LRS ("2e-5 1e-4"), BETA (0.1), EVAL_N (0: all 862 held-out reviews), PYTHON (python).
+#   DPO_STEPS (300), DPO_LRS ("2e-5 1e-4"), BETA (0.1), EVAL_N (0: all 862 held-out reviews), PYTHON (python),
+#   PRE_EXTRA / SFT_EXTRA / DPO_EXTRA (more flags for each stage, e.g. SFT_EXTRA="--optimizer muon --lr 1e-3").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/dpo_gpu}; SEED=${2:-0}; PY=${PYTHON:-python}; PRESET=${PRESET:-small}; ARCH=${ARCH:-snn}
@@ -15,12 +16,12 @@ mkdir -p "$OUT"
 [ -f out/data/train.jsonl ] || "$PY" -c "from neuronspark.data import prepare_data; prepare_data('out/data')"
 RECIPE=$([ "$ARCH" = llama ] && echo "--arch llama --optimizer muon --lr 3e-3" || echo "--recipe gap")
 "$PY" bench/pretrain.py --preset "$PRESET" $RECIPE --seq_len 256 --batch 32 --steps "$PRE_STEPS" --eval_batches 10 \
-    --save_every 0 --samples 0 --no-progress --seed "$SEED" --out "$OUT/pre" > "$OUT/pre.log" 2>&1
+    --save_every 0 --samples 0 --no-progress --seed "$SEED" --out "$OUT/pre" ${PRE_EXTRA:-} > "$OUT/pre.log" 2>&1
 "$PY" bench/sft.py --init "$OUT/pre" --out "$OUT/sft" --seq_len 192 --batch 32 --lr 5e-4 --steps "$SFT_STEPS" --eval_batches 10 \
-    --save_every 0 --samples 0 --no-progress --seed "$SEED" --eval_n "$EVAL_N" > "$OUT/sft.log" 2>&1
+    --save_every 0 --samples 0 --no-progress --seed "$SEED" --eval_n "$EVAL_N" ${SFT_EXTRA:-} > "$OUT/sft.log" 2>&1
 for lr in $DPO_LRS; do
   "$PY" bench/dpo.py "$OUT/sft" --out "$OUT/dpo_$lr" --tasks sentiment --beta "$BETA" --batch 16 --seq_len 192 --lr "$lr" \
-      --steps "$DPO_STEPS" --eval_batches 10 --save_every 0 --no-progress --seed "$SEED" --eval_n "$EVAL_N" > "$OUT/dpo_$lr.log" 2>&1 &
+      --steps "$DPO_STEPS" --eval_batches 10 --save_every 0 --no-progress --seed "$SEED" --eval_n "$EVAL_N" ${DPO_EXTRA:-} > "$OUT/dpo_$lr.log" 2>&1 &
 done
 wait
 "$PY" - "$OUT" <<'PYEOF'
