@@ -8,11 +8,11 @@ import warnings
 from typing import Optional
 import torch
 import torch.nn.functional as F
-from .plif import check_plif_args, register_impl
+from .plif import check_plif_args, plif, register_impl
 from .selective import selective_modulation
 
 # %% auto #0
-__all__ = ['linear_scan_ref', 'LinearScanFn', 'linear_scan', 'PLIFScanFn', 'plif_scan', 'autocast_dtype']
+__all__ = ['linear_scan_ref', 'LinearScanFn', 'linear_scan', 'PLIFScanFn', 'plif_scan', 'autocast_dtype', 'membrane_by']
 
 # %% ../nbs/03_scan.ipynb #b3bbd0e0
 def linear_scan_ref(a, b, h0=None):
@@ -240,9 +240,15 @@ def _selective_plif_proj_cpu(x, weight, *args):
     return _selective_plif_cpu(F.linear(x, weight), *args)
 
 # %% ../nbs/03_scan.ipynb #725ae820
-@register_impl('selective_plif_membrane', 'cpu')
-def _selective_plif_membrane_cpu(r, b_beta, b_alpha, b_th, v_min, v0, alpha):
-    "Chapter 2's modulation, then `plif_scan`; the membrane before the reset `V_t + theta_t s_t` (the spike a constant), in r's dtype."
-    beta, u, theta = selective_modulation(r, b_beta, b_alpha, b_th, v_min)
-    s, v = plif_scan(beta, u, theta, v0, alpha)
-    return (v + theta * s.detach()).to(r.dtype), v[-1]
+def membrane_by(impl:str):   # the implementation of the 'plif' scan to run
+    """`'selective_plif_membrane'` through a PLIF scan that returns every membrane: chapter 2's modulation, then
+    `plif(..., impl)`; the membrane before the reset is `V_t + theta_t s_t` (the spike a constant), in r's dtype. The
+    last membrane is at least fp32 (a scan may return its membranes in a 16-bit input's dtype)."""
+    def membrane(r, b_beta, b_alpha, b_th, v_min, v0, alpha):
+        beta, u, theta = selective_modulation(r, b_beta, b_alpha, b_th, v_min)
+        s, v = plif(beta, u, theta, v0, alpha, impl)
+        v = v.to(torch.promote_types(v.dtype, torch.float32))
+        return (v + theta * s.detach()).to(r.dtype), v[-1]
+    return membrane
+
+_selective_plif_membrane_cpu = register_impl('selective_plif_membrane', 'cpu')(membrane_by('cpu'))
