@@ -25,7 +25,8 @@ decode step (one new token per row), and tokens/s = b / step time, for
   `StaticDecoder` (`snn_int8`) and the same step under `torch.compile` (`snn_int8_compiled`, where Inductor can fuse
   the int8-to-bf16 conversion into the matrix products; eager torchao converts the whole weight first), and the
   unquantized step under the same `torch.compile` (`snn_compiled`), which separates what compiling gains from what int8
-  gains;
+  gains (on an H200 with torch 2.11 / Triton 3.6 Inductor fails to compile these steps, which call the model's own
+  Triton kernels, after minutes of trying: `--no_compiled` skips them);
 - naive recomputation of the SNN: one full forward pass over the n-token context per new token (what a model with
   no usable state would do), where it fits the time budget.
 Time-to-first-token (prefill of n tokens + the first token's logits) is measured for both models at batch 1, at every
@@ -75,6 +76,7 @@ def main():
     ap.add_argument('--ttft_long', type=int, default=16384, help='tokens of the long-prompt time to first token, batch 1 (0: skip)')
     ap.add_argument('--no_llama_graph', action='store_true', help='skip the Llama with static cache + torch.compile')
     ap.add_argument('--no_int8', action='store_true', help='skip the SNN with int8 weights')
+    ap.add_argument('--no_compiled', action='store_true', help='skip the torch.compile rows of the SNN step (snn_compiled, snn_int8_compiled)')
     ap.add_argument('--model', default=None, help='a trained SNN (run folder, final/ or checkpoint) instead of random weights')
     ap.add_argument('--val_data', default=None, help='with --model: a val.jsonl; prints its loss in fp32 and with int8 weights')
     ap.add_argument('--val_batches', type=int, default=8, help='batches of 8 x 512 tokens for --val_data')
@@ -186,7 +188,7 @@ def main():
             sd = None
             if b == 1:                 # compiled step (separates compilation from int8), int8 weights graphed, int8 compiled
                 for name, mdl, compiled in (('snn_compiled', snn, True), ('snn_int8', snn8, False), ('snn_int8_compiled', snn8, True)):
-                    if mdl is None: continue
+                    if mdl is None or (compiled and a.no_compiled): continue
                     try:
                         sd = StaticDecoder(mdl, c, graph=cuda and not compiled, autocast=torch.bfloat16 if cuda else None)
                         fn = torch.compile(sd._step, mode='reduce-overhead' if cuda else 'default') if compiled else lambda: sd.step(tok, check=False)
