@@ -71,6 +71,12 @@ STAGES = {
         'snn_memb': (1000, SNN_MEMB, None),
         'snn_memb_kd9': (1000, SNN_MEMB + ' --kd_weight 0.9', 'llama_muon'),
     },
+    'shape': {    # where the parameters go, at the same count (23.0M +-5%): a wider state (D x N per layer), or depth
+        'llama_muon': (1000, LLAMA, None),
+        'snn_state16': (1000, SNN_BEST.replace('--config ', '--config hidden_size=192,n_groups=16,'), None),   # 0.99x params, 1.5x state
+        'snn_deep10': (1000, SNN_BEST.replace('--config ', '--config n_groups=4,num_hidden_layers=10,'), None), # 1.05x params, 0.83x state
+        'snn_memb_ltau': (1000, SNN_MEMB.replace('selective_init=v75b', 'selective_init=v75b_long'), None),    # long timescales, read directly
+    },
     'seeds': {    # the finalists again with seed 1: teacher and student
         'llama_muon_s1': (1000, LLAMA + ' --seed 1', None),
         'snn_kd9_3k_s1': (3000, SNN_BEST + ' --kd_weight 0.9 --seed 1', 'llama_muon_s1'),
@@ -130,6 +136,7 @@ def breakdowns(names, out, smoke=False):
         if not f.is_dir(): continue
         m = load_lm(f, dev)
         res[n] = loss_breakdown(m, val, counts, batch_size=2 if smoke else 32, batches=2 if smoke else 10, device=dev, autocast=lambda: autocast(dev))
+        res[n]['params'] = sum(p.numel() for p in m.parameters())                  # arms may change the model's shape
         del m
     return res
 
@@ -200,7 +207,7 @@ def main():
         r = res['arms'][n]; b = r.get('breakdown', {})
         print(f"{n:12s} {r['arch']:5s} steps {r['steps']:5d}/{r['steps_planned']} best {r['best_val']} @ {r['best_step']} "
               f"last {list(r['val'].values())[-1] if r['val'] else None} tok/s {r['tok_s']} {'EARLY' if r['stopped_early'] else ''}"
-              f"{' buckets ' + str(b.get('bucket_loss')) if b else ''}{' ERR ' + r['error'] if r['error'] else ''}")
+              f"{' params ' + format(b['params'], ',') if 'params' in b else ''}{' buckets ' + str(b.get('bucket_loss')) if b else ''}{' ERR ' + r['error'] if r['error'] else ''}")
     print(f"summary: snn {res['snn_val']} llama {res['llama_val']} ratio {res['ratio']}")
 
 if __name__ == '__main__':
