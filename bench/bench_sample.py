@@ -34,7 +34,9 @@ context and once more for a long prompt (`--ttft_long`, 16,384 tokens by default
 chunks of `--chunk` tokens (exact: the state carries between chunks), which bounds memory.
 `--speed_out` writes issue 24's summary: ttft_16k_ms, ttft_16k_llama_ms (the long prompt), decode_b1_ms (graphed SNN),
 decode_b1_int8_ms (the faster int8 step), decode_llama_graph_ms (compiled Llama), all at batch 1 and the longest
-context; mfu_b8 and peak_gib_b8 come from bench/bench_train.py and are left null here.
+context; ttft_16k_pipelined_ms (chapter 9's prefill_pipelined, the layers as a pipeline over chunks, at its best chunk
+size of `--pipe_chunks`, each timed next to prefill with the same chunks and checked against it); mfu_b8 and
+peak_gib_b8 come from bench/bench_train.py and are left null here.
 Everything runs under bf16 autocast on CUDA (fp32 on CPU). Prints a table and the ratios, writes JSON.
 """
 import argparse, json, math, statistics, sys, time
@@ -76,6 +78,7 @@ def main():
     ap.add_argument('--ttft_long', type=int, default=16384, help='tokens of the long-prompt time to first token, batch 1 (0: skip)')
     ap.add_argument('--no_llama_graph', action='store_true', help='skip the Llama with static cache + torch.compile')
     ap.add_argument('--no_int8', action='store_true', help='skip the SNN with int8 weights')
+    ap.add_argument('--pipe_chunks', default='256,512,1024', help="chunk sizes (tokens) for the pipelined prefill of the long prompt, comma-separated ('' skips it)")
     ap.add_argument('--no_compiled', action='store_true', help='skip the torch.compile rows of the SNN step (snn_compiled, snn_int8_compiled)')
     ap.add_argument('--model', default=None, help='a trained SNN (run folder, final/ or checkpoint) instead of random weights')
     ap.add_argument('--val_data', default=None, help='with --model: a val.jsonl; prints its loss in fp32 and with int8 weights')
@@ -96,7 +99,7 @@ def main():
     from neuronspark.train import llama_like, count_params
     from neuronspark.model import CACHE_NAME, output_cache   # the Llama's cache goes in and out under transformers' name for it
     from neuronspark.model import prefill, decode_step
-    from neuronspark.sample import state_floats, kv_cache_floats, StaticDecoder
+    from neuronspark.sample import state_floats, kv_cache_floats, StaticDecoder, prefill_pipelined
     dev = torch.device(a.device)
     cuda = dev.type == 'cuda'
     measure = timer(dev)
@@ -287,6 +290,27 @@ def main():
                 if not is_oom(e): raise
                 print(f'  ttft {name} {a.ttft_long} tokens: out of memory', flush=True)
             if cuda: torch.cuda.empty_cache()
+        # the layers as a pipeline over chunks (chapter 9): the same logits as prefill with the same chunks, checked first
+        for c in [int(x) for x in a.pipe_chunks.split(',') if x.strip()]:
+            name = f'snn_pipelined_{c}'
+            try:
+                with torch.no_grad(), ac():
+                    want = prefill(snn, ids, chunk_size=c)[0].float()
+                    got = prefill_pipelined(snn, ids, chunk_size=c)[0].float()
+                diff = (got - want).abs().max().item() / want.abs().max().item()
+                def timed(c=c):
+                    with torch.no_grad(), ac(): prefill_pipelined(snn, ids, chunk_size=c)
+                def plain(c=c):
+                    with torch.no_grad(), ac(): prefill(snn, ids, chunk_size=c)
+                long[f'snn_chunk_{c}'] = statistics.median(measure(plain, 3))
+                long[name] = statistics.median(measure(timed, 3))
+                long[f'{name}_max_rel_diff'] = diff
+                print(f"  ttft {name:<14} {a.ttft_long} tokens batch 1: {long[name]:9.3f} ms  (prefill with the same chunks "
+                      f"{long[f'snn_chunk_{c}']:.3f} ms: x{long[f'snn_chunk_{c}'] / long[name]:.2f}; logits vs prefill: max rel. diff {diff:.1e})", flush=True)
+            except Exception as e:
+                if is_oom(e): raise
+                print(f'  ttft {name}: failed {type(e).__name__}: {e}'[:300], flush=True)
+            if cuda: torch.cuda.empty_cache()
 
     # --- summary
     get = lambda m, n, b: next((r.get('ms') for r in decode if r['model'] == m and r['context'] == n and r['batch'] == b), None)
@@ -318,12 +342,13 @@ def main():
                   f"{(s / g) if g else nan:9.2f}  {(l / best) if l else nan:11.2f}  {(r / best) if r else nan:15.1f}")
     top = max(contexts)
     int8 = [x for x in (get('snn_int8', top, 1), get('snn_int8_compiled', top, 1)) if x]
-    speed = dict(ttft_16k_ms=long.get('snn'), ttft_16k_llama_ms=long.get('llama'), decode_b1_ms=get('snn_graph', top, 1),
+    piped = [v for k, v in long.items() if k.startswith('snn_pipelined_') and not k.endswith('diff')]
+    speed = dict(ttft_16k_ms=long.get('snn'), ttft_16k_llama_ms=long.get('llama'), ttft_16k_pipelined_ms=min(piped) if piped else None, decode_b1_ms=get('snn_graph', top, 1),
                  decode_b1_int8_ms=min(int8) if int8 else None, decode_llama_graph_ms=get('llama_graph', top, 1),
                  mfu_b8=None, peak_gib_b8=None,
                  ttft_tokens=a.ttft_long, decode_context=top, device=info['device'], preset=a.preset,
                  note='decode: batch 1 at decode_context tokens of context; decode_b1_ms is the graphed SNN step, decode_b1_int8_ms '
-                      'the faster of its int8 steps (graphed, compiled); mfu_b8 and peak_gib_b8 come from bench/bench_train.py')
+                      'the faster of its int8 steps (graphed, compiled); ttft_16k_pipelined_ms the best chunk size of prefill_pipelined; mfu_b8 and peak_gib_b8 come from bench/bench_train.py')
     print('\nissue 24 summary:', json.dumps({k: v for k, v in speed.items() if k != 'note'}))
     print('\ntime to first token (batch 1, ms):', ', '.join(f"{r['model']} {r['context']}: {r['ms']:.1f}" for r in ttft))
     for k, v in summary.items(): print(f'{k}: {v:.3f}')

@@ -15,7 +15,8 @@ from .plif import UsageError, arg_error, check_choice, check_device, check_path,
 # %% auto #0
 __all__ = ['CHAT_HELP', 'SAMPLE_SEP', 'EOS_NOTE', 'state_floats', 'kv_cache_floats', 'check_sampling', 'process_logits', 'pick',
            'as_rows', 'generate_ids', 'configure_generation', 'TextStream', 'encode_prompt', 'generate_text',
-           'ChatSession', 'chat_loop', 'chat_finetuned', 'ns_sample', 'ns_chat', 'StaticDecoder', 'loss_change']
+           'ChatSession', 'chat_loop', 'chat_finetuned', 'ns_sample', 'ns_chat', 'StaticDecoder', 'pipeline_waves',
+           'prefill_pipelined', 'loss_change']
 
 # %% ../nbs/09_sample.ipynb #ee155299
 def state_floats(config,                   # the model's `NeuronSparkConfig`
@@ -440,6 +441,62 @@ class StaticDecoder:
         return NeuronSparkCache(_clone_states(self.states), self.seen)
 
     def __repr__(self): return f'StaticDecoder(batch={self.tokens.shape[0]}, seen_tokens={self.seen}, {"CUDA graph" if self.graph else "eager"})'
+
+# %% ../nbs/09_sample.ipynb #03a358ad
+def pipeline_waves(n_layers:int, # L
+                   n_chunks:int, # C
+                  ) -> list:     # per wave, the (layer, chunk) pairs it runs
+    "The pipeline's schedule: wave w runs layer l on chunk w - l, for every layer that has that chunk."
+    return [[(l, w - l) for l in range(n_layers) if 0 <= w - l < n_chunks] for w in range(n_layers + n_chunks - 1)]
+
+# %% ../nbs/09_sample.ipynb #af5b2997
+@torch.no_grad()
+def prefill_pipelined(model,                # a `NeuronSparkForCausalLM`
+                      ids:torch.Tensor,     # prompt ids `[B, T]` (no padding: left-padded batches use `prefill`)
+                      chunk_size:int=512,   # tokens per chunk
+                      cache=None,           # continue from this `NeuronSparkCache` instead of from rest
+                      streams:bool=None,    # one CUDA stream per layer (default: on a CUDA device)
+                     ) -> tuple:            # (logits of the last position `[B, V]`, the state after the prompt)
+    "`prefill` with the layers as a pipeline over chunks of the prompt: the same numbers, in an order a GPU can overlap."
+    from neuronspark.model import NeuronSparkCache, _check_ids
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f'prefill_pipelined: `chunk_size` must be a positive number of tokens, got {chunk_size!r}')
+    _check_ids(ids, 'ids', model.config.vocab_size)
+    B, T = ids.shape
+    layers, K = model.layers, model.config.k_frames
+    if cache is not None and (len(cache) != len(layers) or cache.batch_size != B):
+        raise ValueError(f'prefill_pipelined: `cache` holds {len(cache)} layers x batch {cache.batch_size}; '
+                         f'this model has {len(layers)} layers and the prompt batch is {B}')
+    n = -(-T // chunk_size)
+    states = list(cache.states) if cache is not None else [None] * len(layers)
+    use = ids.device.type == 'cuda' if streams is None else bool(streams)
+    if use:
+        main = torch.cuda.current_stream(ids.device)
+        ss = [torch.cuda.Stream(ids.device) for _ in layers]
+        start = torch.cuda.Event(); start.record(main)               # the ids and the cache are ready
+    x, ready = {}, {}                                                # layer inputs waiting, and their events
+    for wave in pipeline_waves(len(layers), n):
+        for l, j in wave:
+            if not use:
+                h = model.encode(ids[:, j * chunk_size:(j + 1) * chunk_size]) if l == 0 else x.pop((l, j))
+                y, states[l] = layers[l](h, states[l])
+            else:
+                s = ss[l]
+                s.wait_event(start if l == 0 else ready.pop((l, j)))
+                with torch.cuda.stream(s):
+                    h = model.encode(ids[:, j * chunk_size:(j + 1) * chunk_size]) if l == 0 else x.pop((l, j))
+                    if l > 0: h.record_stream(s)                    # made on stream l-1, read here
+                    if j == 0 and states[l] is not None:
+                        for v in states[l]: v.record_stream(s)
+                    y, states[l] = layers[l](h, states[l])
+                ready[l + 1, j] = e = torch.cuda.Event(); e.record(s)
+            if l + 1 < len(layers) or j == n - 1: x[l + 1, j] = y  # the last layer's output: only the last chunk's
+    last = x.pop((len(layers), n - 1))
+    if use:
+        for s in ss: main.wait_stream(s)
+        for v in [last, *(v for st in states for v in st)]: v.record_stream(main)
+    logits = model.decode(last[-K:])[:, -1]
+    return logits, NeuronSparkCache(states, (cache.seen_tokens if cache is not None else 0) + T)
 
 # %% ../nbs/09_sample.ipynb #1a7cebb4
 @torch.no_grad()
