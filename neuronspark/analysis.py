@@ -51,6 +51,7 @@ class _ScanTap:
         hid.scan = scan
     def remove(self): self.hid.__dict__.pop('scan', None)
 
+# %% ../nbs/10_analysis.ipynb #6e312554
 class FiringMonitor:
     "Spike counts of every neuron population of a NeuronSpark model, per layer, population, frame k and neuron (forward hooks)."
     def __init__(self, model:nn.Module,  # a `NeuronSparkForCausalLM`
@@ -303,6 +304,7 @@ def run_eval_settings(checkpoint) -> dict:
     if val: res['logged_val_loss'] = val[-1]['val_loss']
     return res
 
+# %% ../nbs/10_analysis.ipynb #20076626
 def evaluate_checkpoint(checkpoint,                  # checkpoint folder or run folder (SNN or Llama)
                         data='out/data/val.jsonl',   # a `{"text": ...}` JSONL file
                         tokenizer=None,              # tokenizer folder; default: the checkpoint's, else the committed one

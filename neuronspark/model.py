@@ -61,6 +61,7 @@ def checkpoint_plan(setting,        # 'none', 'layers', 'proj', 'N' or 'N+proj' 
     if n > n_layers: raise ValueError(f'NeuronSparkConfig: `checkpointing` {setting!r} checkpoints {n} layers; the model has {n_layers}')
     return n, proj
 
+# %% ../nbs/06_model.ipynb #9acabe26
 class NeuronSparkConfig(PretrainedConfig):
     "Configuration of a NeuronSpark v7.5 model (a dataclass); defaults are upstream v7.5, `from_preset` gives the course's sizes."
     model_type = 'neuronspark'
@@ -206,6 +207,7 @@ def output_cache(out): # a model output, or `generate()`'s dict output
     "The state (cache) that `out` carries, under the installed transformers' name for it; None if none."
     return getattr(out, CACHE_NAME, None)
 
+# %% ../nbs/06_model.ipynb #f4f928f2
 class NeuronSparkCache:
     "The recurrent state of a NeuronSpark model: per layer, the last membrane of each neuron population; O(1) in length."
     is_compileable = False
@@ -494,6 +496,7 @@ def _last_logits(model, seqs:list, pad_id:int, dev) -> torch.Tensor:
     logits = model(input_ids=ids, attention_mask=mask).logits                     # [B, L, V]
     return logits[torch.arange(len(seqs), device=dev), torch.tensor([len(s) - 1 for s in seqs], device=dev)]
 
+# %% ../nbs/06_model.ipynb #4af2fdc6
 @torch.no_grad()
 def decode_loop(model,                   # a causal LM; a `NeuronSparkForCausalLM` continues from its state
                 rows:list,               # B prompts: non-empty lists of token ids, any lengths

@@ -233,12 +233,12 @@ def check_device(name:str, device:str) -> str:
     if d.type not in ('cpu', 'cuda'): raise arg_error(name, f"invalid device: {device!r} (choose from 'auto', 'cpu', 'cuda', 'cuda:N')")
     return device
 
+# %% ../nbs/01_plif.ipynb #6f4cb84f
 def check_path(name:str, path, kind:str='file', what:str=None, flag:bool=True):
     "`path` must be an existing file (`kind='file'`) or folder (`kind='dir'`); returns it as a `Path`."
     p = Path(path)
     if (p.is_file() if kind == 'file' else p.is_dir()): return p
     raise arg_error(name, f"no such {'file' if kind == 'file' else 'folder'}: {str(path)!r}" + (f' ({what})' if what else ''), flag)
-
 
 # %% ../nbs/01_plif.ipynb #ffb5e820
 from fastcore.script import anno_parser
@@ -292,6 +292,7 @@ for args in cases:
 print(json.dumps(out))
 '''
 
+# %% ../nbs/01_plif.ipynb #bfa54eb1
 def check_bad_args(cmd:str,   # console script, e.g. 'ns-sample'
                    cases:list, # (args, flag): the arguments, and the argument the error must name ('--batch', or 'model' for a positional)
                    cwd,        # folder the command runs in: it must stay as it was (nothing written)
@@ -310,7 +311,6 @@ def check_bad_args(cmd:str,   # console script, e.g. 'ns-sample'
         lines.append(err)
     assert sorted(Path(cwd).rglob('*')) == before, f'{cmd} wrote files in {cwd}'
     return lines
-
 
 # %% ../nbs/01_plif.ipynb #b5fbdb8f
 @ns_script

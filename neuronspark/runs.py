@@ -109,6 +109,7 @@ def load_sharded_weights(model,   # a plain or a sharded (`fully_shard`) model o
 
 QUANTIZE = ('none', 'int8')   # weight formats `load_lm` offers (int8: `quantize_weights`, below)
 
+# %% ../nbs/06c_runs.ipynb #d2fb2822
 def load_lm(path,                   # a model folder, a run folder or a checkpoint (see `model_folder`)
             device='cpu',           # where to put the model
             quantize:str=None,      # None/'none': fp32 weights; 'int8': int8 weight-only linears (`quantize_weights`)

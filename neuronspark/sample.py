@@ -68,6 +68,7 @@ def process_logits(logits:torch.Tensor,          # next-token logits `[B, V]`
         z = z.masked_fill(drop.scatter(-1, idx, drop), -math.inf)
     return z
 
+# %% ../nbs/09_sample.ipynb #ca308314
 def pick(scores:torch.Tensor,         # processed scores `[B, V]`
          temperature:float,           # 0: argmax
          generators=None,             # sampling: one `torch.Generator` per row, on the scores' device
@@ -197,6 +198,7 @@ def encode_prompt(tokenizer,
         text, bos = tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True), False
     return ([tokenizer.bos_token_id] if bos else []) + tokenizer(text, add_special_tokens=False)['input_ids']
 
+# %% ../nbs/09_sample.ipynb #79031ee6
 def generate_text(model, tokenizer,
                   prompts,                   # a string or a list of strings
                   stop:Iterable[str]=(),     # strings that end a row (cut, not included)
@@ -349,6 +351,7 @@ def ns_sample(model:str,                    # model: save_pretrained folder, run
             print('' if len(part) == 1 else p + t, flush=True)          # one prompt: its text is already on screen
             if w == 'eos': print(EOS_NOTE, flush=True)
 
+# %% ../nbs/09_sample.ipynb #97f2f376
 def _stdin_lines(prompt:str='you> '):
     "Lines typed at the terminal (with a prompt) or piped in, until end of input (Ctrl-D)."
     while True:
@@ -387,6 +390,7 @@ def _copy_states_(dst, src):
     for d, s in zip(dst, src):
         for a, b in zip(d, s): a.copy_(b)
 
+# %% ../nbs/09_sample.ipynb #6ec98949
 class StaticDecoder:
     "Decode steps on fixed buffers (the token and every membrane updated in place); on CUDA one step is recorded as a CUDA graph and replayed."
     def __init__(self, model,                 # a `NeuronSparkForCausalLM` in eval mode

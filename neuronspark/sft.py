@@ -496,6 +496,7 @@ def named_models(models:str,     # model folders, comma-separated (save_pretrain
         out.append((name, p, load_tokenizer(tokenizer_folder(p))))        # None: the committed tokenizer
     return out
 
+# %% ../nbs/08_sft.ipynb #3fdfe4c3
 @ns_script
 def ns_eval_sft(models:str,              # fine-tuned model folders, comma-separated (save_pretrained, run or checkpoint folders)
                 names:str=None,          # display names, comma-separated (default: the folder names)

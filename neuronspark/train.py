@@ -105,6 +105,7 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.fsdp works with AdamW/Adam on every group (optimizer {self.optimizer!r}, neuron_optimizer "
                              f"{self.neuron_optimizer!r}): Muon orthogonalises whole matrices and FSDP gives each process a shard; use DDP for Muon")
 
+# %% ../nbs/07_pretrain.ipynb #9baef69e
 def lr_at(step:int, cfg:TrainConfig) -> float:
     "Learning rate of optimizer step `step` (0-based): linear warmup, then cosine down to `lr * min_lr_ratio`."
     if step < cfg.warmup: return cfg.lr * (step + 1) / cfg.warmup
@@ -167,6 +168,7 @@ class OptimizerChain:
         if sd.get('kinds') != self.kinds(): raise ValueError(f"optimizer state holds {sd.get('kinds')}, this run uses {self.kinds()}")
         for o, s in zip(self.optimizers, sd['states']): o.load_state_dict(s)
 
+# %% ../nbs/07_pretrain.ipynb #0daa8bce
 def make_optimizer(model:nn.Module, cfg:TrainConfig):
     "AdamW/Adam (kernels: `cfg.adam_impl`) over `param_groups(model)`; with 'muon', Muon on the hidden matrices; with neuron 'lion', Lion on the neurons."
     name, nopt = cfg.optimizer.lower(), cfg.neuron_optimizer.lower()
@@ -247,6 +249,7 @@ def save_checkpoint(out_dir, step:int, model:nn.Module, optimizer, state:dict, k
     for old in (list_checkpoints(out_dir)[:-keep] if keep > 0 else []): shutil.rmtree(old, ignore_errors=True)
     return final
 
+# %% ../nbs/07_pretrain.ipynb #b7dc2a6f
 def load_checkpoint(path, model:nn.Module, optimizer=None,
                     state:dict=None,  # the checkpoint's state from an earlier `verify_checkpoint` (skips verifying again)
                    ) -> dict:
@@ -340,6 +343,7 @@ def decoder_layers(model:nn.Module) -> nn.ModuleList:
         if isinstance(getattr(m, 'layers', None), nn.ModuleList): return m.layers
     raise ValueError(f'{type(model).__name__}: no `layers` ModuleList to shard')
 
+# %% ../nbs/07_pretrain.ipynb #9a764fb6
 def shard_model(model:nn.Module, prec:str='fp32') -> nn.Module:
     """FSDP2: `fully_shard` each decoder layer, then the root (embeddings, final norm, tied head). Each process keeps 1/world
     of every parameter, gradient and optimizer state; a layer's full weights exist only while it runs (all-gathered before
@@ -370,6 +374,7 @@ def _all_sum(t:torch.Tensor, d:Dist) -> torch.Tensor:
     if d.world > 1: dist.all_reduce(t)
     return t
 
+# %% ../nbs/07_pretrain.ipynb #827a28ef
 class _StopFlag:
     "While active, SIGINT/SIGTERM only set `self.set`; a second signal raises KeyboardInterrupt."
     def __init__(self): self.set, self.old = False, {}
@@ -749,6 +754,7 @@ def config_from_flags(**kw) -> TrainConfig:
         field = str(e).split()[0].removeprefix('TrainConfig.')
         raise arg_error(_FLAG.get(field, field), str(e).split(' ', 1)[1]) from None
 
+# %% ../nbs/07_pretrain.ipynb #074398b3
 @ns_script
 @train_flags(but=['out_dir', 'steps', 'batch_size', 'lr', 'warmup', 'optimizer', 'neuron_lr_mult', 'kd_weight', 'time_limit', 'num_workers', 'betas'])
 def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny, small, v75
