@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 # %% auto #0
-__all__ = ['GRAD_GROUPS', 'loss_breakdown', 'grad_groups']
+__all__ = ['GRAD_GROUPS', 'loss_breakdown', 'copy_rows', 'copy_loss', 'delayed_copy', 'grad_groups']
 
 # %% ../nbs/07a_gap.ipynb #1a217856
 @torch.no_grad()
@@ -49,6 +49,41 @@ def loss_breakdown(model:nn.Module,         # a causal LM: `model(input_ids=, at
                    bucket_share=[(b == k).double().mean().item() for k in range(n_buckets)],
                    bucket_vocab=[int((bucket == k).sum()) for k in range(n_buckets)])
     return out
+
+# %% ../nbs/07a_gap.ipynb #d3bec5cb
+def copy_rows(n:int, seq_len:int,       # rows x positions
+              alphabet:int=16,          # symbols: token ids first_id .. first_id + alphabet - 1
+              generator=None, first_id:int=5,
+             ) -> torch.Tensor:         # `[n, seq_len]` random symbols
+    "Rows of the delayed-copy task: independent uniform symbols."
+    return torch.randint(first_id, first_id + alphabet, (n, seq_len), generator=generator)
+
+def copy_loss(logits:torch.Tensor, ids:torch.Tensor, lag:int) -> tuple:
+    "Cross-entropy and accuracy of predicting `ids[:, t - lag]` from the logits at every position t >= lag."
+    lg, want = logits[:, lag:].float(), ids[:, :ids.shape[1] - lag]
+    return F.cross_entropy(lg.reshape(-1, lg.shape[-1]), want.reshape(-1)), (lg.argmax(-1) == want).float().mean()
+
+# %% ../nbs/07a_gap.ipynb #74464301
+def delayed_copy(model:nn.Module,          # a fresh causal LM (`model(input_ids=).logits`), trained here
+                 lag:int,                  # l >= 1: at position t the target is the symbol at t - l
+                 optimizer,                # an optimizer over `model`'s parameters (e.g. chapter 7's `make_optimizer`)
+                 steps:int=300, batch_size:int=16, seq_len:int=48, alphabet:int=16,
+                 seed:int=0, device='cpu', eval_rows:int=64,
+                 autocast=contextlib.nullcontext, # e.g. bf16 autocast on a GPU
+                ) -> dict:                 # {'acc': on fresh rows, 'loss': the last training loss, 'chance': 1/alphabet}
+    "Train `model` on the delayed-copy task at one lag and return its accuracy on rows it never saw."
+    if not 1 <= lag < seq_len: raise ValueError(f'delayed_copy: `lag` must be in [1, seq_len), got {lag} with seq_len={seq_len}')
+    g, ge = torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed + 10_000)
+    model.train()
+    for _ in range(steps):
+        x = copy_rows(batch_size, seq_len, alphabet, g).to(device)
+        with autocast(): loss, _ = copy_loss(model(input_ids=x).logits, x, lag)
+        optimizer.zero_grad(set_to_none=True); loss.backward(); optimizer.step()
+    model.eval()
+    with torch.no_grad(), autocast():
+        x = copy_rows(eval_rows, seq_len, alphabet, ge).to(device)
+        _, acc = copy_loss(model(input_ids=x).logits, x, lag)
+    return dict(acc=acc.item(), loss=loss.item(), chance=1 / alphabet)
 
 # %% ../nbs/07a_gap.ipynb #a06b1fa3
 GRAD_GROUPS = ('decay', 'gain', 'threshold', 'W_in', 'W_out', 'gate/skip', 'rest')

@@ -1,0 +1,74 @@
+"""The delayed-copy memory probe of chapter 7a: train fresh models to output the symbol they read `lag` positions
+earlier, for several lags, and write their accuracies to one JSON file that the chapter reads.
+
+    python bench/memprobe.py [--preset tiny] [--arms llama,snn,...] [--lags 1,2,4,8] [--steps 300] [--out FILE]
+
+Each arm is a model and its recipe (chapter 7's `RECIPES['gap']`: Muon for both; for the spiking model pre-norm,
+centering, the v75b initialisation, surrogate sharpness 2 and neuron parameters at 10x the rate) plus the config
+fields the arm changes. Every (arm, lag) trains a fresh model from the same seed on the same rows. Runs on a CPU or
+one GPU (bf16 autocast there); prints one line per run, and the table at the end.
+"""
+import argparse, json, sys, time
+from pathlib import Path
+import torch
+
+ARMS = {   # name: (arch, config fields changed from the recipe)
+    'llama': ('llama', {}),
+    'snn': ('snn', {}),
+    'snn_memb': ('snn', {'hidden_readout': 'membrane'}),
+    'snn_ltau': ('snn', {'selective_init': 'v75b_long'}),
+    'snn_memb_ltau': ('snn', {'hidden_readout': 'membrane', 'selective_init': 'v75b_long'}),
+}
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--preset', default='tiny', help='SNN preset (the Llama is matched to its parameter count)')
+    ap.add_argument('--arms', default='llama,snn,snn_memb,snn_ltau', help=f'comma-separated, from {list(ARMS)}')
+    ap.add_argument('--lags', default='1,2,4,8', help='lags to probe, comma-separated (each < --seq_len)')
+    ap.add_argument('--steps', type=int, default=300, help='training steps per (arm, lag)')
+    ap.add_argument('--batch', type=int, default=16, help='rows per step')
+    ap.add_argument('--seq_len', type=int, default=48, help='symbols per row')
+    ap.add_argument('--alphabet', type=int, default=16, help='distinct symbols (chance = 1/alphabet)')
+    ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--device', default='auto', help="'auto' (a GPU if there is one), 'cpu' or 'cuda'")
+    ap.add_argument('--out', default=None, help='JSON file to write (merged into when it exists: reruns replace their entries)')
+    a = ap.parse_args()
+    from neuronspark.gap import delayed_copy
+    from neuronspark.runs import autocast, resolve_device
+    from neuronspark.train import RECIPES, TrainConfig, build_model, make_optimizer
+    arms = [s.strip() for s in a.arms.split(',') if s.strip()]
+    bad = [n for n in arms if n not in ARMS]
+    if bad: ap.error(f'--arms: unknown {bad}; choose from {list(ARMS)}')
+    try: lags = [int(x) for x in a.lags.split(',') if x.strip()]
+    except ValueError: ap.error(f'--lags: comma-separated whole numbers, got {a.lags!r}')
+    if not lags or any(not 1 <= l < a.seq_len for l in lags): ap.error(f'--lags: each must be in [1, --seq_len={a.seq_len}), got {lags}')
+    dev = resolve_device(a.device)
+    res = json.loads(Path(a.out).read_text()) if a.out and Path(a.out).is_file() else {}
+    res.setdefault('arms', {})
+    res['settings'] = dict(preset=a.preset, steps=a.steps, batch=a.batch, seq_len=a.seq_len, alphabet=a.alphabet, seed=a.seed,
+                           device=torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'cpu', command=' '.join(sys.argv))
+    for name in arms:
+        arch, extra = ARMS[name]
+        recipe = RECIPES['gap'][arch]
+        for lag in lags:
+            torch.manual_seed(a.seed)
+            model = build_model(arch, a.preset, **({**recipe['config'], **extra} if arch == 'snn' else {})).to(dev)
+            opt = make_optimizer(model, TrainConfig(optimizer=recipe['optimizer'], lr=recipe['lr'], neuron_lr_mult=recipe['neuron_lr_mult'], weight_decay=0.0))
+            t0 = time.time()
+            r = delayed_copy(model, lag, opt, steps=a.steps, batch_size=a.batch, seq_len=a.seq_len, alphabet=a.alphabet,
+                             seed=a.seed, device=dev, autocast=lambda: autocast(dev))
+            r['seconds'] = round(time.time() - t0, 1)
+            res['arms'].setdefault(name, dict(arch=arch, config=extra, acc={}))['acc'][str(lag)] = round(r['acc'], 4)
+            print(f"{name:14s} lag {lag:3d}: accuracy {r['acc']:.3f} (chance {r['chance']:.3f}), last loss {r['loss']:.3f}, {r['seconds']:.0f} s", flush=True)
+            if a.out:
+                Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+                Path(a.out).write_text(json.dumps(res, indent=1) + '\n')          # after every run: a stopped probe keeps what it measured
+    print('\naccuracy by lag')
+    all_lags = sorted({int(l) for v in res['arms'].values() for l in v['acc']})
+    print(f"{'arm':14s} " + ' '.join(f'{l:>6d}' for l in all_lags))
+    for name, v in res['arms'].items():
+        print(f'{name:14s} ' + ' '.join(f"{v['acc'][str(l)]:6.3f}" if str(l) in v['acc'] else f"{'-':>6}" for l in all_lags))
+    if a.out: print(f'wrote {a.out}')
+
+if __name__ == '__main__':
+    main()
