@@ -245,6 +245,14 @@ class NeuronSparkCache:
         return sum(v.numel() for s in self.states for v in s)
     def __repr__(self): return f'NeuronSparkCache(layers={len(self)}, batch={self.batch_size}, seen_tokens={self.seen_tokens})'
 
+def _check_state(state, name:str, n_layers:int, batch:int):
+    "A state handed back to continue from: the `NeuronSparkCache` of a model with `n_layers` layers and this batch, or a clear error."
+    if not isinstance(state, NeuronSparkCache):
+        raise TypeError(f'`{name}` must be the NeuronSparkCache a previous call returned, got {type(state).__name__}')
+    if len(state) != n_layers or state.batch_size != batch:
+        raise ValueError(f'`{name}` holds {len(state)} layers x batch {state.batch_size}; '
+                         f'this model has {n_layers} layers and the input batch is {batch}')
+
 # %% ../nbs/06_model.ipynb #9e0155b8
 def _check_ids(x, name, vocab_size, allow_ignore=False, B_T=None):
     "Token ids (or labels) must be an integer tensor [B, T] with values in [0, vocab_size) (or -100 for labels)."
@@ -376,12 +384,7 @@ class NeuronSparkForCausalLM(PreTrainedModel, GenerationMixin):
         if past_key_values is not None and cache is not None:
             raise ValueError('the state was given twice: pass it as `cache` or as `past_key_values` (its name before transformers 5.24), not both')
         state, name = (cache, 'cache') if cache is not None else (past_key_values, 'past_key_values')
-        if state is not None:
-            if not isinstance(state, NeuronSparkCache):
-                raise TypeError(f'`{name}` must be the NeuronSparkCache a previous call returned, got {type(state).__name__}')
-            if len(state) != len(self.layers) or state.batch_size != B:
-                raise ValueError(f'`{name}` holds {len(state)} layers x batch {state.batch_size}; '
-                                 f'this model has {len(self.layers)} layers and the input batch is {B}')
+        if state is not None: _check_state(state, name, len(self.layers), B)
         returns_state = bool(use_cache) or state is not None
         mask = None if attention_mask is None else _check_mask(attention_mask, B, T, state is not None, returns_state)
 

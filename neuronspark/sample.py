@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_sample.ipynb #90239f1e
 from __future__ import annotations
-import inspect, math, os, sys
+import contextlib, inspect, math, os, sys
 from pathlib import Path
 from typing import Callable, Iterable
 import torch
@@ -462,15 +462,13 @@ def prefill_pipelined(model,                # a `NeuronSparkForCausalLM`
                       streams:bool=None,    # one CUDA stream per layer (default: on a CUDA device)
                      ) -> tuple:            # (logits of the last position `[B, V]`, the state after the prompt)
     "`prefill` with the layers as a pipeline over chunks of the prompt: the same numbers, in an order a GPU can overlap."
-    from neuronspark.model import NeuronSparkCache, _check_ids
+    from neuronspark.model import NeuronSparkCache, _check_ids, _check_state
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f'prefill_pipelined: `chunk_size` must be a positive number of tokens, got {chunk_size!r}')
     _check_ids(ids, 'ids', model.config.vocab_size)
     B, T = ids.shape
     layers, K = model.layers, model.config.k_frames
-    if cache is not None and (len(cache) != len(layers) or cache.batch_size != B):
-        raise ValueError(f'prefill_pipelined: `cache` holds {len(cache)} layers x batch {cache.batch_size}; '
-                         f'this model has {len(layers)} layers and the prompt batch is {B}')
+    if cache is not None: _check_state(cache, 'cache', len(layers), B)
     n = -(-T // chunk_size)
     states = list(cache.states) if cache is not None else [None] * len(layers)
     use = ids.device.type == 'cuda' if streams is None else bool(streams)
@@ -481,19 +479,14 @@ def prefill_pipelined(model,                # a `NeuronSparkForCausalLM`
     x, ready = {}, {}                                                # layer inputs waiting, and their events
     for wave in pipeline_waves(len(layers), n):
         for l, j in wave:
-            if not use:
+            if use: ss[l].wait_event(start if l == 0 else ready.pop((l, j)))
+            with torch.cuda.stream(ss[l]) if use else contextlib.nullcontext():
                 h = model.encode(ids[:, j * chunk_size:(j + 1) * chunk_size]) if l == 0 else x.pop((l, j))
+                if use and l > 0: h.record_stream(ss[l])            # made on stream l-1, read here
+                if use and j == 0 and states[l] is not None:
+                    for v in states[l]: v.record_stream(ss[l])      # made on the caller's stream
                 y, states[l] = layers[l](h, states[l])
-            else:
-                s = ss[l]
-                s.wait_event(start if l == 0 else ready.pop((l, j)))
-                with torch.cuda.stream(s):
-                    h = model.encode(ids[:, j * chunk_size:(j + 1) * chunk_size]) if l == 0 else x.pop((l, j))
-                    if l > 0: h.record_stream(s)                    # made on stream l-1, read here
-                    if j == 0 and states[l] is not None:
-                        for v in states[l]: v.record_stream(s)
-                    y, states[l] = layers[l](h, states[l])
-                ready[l + 1, j] = e = torch.cuda.Event(); e.record(s)
+            if use: ready[l + 1, j] = e = torch.cuda.Event(); e.record(ss[l])
             if l + 1 < len(layers) or j == n - 1: x[l + 1, j] = y  # the last layer's output: only the last chunk's
     last = x.pop((len(layers), n - 1))
     if use:
