@@ -45,8 +45,11 @@ def main():
     dev = resolve_device(a.device)
     res = json.loads(Path(a.out).read_text()) if a.out and Path(a.out).is_file() else {}
     res.setdefault('arms', {})
-    res['settings'] = dict(preset=a.preset, steps=a.steps, batch=a.batch, seq_len=a.seq_len, alphabet=a.alphabet, seed=a.seed,
-                           device=torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'cpu', command=' '.join(sys.argv))
+    settings = dict(preset=a.preset, steps=a.steps, batch=a.batch, seq_len=a.seq_len, alphabet=a.alphabet, seed=a.seed)
+    old = {k: v for k, v in res.get('settings', {}).items() if k in settings}
+    if old and old != settings:                        # one file, one set of settings: its numbers are read as comparable
+        ap.error(f'--out {a.out} holds runs with {old}; these settings are {settings}: write them to another file')
+    res['settings'] = dict(settings, device=torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'cpu', command=' '.join(sys.argv))
     for name in arms:
         arch, extra = ARMS[name]
         recipe = RECIPES['gap'][arch]
