@@ -77,6 +77,9 @@ STAGES = {
         'snn_deep10': (1000, SNN_BEST.replace('--config ', '--config n_groups=4,num_hidden_layers=10,'), None), # 1.05x params, 0.83x state
         'snn_memb_ltau': (1000, SNN_MEMB.replace('selective_init=v75b', 'selective_init=v75b_long'), None),    # long timescales, read directly
     },
+    'frames': {   # more frames per token: the same tokens, twice the frames (and about twice the step time)
+        'snn_k16': (1000, SNN_BEST.replace('--config ', '--config k_frames=16,'), None),
+    },
     'seeds': {    # the finalists again with seed 1: teacher and student
         'llama_muon_s1': (1000, LLAMA + ' --seed 1', None),
         'snn_kd9_3k_s1': (3000, SNN_BEST + ' --kd_weight 0.9 --seed 1', 'llama_muon_s1'),
