@@ -78,7 +78,7 @@ def main():
     ap.add_argument('--ttft_long', type=int, default=16384, help='tokens of the long-prompt time to first token, batch 1 (0: skip)')
     ap.add_argument('--no_llama_graph', action='store_true', help='skip the Llama with static cache + torch.compile')
     ap.add_argument('--no_int8', action='store_true', help='skip the SNN with int8 weights')
-    ap.add_argument('--pipe_chunks', default='256,512,1024', help="chunk sizes (tokens) for the pipelined prefill of the long prompt, comma-separated ('' skips it)")
+    ap.add_argument('--pipe_chunks', default='512,1024,2048', help="chunk sizes (tokens) for the pipelined prefill of the long prompt, comma-separated ('' skips it)")
     ap.add_argument('--no_compiled', action='store_true', help='skip the torch.compile rows of the SNN step (snn_compiled, snn_int8_compiled)')
     ap.add_argument('--model', default=None, help='a trained SNN (run folder, final/ or checkpoint) instead of random weights')
     ap.add_argument('--val_data', default=None, help='with --model: a val.jsonl; prints its loss in fp32 and with int8 weights')

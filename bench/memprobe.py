@@ -8,10 +8,11 @@ centering, the v75b initialisation, surrogate sharpness 2 and neuron parameters 
 fields the arm changes. Every (arm, lag) trains a fresh model from the same seed on the same rows. Runs on a CPU or
 one GPU (bf16 autocast there); prints one line per run, and the table at the end.
 
-The `snn_levels2`/`snn_levels3` arms screen multi-level spikes before anyone writes kernels for them: the selective
-neurons fire a count n = sum_k H(v - k theta), k = 1..L, per frame (0..L instead of 0/1), the reset subtracts n theta,
-and the backward has a surrogate at each level. No scan implements that, so these arms swap the selective neurons'
-scan for a plain loop (`plif_levels` below) and run the whole model on the reference path: about 20x slower.
+Screens of neuron changes that no scan implements run the selective neurons through a plain loop (`plif_screen`
+below) and the whole model on the reference path, about 20x slower: `snn_levels2`/`snn_levels3` fire a count
+n = sum_k H(v - k theta), k = 1..L, per frame (0..L instead of 0/1), the reset subtracts n theta, and the backward has
+a surrogate at each level; `snn_resetgrad` lets the gradient flow through the reset (theta * s, which every scan of the
+course treats as a constant).
 """
 import argparse, contextlib, json, sys, time
 from pathlib import Path
@@ -24,15 +25,16 @@ ARMS = {   # name: (arch, config fields changed from the recipe)
     'snn_ltau': ('snn', {'selective_init': 'v75b_long'}),
     'snn_memb_ltau': ('snn', {'hidden_readout': 'membrane', 'selective_init': 'v75b_long'}),
     'snn_k8': ('snn', {'k_frames': 8}),   # twice the frames per token (tiny: K = 4)
-    'snn_levels2': ('snn', {}, 2),        # spike counts 0..2 on the selective neurons (reference path)
-    'snn_levels3': ('snn', {}, 3),        # 0..3
+    'snn_levels2': ('snn', {}, dict(levels=2)),        # spike counts 0..2 on the selective neurons (reference path)
+    'snn_levels3': ('snn', {}, dict(levels=3)),        # 0..3
+    'snn_resetgrad': ('snn', {}, dict(reset_grad=True)),   # the reset's gradient kept (reference path)
 }
 
-def plif_levels(levels:int):
-    "`plif_ref` with spike counts 0..`levels`: a screen of multi-level spikes (reference loop, autograd)."
+def plif_screen(levels:int=1, reset_grad:bool=False):
+    "`plif_ref` with spike counts 0..`levels` and, with `reset_grad`, the reset's gradient kept (reference loop, autograd)."
     from neuronspark.plif import check_plif_args, spike_fn
     def scan(beta, u, theta, v0=None, alpha=4.0):
-        beta, theta = check_plif_args(beta, u, theta, v0, fn='plif_levels')
+        beta, theta = check_plif_args(beta, u, theta, v0, fn='plif_screen')
         dt = torch.promote_types(u.dtype, torch.float32); T = u.shape[0]
         per_step = lambda p: p.to(dt).expand(u.shape if p.ndim == u.ndim else (T, *p.shape))
         v = torch.zeros(u.shape[1:], dtype=dt, device=u.device) if v0 is None else v0.to(dt).expand(u.shape[1:])
@@ -40,18 +42,18 @@ def plif_levels(levels:int):
         for b_t, u_t, th_t in zip(per_step(beta).unbind(0), u.unbind(0), per_step(theta).unbind(0)):
             v_pre = b_t * v + u_t.to(dt)
             s_t = sum(spike_fn(v_pre - k * th_t, alpha) for k in range(1, levels + 1))   # the count, a surrogate per level
-            v = v_pre - th_t * s_t.detach()                                              # soft reset by n theta
+            v = v_pre - th_t * (s_t if reset_grad else s_t.detach())                    # soft reset by n theta
             ss.append(s_t); vs.append(v)
         return torch.stack(ss), torch.stack(vs)
     return scan
 
 @contextlib.contextmanager
-def spike_levels(levels:int):
-    "Inside the block the selective neurons fire counts 0..`levels`, every operation on the reference path."
+def screened(**screen):
+    "Inside the block the selective neurons run `plif_screen(**screen)`, every operation on the reference path."
     import neuronspark.selective as sel
     from neuronspark.plif import use_impl
-    if levels == 1: yield; return
-    old, sel.plif_ref = sel.plif_ref, plif_levels(levels)
+    if not screen: yield; return
+    old, sel.plif_ref = sel.plif_ref, plif_screen(**screen)
     try:
         with use_impl('reference'): yield
     finally: sel.plif_ref = old
@@ -87,18 +89,18 @@ def main():
         ap.error(f'--out {a.out} holds runs with {old}; these settings are {settings}: write them to another file')
     res['settings'] = dict(settings, device=torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'cpu', command=' '.join(sys.argv))
     for name in arms:
-        arch, extra, levels = (*ARMS[name], 1)[:3]
+        arch, extra, screen = (*ARMS[name], {})[:3]
         recipe = RECIPES['gap'][arch]
         for lag in lags:
             torch.manual_seed(a.seed)
             model = build_model(arch, a.preset, **({**recipe['config'], **extra} if arch == 'snn' else {})).to(dev)
             opt = make_optimizer(model, TrainConfig(optimizer=recipe['optimizer'], lr=recipe['lr'], neuron_lr_mult=recipe['neuron_lr_mult'], weight_decay=0.0))
             t0 = time.time()
-            with spike_levels(levels):
+            with screened(**screen):
                 r = delayed_copy(model, lag, opt, steps=a.steps, batch_size=a.batch, seq_len=a.seq_len, alphabet=a.alphabet,
                                  seed=a.seed, device=dev, autocast=lambda: autocast(dev))
             r['seconds'] = round(time.time() - t0, 1)
-            res['arms'].setdefault(name, dict(arch=arch, config=extra, **({'spike_levels': levels} if levels > 1 else {}), acc={}))['acc'][str(lag)] = round(r['acc'], 4)
+            res['arms'].setdefault(name, dict(arch=arch, config=extra, **({'screen': screen} if screen else {}), acc={}))['acc'][str(lag)] = round(r['acc'], 4)
             print(f"{name:14s} lag {lag:3d}: accuracy {r['acc']:.3f} (chance {r['chance']:.3f}), last loss {r['loss']:.3f}, {r['seconds']:.0f} s", flush=True)
             if a.out:
                 Path(a.out).parent.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,9 @@
   On the GPU machine:  python tools/gpu_exec.py run nbs/04_triton.ipynb [...] --out DIR [--slow] [--only ID,...] [--skip ID,...]
       executes every cell (except `#| eval: false`, and `#| slow` unless --slow) with nbdev's executor and writes
       DIR/<name>.ipynb with outputs, printing each failing cell's traceback; exit 1 if any cell failed. --only: of
-      the `#| gpu` cells, run just these (cell ids), e.g. the one that changed, when the others take long. Prints each
+      the `#| gpu` cells, run just these (cell ids), e.g. the one that changed, when the others take long; without a
+      CUDA device no `#| gpu` cell runs (each keeps its stored output), so the same command refreshes a chapter's CPU
+      outputs on a CPU machine. Prints each
       executed code cell's time as it ends, so a run cut off by a time limit still shows where the time went.
   Here:                python tools/gpu_exec.py merge DIR [names...] [--only ID,...]
       copies the outputs of the `#| gpu` cells of DIR/<name>.ipynb (with --only: of those cells) into
@@ -43,6 +45,10 @@ def run(nbs, out: Path, slow: bool, only=None, skip_ids=()) -> int:
     out = out.resolve()                          # before the chdir below: a relative --out is relative to where we started
     out.mkdir(parents=True, exist_ok=True)
     bad = 0
+    import torch
+    if only is None and not torch.cuda.is_available():
+        only = set()                             # no GPU: the `#| gpu` cells keep their stored outputs (run, they would
+        print('no CUDA device: #| gpu cells are skipped and keep their stored outputs', flush=True)   # become a note)
     for nb in map(Path, nbs):
         def skip(cell):
             f = flags(cell.source) if cell.cell_type == 'code' else set()
