@@ -18,7 +18,7 @@ import argparse, contextlib, json, sys, time
 from pathlib import Path
 import torch
 
-ARMS = {   # name: (arch, config fields changed from the recipe)
+ARMS = {   # name: (arch, config fields changed from the recipe[, a screen of `plif_screen`])
     'llama': ('llama', {}),
     'snn': ('snn', {}),
     'snn_memb': ('snn', {'hidden_readout': 'membrane'}),
