@@ -129,6 +129,7 @@ def breakdowns(names, out, smoke=False):
     from neuronspark.data import PretrainDataset
     from neuronspark.runs import autocast, load_lm, resolve_device
     from neuronspark.gap import loss_breakdown
+    from neuronspark.train import count_params
     from neuronspark.tokenizer import load_tokenizer
     tok = load_tokenizer(); dev = resolve_device('auto')
     counts = np.bincount(np.asarray(PretrainDataset(ROOT / 'out/data/train.jsonl', tok, 256).tokens, dtype=np.int64), minlength=len(tok))
@@ -139,7 +140,7 @@ def breakdowns(names, out, smoke=False):
         if not f.is_dir(): continue
         m = load_lm(f, dev)
         res[n] = loss_breakdown(m, val, counts, batch_size=2 if smoke else 32, batches=2 if smoke else 10, device=dev, autocast=lambda: autocast(dev))
-        res[n]['params'] = sum(p.numel() for p in m.parameters())                  # arms may change the model's shape
+        res[n]['params'] = count_params(m)                                          # arms may change the model's shape
         del m
     return res
 
