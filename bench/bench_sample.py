@@ -21,19 +21,20 @@ decode step (one new token per row), and tokens/s = b / step time, for
 - the same Llama with transformers' `StaticCache` and its decode step under `torch.compile(mode='reduce-overhead')`
   (Inductor kernels replayed as a CUDA graph; on the CPU the default mode, as CUDA graphs need CUDA), batch 1: the fair
   anchor for the graphed SNN step (`llama_graph`), its first step's logits checked against the eager model's;
+- the SNN with each layer's step compiled (`StaticDecoder(..., compile=True)`, chapter 9: the reference operations
+  under `torch.compile`, which Inductor fuses into a few kernels per layer), recorded as a CUDA graph (`snn_compiled`),
+  batch 1, its logits compared with the eager step's over `--check_tokens` consecutive tokens (the largest difference
+  and how often the greedy token differs are recorded);
 - the SNN with int8 weights (chapter 6c's `quantize_weights`, torchao weight-only int8), batch 1: the graphed step of
-  `StaticDecoder` (`snn_int8`) and the same step under `torch.compile` (`snn_int8_compiled`, where Inductor can fuse
-  the int8-to-bf16 conversion into the matrix products; eager torchao converts the whole weight first), and the
-  unquantized step under the same `torch.compile` (`snn_compiled`), which separates what compiling gains from what int8
-  gains (on an H200 with torch 2.11 / Triton 3.6 Inductor fails to compile these steps, which call the model's own
-  Triton kernels, after minutes of trying: `--no_compiled` skips them);
+  `StaticDecoder` (`snn_int8`) and the same with compiled layers (`snn_int8_compiled`, where Inductor can also fuse
+  the int8-to-bf16 conversion into the matrix products; eager torchao converts the whole weight first);
 - naive recomputation of the SNN: one full forward pass over the n-token context per new token (what a model with
   no usable state would do), where it fits the time budget.
 Time-to-first-token (prefill of n tokens + the first token's logits) is measured for both models at batch 1, at every
 context and once more for a long prompt (`--ttft_long`, 16,384 tokens by default). The SNN prefills long prompts in
 chunks of `--chunk` tokens (exact: the state carries between chunks), which bounds memory.
-`--speed_out` writes issue 24's summary: ttft_16k_ms, ttft_16k_llama_ms (the long prompt), decode_b1_ms (graphed SNN),
-decode_b1_int8_ms (the faster int8 step), decode_llama_graph_ms (compiled Llama), all at batch 1 and the longest
+`--speed_out` writes issue 24's summary: ttft_16k_ms, ttft_16k_llama_ms (the long prompt), decode_b1_ms (the faster graphed SNN step, eager
+or compiled layers), decode_b1_int8_ms (the faster int8 step), decode_llama_graph_ms (compiled Llama), all at batch 1 and the longest
 context; ttft_16k_pipelined_ms (chapter 9's prefill_pipelined, the layers as a pipeline over chunks, at its best chunk
 size of `--pipe_chunks`, each timed next to prefill with the same chunks and checked against it); mfu_b8 and
 peak_gib_b8 come from bench/bench_train.py and are left null here.
@@ -79,7 +80,8 @@ def main():
     ap.add_argument('--no_llama_graph', action='store_true', help='skip the Llama with static cache + torch.compile')
     ap.add_argument('--no_int8', action='store_true', help='skip the SNN with int8 weights')
     ap.add_argument('--pipe_chunks', default='512,1024,2048', help="chunk sizes (tokens) for the pipelined prefill of the long prompt, comma-separated ('' skips it)")
-    ap.add_argument('--no_compiled', action='store_true', help='skip the torch.compile rows of the SNN step (snn_compiled, snn_int8_compiled)')
+    ap.add_argument('--no_compiled', action='store_true', help='skip the compiled-layer rows of the SNN step (snn_compiled, snn_int8_compiled)')
+    ap.add_argument('--check_tokens', type=int, default=64, help='consecutive tokens over which the compiled and int8 steps are compared with their eager step')
     ap.add_argument('--model', default=None, help='a trained SNN (run folder, final/ or checkpoint) instead of random weights')
     ap.add_argument('--val_data', default=None, help='with --model: a val.jsonl; prints its loss in fp32 and with int8 weights')
     ap.add_argument('--val_batches', type=int, default=8, help='batches of 8 x 512 tokens for --val_data')
@@ -129,6 +131,7 @@ def main():
           f"KV cache {info['llama_kv_bytes_per_token']/2**10:.1f} KiB per token", flush=True)
     g = torch.Generator().manual_seed(0)
     ids_all = torch.randint(5, cfg.vocab_size, (1, longest + 1), generator=g).to(dev)
+    check_ids = torch.randint(5, cfg.vocab_size, (a.check_tokens,), generator=g).to(dev)   # tokens fed to compare fast steps with eager
     snn8 = None if a.no_int8 else quantize_weights(copy.deepcopy(snn))   # int8 linear weights, the rest as in `snn`
     if a.val_data:                                         # the loss int8 costs, on the run's validation text
         from neuronspark.sample import loss_change
@@ -189,24 +192,29 @@ def main():
                 if is_oom(e): raise
                 rec('decode', 'snn_graph', n, b, None, status='failed', note=f'{type(e).__name__}: {e}'[:300])
             sd = None
-            if b == 1:                 # compiled step (separates compilation from int8), int8 weights graphed, int8 compiled
+            if b == 1:                 # compiled layers, int8 weights, both: each graphed on CUDA, checked over several tokens
                 for name, mdl, compiled in (('snn_compiled', snn, True), ('snn_int8', snn8, False), ('snn_int8_compiled', snn8, True)):
                     if mdl is None or (compiled and a.no_compiled): continue
                     try:
-                        sd = StaticDecoder(mdl, c, graph=cuda and not compiled, autocast=torch.bfloat16 if cuda else None)
-                        fn = torch.compile(sd._step, mode='reduce-overhead' if cuda else 'default') if compiled else lambda: sd.step(tok, check=False)
-                        if compiled: sd.tokens.copy_(tok)
-                        with torch.no_grad(), ac(): want, _ = decode_step(mdl, tok, c)
-                        got = fn().float().clone()
-                        diff = (got - want.float()).abs().max().item() / want.float().abs().max().item()
+                        t0 = time.time()
+                        sd = StaticDecoder(mdl, c, autocast=torch.bfloat16 if cuda else None, compile=compiled)
+                        ref = StaticDecoder(mdl, c, graph=False, autocast=torch.bfloat16 if cuda else None)   # its eager step
+                        diff, flips, build_s = 0.0, 0, None
+                        for t in check_ids:
+                            got, want = sd.step(t.repeat(b)).float(), ref.step(t.repeat(b)).float()
+                            if build_s is None: build_s = time.time() - t0          # compilation, recording, the first steps
+                            diff = max(diff, (got - want).abs().max().item() / want.abs().max().item())
+                            flips += int((got.argmax(-1) != want.argmax(-1)).sum())
+                        fn = lambda: sd.step(tok, check=False)
                         measure(fn, a.warmup)
-                        rec('decode', name, n, b, measure(fn, a.steps), note=f"({'int8' if mdl is snn8 else 'model'} weights, {'torch.compile ' + ('reduce-overhead' if cuda else 'default mode (CPU)') if compiled else 'CUDA graph' if sd.graph else 'eager'}; "
-                                                                            f"first-step logits vs its eager step: max rel. diff {diff:.1e})")
-                        decode[-1]['max_rel_diff'] = diff
+                        rec('decode', name, n, b, measure(fn, a.steps),
+                            note=f"({'int8' if mdl is snn8 else 'model'} weights, {'compiled layers, ' if compiled else ''}{'CUDA graph' if sd.graph else 'eager'}; "
+                                 f"ready after {build_s:.0f} s; {a.check_tokens} tokens vs its eager step: max rel. diff {diff:.1e}, greedy token differs {flips}x)")
+                        decode[-1].update(max_rel_diff=diff, greedy_flips=flips, check_tokens=a.check_tokens, build_s=build_s)
                     except Exception as e:
                         if is_oom(e): raise
                         rec('decode', name, n, b, None, status='failed', note=f'{type(e).__name__}: {e}'[:300])
-                    sd = fn = None
+                    sd = ref = fn = None
             del box, c
         del state
         # --- Llama with its KV cache
@@ -343,12 +351,12 @@ def main():
     top = max(contexts)
     int8 = [x for x in (get('snn_int8', top, 1), get('snn_int8_compiled', top, 1)) if x]
     piped = [v for k, v in long.items() if k.startswith('snn_pipelined_') and not k.endswith('diff')]
-    speed = dict(ttft_16k_ms=long.get('snn'), ttft_16k_llama_ms=long.get('llama'), ttft_16k_pipelined_ms=min(piped) if piped else None, decode_b1_ms=get('snn_graph', top, 1),
+    speed = dict(ttft_16k_ms=long.get('snn'), ttft_16k_llama_ms=long.get('llama'), ttft_16k_pipelined_ms=min(piped) if piped else None, decode_b1_ms=min([x for x in (get('snn_graph', top, 1), get('snn_compiled', top, 1)) if x], default=None),
                  decode_b1_int8_ms=min(int8) if int8 else None, decode_llama_graph_ms=get('llama_graph', top, 1),
                  mfu_b8=None, peak_gib_b8=None,
                  ttft_tokens=a.ttft_long, decode_context=top, device=info['device'], preset=a.preset,
-                 note='decode: batch 1 at decode_context tokens of context; decode_b1_ms is the graphed SNN step, decode_b1_int8_ms '
-                      'the faster of its int8 steps (graphed, compiled); ttft_16k_pipelined_ms the best chunk size of prefill_pipelined; mfu_b8 and peak_gib_b8 come from bench/bench_train.py')
+                 note='decode: batch 1 at decode_context tokens of context; decode_b1_ms is the faster graphed SNN step (eager or compiled layers), decode_b1_int8_ms '
+                      'the faster of its int8 steps (graphed, compiled layers); ttft_16k_pipelined_ms the best chunk size of prefill_pipelined; mfu_b8 and peak_gib_b8 come from bench/bench_train.py')
     print('\nissue 24 summary:', json.dumps({k: v for k, v in speed.items() if k != 'note'}))
     print('\ntime to first token (batch 1, ms):', ', '.join(f"{r['model']} {r['context']}: {r['ms']:.1f}" for r in ttft))
     for k, v in summary.items(): print(f'{k}: {v:.3f}')

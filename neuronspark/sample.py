@@ -4,19 +4,19 @@
 
 # %% ../nbs/09_sample.ipynb #90239f1e
 from __future__ import annotations
-import contextlib, inspect, math, os, sys
+import contextlib, functools, inspect, math, os, sys
 from pathlib import Path
 from typing import Callable, Iterable
 import torch
 from .tokenizer import check_vocab_fits
 from .runs import QUANTIZE, autocast, load_run
-from .plif import UsageError, arg_error, check_choice, check_device, check_path, check_range, ns_script
+from .plif import UsageError, arg_error, check_choice, check_device, check_path, check_range, ns_script, use_impl
 
 # %% auto #0
 __all__ = ['CHAT_HELP', 'SAMPLE_SEP', 'EOS_NOTE', 'state_floats', 'kv_cache_floats', 'check_sampling', 'process_logits', 'pick',
            'as_rows', 'generate_ids', 'configure_generation', 'TextStream', 'encode_prompt', 'generate_text',
-           'ChatSession', 'chat_loop', 'chat_finetuned', 'ns_sample', 'ns_chat', 'StaticDecoder', 'pipeline_waves',
-           'prefill_pipelined', 'loss_change']
+           'ChatSession', 'chat_loop', 'chat_finetuned', 'ns_sample', 'ns_chat', 'fused_layer_step', 'StaticDecoder',
+           'pipeline_waves', 'prefill_pipelined', 'loss_change']
 
 # %% ../nbs/09_sample.ipynb #ee155299
 def state_floats(config,                   # the model's `NeuronSparkConfig`
@@ -390,16 +390,28 @@ def _copy_states_(dst, src):
     for d, s in zip(dst, src):
         for a, b in zip(d, s): a.copy_(b)
 
+def _layer_step(layer, h, state):
+    "One decoder layer from its state on the reference operations: plain PyTorch, every scan a loop over the K frames."
+    with use_impl('reference'): return layer(h, state)
+
+@functools.cache
+def fused_layer_step():
+    "`_layer_step` under `torch.compile`, made once per process: every layer of every model reuses it (its weights are inputs)."
+    return torch.compile(_layer_step, fullgraph=True)
+
 # %% ../nbs/09_sample.ipynb #6ec98949
 class StaticDecoder:
-    "Decode steps on fixed buffers (the token and every membrane updated in place); on CUDA one step is recorded as a CUDA graph and replayed."
+    """Decode steps on fixed buffers (the token and every membrane updated in place); on CUDA one step is recorded as a CUDA graph
+    and replayed. With `compile=True` each layer's step is one `torch.compile`d function of plain PyTorch operations."""
     def __init__(self, model,                 # a `NeuronSparkForCausalLM` in eval mode
                  cache,                       # the `NeuronSparkCache` to continue from (e.g. `prefill`'s); copied, not changed
                  graph:bool=None,             # record a CUDA graph (default: when the state is on a CUDA device)
                  autocast:torch.dtype=None,   # e.g. `torch.bfloat16`: the step runs under autocast in this dtype
                  warmup:int=2,                # eager steps before recording (kernel compilation, allocator)
+                 compile:bool=False,          # fuse each layer's step with `torch.compile` (Inductor): far fewer kernels
                 ):
         self.model, self.seen, self.amp = model, cache.seen_tokens, autocast
+        self.layer_fn = fused_layer_step() if compile else None
         self.states = _clone_states(cache.states)                                    # the fixed state buffers
         dev = self.states[0][0].device
         self.tokens = torch.zeros(cache.batch_size, dtype=torch.long, device=dev)    # the fixed input buffer
@@ -411,7 +423,11 @@ class StaticDecoder:
         "One step on the buffers, with no host synchronisation: encode, every layer from its state, decode; states written back."
         with torch.no_grad(), torch.autocast(self.tokens.device.type, dtype=self.amp or torch.float32,
                                              enabled=self.amp is not None, cache_enabled=False):
-            h, new, _ = self.model.stream(self.tokens[:, None], None, self.states)
+            if self.layer_fn is None: h, new, _ = self.model.stream(self.tokens[:, None], None, self.states)
+            else:                                                                    # `stream`, with each layer compiled
+                h, new = self.model.encode(self.tokens[:, None]), []
+                for layer, state in zip(self.model.layers, self.states):
+                    h, state = self.layer_fn(layer, h, state); new.append(state)
             logits = self.model.decode(h)[:, -1]                                    # [B, V]
         _copy_states_(self.states, new)
         return logits
@@ -419,7 +435,7 @@ class StaticDecoder:
     def _record(self, warmup):
         saved = _clone_states(self.states)
         side = torch.cuda.Stream(); side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):                        # warm up off the default stream, as recording requires
+        with torch.cuda.stream(side):                        # warm up off the default stream, as recording requires (and compile)
             for _ in range(warmup): self._step()
         torch.cuda.current_stream().wait_stream(side)
         self.graph = torch.cuda.CUDAGraph()
@@ -444,7 +460,7 @@ class StaticDecoder:
         from neuronspark.model import NeuronSparkCache
         return NeuronSparkCache(_clone_states(self.states), self.seen)
 
-    def __repr__(self): return f'StaticDecoder(batch={self.tokens.shape[0]}, seen_tokens={self.seen}, {"CUDA graph" if self.graph else "eager"})'
+    def __repr__(self): return f'StaticDecoder(batch={self.tokens.shape[0]}, seen_tokens={self.seen}, {"CUDA graph" if self.graph else "eager"}{", compiled layers" if self.layer_fn else ""})'
 
 # %% ../nbs/09_sample.ipynb #03a358ad
 def pipeline_waves(n_layers:int, # L
