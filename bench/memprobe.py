@@ -12,7 +12,22 @@ Screens of neuron changes that no scan implements run the selective neurons thro
 below) and the whole model on the reference path, about 20x slower: `snn_levels2`/`snn_levels3` fire a count
 n = sum_k H(v - k theta), k = 1..L, per frame (0..L instead of 0/1), the reset subtracts n theta, and the backward has
 a surrogate at each level; `snn_resetgrad` lets the gradient flow through the reset (theta * s, which every scan of the
-course treats as a constant).
+course treats as a constant); `snn_noreset` removes the reset of the selective neurons, and `snn_linear` also reads
+them by their membrane, which makes each block's state a linear recurrence read linearly (a diagonal selective SSM);
+`snn_linear_out` also bypasses the block's output neuron (`block_out='continuous'`), so that the block hands its
+read-out to the stream as a real number: spikes remain at every sublayer's input and in the FFN; `snn_linear_io` also
+bypasses the block's input neuron (`block_in='continuous'`): the block is then a selective SSM on real numbers, and
+spikes remain in the token's code and the FFN.
+
+`mamba` is the recurrent comparison without any spikes: a Hugging Face `MambaForCausalLM` (selective state of 16 per
+channel, expansion 2, tied embeddings) with the spiking preset's depth and the width that matches its parameter count,
+trained with the Llama's recipe. Its short causal convolution (over the last 4 positions, before the state) can copy
+a few tokens back without any state; `mamba_noconv` shrinks it to one position, so that only the state remembers.
+
+Two arms change what the model is asked to learn instead (`copy_task` below, same steps, evaluated at the arm's lag):
+`snn_curriculum` trains at lag 1, then 2, 4, ... up to the lag, an equal share of the steps each; `snn_aux` adds, at
+every position, heads that predict the symbols at every shorter lag too (a linear map of the final stream per extra
+lag, then the model's own read-out), their mean loss added to the main one.
 """
 import argparse, contextlib, json, sys, time
 from pathlib import Path
@@ -20,18 +35,74 @@ import torch
 
 ARMS = {   # name: (arch, config fields changed from the recipe[, a screen of `plif_screen`])
     'llama': ('llama', {}),
+    'mamba': ('mamba', {}),   # a recurrent model without spikes: Hugging Face's Mamba, same parameter count, the Llama's recipe
+    'mamba_noconv': ('mamba', {'conv_kernel': 1}),   # ... without its short convolution over the last 4 tokens
     'snn': ('snn', {}),
     'snn_memb': ('snn', {'hidden_readout': 'membrane'}),
     'snn_ltau': ('snn', {'selective_init': 'v75b_long'}),
     'snn_memb_ltau': ('snn', {'hidden_readout': 'membrane', 'selective_init': 'v75b_long'}),
     'snn_k8': ('snn', {'k_frames': 8}),   # twice the frames per token (tiny: K = 4)
+    'snn_k2': ('snn', {'k_frames': 2}),   # half
+    'snn_k1': ('snn', {'k_frames': 1}),   # one frame per token: one step of every scan per token, as a Mamba takes
     'snn_levels2': ('snn', {}, dict(levels=2)),        # spike counts 0..2 on the selective neurons (reference path)
     'snn_levels3': ('snn', {}, dict(levels=3)),        # 0..3
     'snn_resetgrad': ('snn', {}, dict(reset_grad=True)),   # the reset's gradient kept (reference path)
+    'snn_noreset': ('snn', {}, dict(reset=False)),   # the selective neurons never reset: leaky integrators that fire
+    'snn_linear': ('snn', {'hidden_readout': 'membrane'}, dict(reset=False)),   # ... read by their membrane: a linear state
+    'snn_linear_out': ('snn', {'hidden_readout': 'membrane'}, dict(reset=False, block_out='continuous')),   # ... and the block's output neuron bypassed
+    'snn_linear_io': ('snn', {'hidden_readout': 'membrane'}, dict(reset=False, block_out='continuous', block_in='continuous')),   # ... and its input neuron too
+    'snn_curriculum': ('snn', {}, {}, dict(curriculum=True)),   # lag 1, 2, 4, ... up to the lag (task screen)
+    'snn_aux': ('snn', {}, {}, dict(aux=True)),                 # also predict every shorter lag (task screen)
 }
 
-def plif_screen(levels:int=1, reset_grad:bool=False):
-    "`plif_ref` with spike counts 0..`levels` and, with `reset_grad`, the reset's gradient kept (reference loop, autograd)."
+def mamba_like(preset:str, **fields):
+    "A Hugging Face Mamba with the preset's depth and vocabulary and about its parameter count (width in steps of 16)."
+    from transformers import MambaConfig, MambaForCausalLM
+    from neuronspark.model import NeuronSparkConfig, NeuronSparkForCausalLM
+    from neuronspark.train import count_params
+    c = NeuronSparkConfig.from_preset(preset)
+    with torch.device('meta'): target = count_params(NeuronSparkForCausalLM(c))
+    make = lambda h: MambaConfig(vocab_size=c.vocab_size, hidden_size=h, num_hidden_layers=c.num_hidden_layers, state_size=16,
+                                 expand=2, tie_word_embeddings=True, pad_token_id=c.pad_token_id, bos_token_id=c.bos_token_id, eos_token_id=c.eos_token_id,
+                                 **fields)
+    def n(h):
+        with torch.device('meta'): return count_params(MambaForCausalLM(make(h)))
+    h = min(range(32, 2049, 16), key=lambda h: abs(n(h) - target))
+    return MambaForCausalLM(make(h))
+
+def copy_task(model, lag:int, opt, steps:int, batch_size:int, seq_len:int, alphabet:int, seed:int, device, autocast,
+              curriculum:bool=False, aux:bool=False, eval_rows:int=64) -> dict:
+    "`delayed_copy` with a lag curriculum (1, 2, 4, ... < lag, then lag; equal shares of `steps`) or auxiliary shorter-lag heads."
+    from neuronspark.gap import copy_loss, copy_rows
+    g, ge = torch.Generator().manual_seed(seed), torch.Generator().manual_seed(seed + 10_000)
+    sched = [l for l in (1 << i for i in range(lag.bit_length())) if l < lag] + [lag] if curriculum else [lag]
+    D = model.config.hidden_size
+    heads = torch.nn.ModuleList(torch.nn.Linear(D, D) for _ in range(1, lag)).to(device) if aux else torch.nn.ModuleList()
+    opt_h = torch.optim.AdamW(heads.parameters(), lr=1e-3) if aux and lag > 1 else None
+    def logits_all(x):
+        h, _, _ = model.stream(x)
+        return model.decode(h), [model.decode(hd(h)) for hd in heads]
+    model.train()
+    for step in range(steps):
+        cur = sched[min(step * len(sched) // steps, len(sched) - 1)]
+        x = copy_rows(batch_size, seq_len, alphabet, g).to(device)
+        with autocast():
+            main, extra = logits_all(x)
+            loss, _ = copy_loss(main, x, cur)
+            if extra: loss = loss + sum(copy_loss(lg, x, j)[0] for j, lg in enumerate(extra, 1)) / len(extra)
+        opt.zero_grad(set_to_none=True)
+        if opt_h: opt_h.zero_grad(set_to_none=True)
+        loss.backward(); opt.step()
+        if opt_h: opt_h.step()
+    model.eval()
+    with torch.no_grad(), autocast():
+        x = copy_rows(eval_rows, seq_len, alphabet, ge).to(device)
+        _, acc = copy_loss(logits_all(x)[0], x, lag)
+    return dict(acc=acc.item(), loss=loss.item(), chance=1 / alphabet)
+
+def plif_screen(levels:int=1, reset_grad:bool=False, reset:bool=True):
+    """`plif_ref` with spike counts 0..`levels`; with `reset_grad`, the reset's gradient kept; with `reset=False`, no reset
+    at all (the membrane a leaky integrator of its input; reference loop, autograd)."""
     from neuronspark.plif import check_plif_args, spike_fn
     def scan(beta, u, theta, v0=None, alpha=4.0):
         beta, theta = check_plif_args(beta, u, theta, v0, fn='plif_screen')
@@ -42,7 +113,7 @@ def plif_screen(levels:int=1, reset_grad:bool=False):
         for b_t, u_t, th_t in zip(per_step(beta).unbind(0), u.unbind(0), per_step(theta).unbind(0)):
             v_pre = b_t * v + u_t.to(dt)
             s_t = sum(spike_fn(v_pre - k * th_t, alpha) for k in range(1, levels + 1))   # the count, a surrogate per level
-            v = v_pre - th_t * (s_t if reset_grad else s_t.detach())                    # soft reset by n theta
+            v = v_pre - th_t * (s_t if reset_grad else s_t.detach()) if reset else v_pre   # soft reset by n theta
             ss.append(s_t); vs.append(v)
         return torch.stack(ss), torch.stack(vs)
     return scan
@@ -73,7 +144,7 @@ def main():
     a = ap.parse_args()
     from neuronspark.gap import delayed_copy
     from neuronspark.runs import autocast, resolve_device
-    from neuronspark.train import RECIPES, TrainConfig, build_model, make_optimizer
+    from neuronspark.train import RECIPES, OptimizerChain, TrainConfig, build_model, make_optimizer
     arms = [s.strip() for s in a.arms.split(',') if s.strip()]
     bad = [n for n in arms if n not in ARMS]
     if bad: ap.error(f'--arms: unknown {bad}; choose from {list(ARMS)}')
@@ -89,18 +160,28 @@ def main():
         ap.error(f'--out {a.out} holds runs with {old}; these settings are {settings}: write them to another file')
     res['settings'] = dict(settings, device=torch.cuda.get_device_name(dev) if dev.type == 'cuda' else 'cpu', command=' '.join(sys.argv))
     for name in arms:
-        arch, extra, screen = (*ARMS[name], {})[:3]
-        recipe = RECIPES['gap'][arch]
+        arch, extra, screen, task = (*ARMS[name], {}, {})[:4]
+        recipe = RECIPES['gap']['llama' if arch == 'mamba' else arch]
         for lag in lags:
             torch.manual_seed(a.seed)
-            model = build_model(arch, a.preset, **({**recipe['config'], **extra} if arch == 'snn' else {})).to(dev)
-            opt = make_optimizer(model, TrainConfig(optimizer=recipe['optimizer'], lr=recipe['lr'], neuron_lr_mult=recipe['neuron_lr_mult'], weight_decay=0.0))
+            model = (mamba_like(a.preset, **extra) if arch == 'mamba' else build_model(arch, a.preset, **({**recipe['config'], **extra} if arch == 'snn' else {}))).to(dev)
+            neuron_screen = {k: v for k, v in screen.items() if k not in ('block_out', 'block_in')}
+            if screen.get('block_out') == 'continuous':
+                for layer in model.layers: layer.block.out_node = torch.nn.Identity()   # the block's read-out goes on as a real number
+            if screen.get('block_in') == 'continuous':
+                for layer in model.layers: layer.in1 = torch.nn.Identity()              # the block reads the (normalised) stream itself
+            if arch == 'mamba':     # Muon on its 2-D weight matrices (not the 3-D convolution, the decays A_log or the embedding), AdamW on the rest
+                mats = [q for n, q in model.named_parameters() if q.ndim == 2 and 'embed' not in n and not n.endswith('A_log')]   # A_log: per-channel decays
+                rest = [q for q in model.parameters() if all(q is not m for m in mats)]
+                opt = OptimizerChain([torch.optim.Muon(mats, lr=recipe['lr'], adjust_lr_fn='match_rms_adamw'), torch.optim.AdamW(rest, lr=recipe['lr'], weight_decay=0.0)])
+            else: opt = make_optimizer(model, TrainConfig(optimizer=recipe['optimizer'], lr=recipe['lr'], neuron_lr_mult=recipe['neuron_lr_mult'], weight_decay=0.0))
             t0 = time.time()
-            with screened(**screen):
-                r = delayed_copy(model, lag, opt, steps=a.steps, batch_size=a.batch, seq_len=a.seq_len, alphabet=a.alphabet,
-                                 seed=a.seed, device=dev, autocast=lambda: autocast(dev))
+            train = (lambda *x, **k: copy_task(*x, **k, **task)) if task else delayed_copy
+            with screened(**neuron_screen):
+                r = train(model, lag, opt, steps=a.steps, batch_size=a.batch, seq_len=a.seq_len, alphabet=a.alphabet,
+                          seed=a.seed, device=dev, autocast=lambda: autocast(dev))
             r['seconds'] = round(time.time() - t0, 1)
-            res['arms'].setdefault(name, dict(arch=arch, config=extra, **({'screen': screen} if screen else {}), acc={}))['acc'][str(lag)] = round(r['acc'], 4)
+            res['arms'].setdefault(name, dict(arch=arch, config=extra, **({'screen': screen} if screen else {}), **({'task': task} if task else {}), acc={}))['acc'][str(lag)] = round(r['acc'], 4)
             print(f"{name:14s} lag {lag:3d}: accuracy {r['acc']:.3f} (chance {r['chance']:.3f}), last loss {r['loss']:.3f}, {r['seconds']:.0f} s", flush=True)
             if a.out:
                 Path(a.out).parent.mkdir(parents=True, exist_ok=True)
