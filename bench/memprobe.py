@@ -17,7 +17,10 @@ them by their membrane, which makes each block's state a linear recurrence read 
 `snn_linear_out` also bypasses the block's output neuron (`block_out='continuous'`), so that the block hands its
 read-out to the stream as a real number: spikes remain at every sublayer's input and in the FFN; `snn_linear_io` also
 bypasses the block's input neuron (`block_in='continuous'`): the block is then a selective SSM on real numbers, and
-spikes remain in the token's code and the FFN.
+spikes remain in the token's code and the FFN. `snn_tokconv` keeps every spike and adds what a Mamba layer has
+before its state: a depthwise causal convolution over the last 4 tokens (each frame plus learned per-channel weights
+times the same frame of the 3 tokens before), applied to each block's input spikes (`TokenConv`). `snn_noffn` drops
+every layer's FFN sublayer (`ffn='off'`).
 
 `mamba` is the recurrent comparison without any spikes: a Hugging Face `MambaForCausalLM` (selective state of 16 per
 channel, expansion 2, tied embeddings) with the spiking preset's depth and the width that matches its parameter count,
@@ -51,9 +54,28 @@ ARMS = {   # name: (arch, config fields changed from the recipe[, a screen of `p
     'snn_linear': ('snn', {'hidden_readout': 'membrane'}, dict(reset=False)),   # ... read by their membrane: a linear state
     'snn_linear_out': ('snn', {'hidden_readout': 'membrane'}, dict(reset=False, block_out='continuous')),   # ... and the block's output neuron bypassed
     'snn_linear_io': ('snn', {'hidden_readout': 'membrane'}, dict(reset=False, block_out='continuous', block_in='continuous')),   # ... and its input neuron too
+    'snn_tokconv': ('snn', {}, dict(token_conv=4)),   # a short causal convolution over tokens at each block's input (as a Mamba's)
+    'snn_noffn': ('snn', {}, dict(ffn='off')),             # every layer without its FFN sublayer
     'snn_curriculum': ('snn', {}, {}, dict(curriculum=True)),   # lag 1, 2, 4, ... up to the lag (task screen)
     'snn_aux': ('snn', {}, {}, dict(aux=True)),                 # also predict every shorter lag (task screen)
 }
+
+class TokenConv(torch.nn.Module):
+    "x + a depthwise causal convolution of the spikes x `[T*K, B, D]` over the previous `width - 1` tokens (frame k with frame k)."
+    def __init__(self, d:int, k_frames:int, width:int=4):
+        super().__init__()
+        self.k, self.w = k_frames, width
+        self.weight = torch.nn.Parameter(torch.zeros(width - 1, d))     # starts as the identity: x unchanged
+    def forward(self, x):
+        out = x
+        for j in range(1, self.w):
+            shifted = torch.cat([torch.zeros_like(x[:j * self.k]), x[:-j * self.k]]) if j * self.k < x.shape[0] else torch.zeros_like(x)
+            out = out + self.weight[j - 1] * shifted
+        return out
+
+class ZeroUpdate(torch.nn.Module):
+    "In place of a sublayer's output projection: the sublayer adds nothing to the stream (its neurons still run)."
+    def forward(self, x): return torch.zeros_like(x)
 
 def mamba_like(preset:str, **fields):
     "A Hugging Face Mamba with the preset's depth and vocabulary and about its parameter count (width in steps of 16)."
@@ -165,7 +187,11 @@ def main():
         for lag in lags:
             torch.manual_seed(a.seed)
             model = (mamba_like(a.preset, **extra) if arch == 'mamba' else build_model(arch, a.preset, **({**recipe['config'], **extra} if arch == 'snn' else {}))).to(dev)
-            neuron_screen = {k: v for k, v in screen.items() if k not in ('block_out', 'block_in')}
+            neuron_screen = {k: v for k, v in screen.items() if k not in ('block_out', 'block_in', 'token_conv', 'ffn')}
+            if screen.get('ffn') == 'off':
+                for layer in model.layers: layer.out2 = ZeroUpdate()
+            if screen.get('token_conv'):
+                for layer in model.layers: layer.in1 = torch.nn.Sequential(layer.in1, TokenConv(model.config.hidden_size, model.config.k_frames, screen['token_conv'])).to(dev)
             if screen.get('block_out') == 'continuous':
                 for layer in model.layers: layer.block.out_node = torch.nn.Identity()   # the block's read-out goes on as a real number
             if screen.get('block_in') == 'continuous':
