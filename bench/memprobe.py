@@ -36,7 +36,7 @@ import argparse, contextlib, json, sys, time
 from pathlib import Path
 import torch
 
-ARMS = {   # name: (arch, config fields changed from the recipe[, a screen of `plif_screen`])
+ARMS = {   # name: (arch, config fields changed from the recipe[, a screen: `REWIRE` keys and `plif_screen` arguments[, a task of `copy_task`]])
     'llama': ('llama', {}),
     'mamba': ('mamba', {}),   # a recurrent model without spikes: Hugging Face's Mamba, same parameter count, the Llama's recipe
     'mamba_noconv': ('mamba', {'conv_kernel': 1}),   # ... without its short convolution over the last 4 tokens
@@ -76,6 +76,13 @@ class TokenConv(torch.nn.Module):
 class ZeroUpdate(torch.nn.Module):
     "In place of a sublayer's output projection: the sublayer adds nothing to the stream (its neurons still run)."
     def forward(self, x): return torch.zeros_like(x)
+
+REWIRE = {   # screen key: how it changes one decoder layer (the other keys of a screen go to `plif_screen`)
+    'ffn': lambda layer, v, c: setattr(layer, 'out2', ZeroUpdate()),                                    # 'off'
+    'token_conv': lambda layer, v, c: setattr(layer, 'in1', torch.nn.Sequential(layer.in1, TokenConv(c.hidden_size, c.k_frames, v))),
+    'block_out': lambda layer, v, c: setattr(layer.block, 'out_node', torch.nn.Identity()),              # 'continuous': the read-out goes on as a real number
+    'block_in': lambda layer, v, c: setattr(layer, 'in1', torch.nn.Identity()),                          # 'continuous': the block reads the (normalised) stream
+}
 
 def mamba_like(preset:str, **fields):
     "A Hugging Face Mamba with the preset's depth and vocabulary and about its parameter count (width in steps of 16)."
@@ -186,16 +193,12 @@ def main():
         recipe = RECIPES['gap']['llama' if arch == 'mamba' else arch]
         for lag in lags:
             torch.manual_seed(a.seed)
-            model = (mamba_like(a.preset, **extra) if arch == 'mamba' else build_model(arch, a.preset, **({**recipe['config'], **extra} if arch == 'snn' else {}))).to(dev)
-            neuron_screen = {k: v for k, v in screen.items() if k not in ('block_out', 'block_in', 'token_conv', 'ffn')}
-            if screen.get('ffn') == 'off':
-                for layer in model.layers: layer.out2 = ZeroUpdate()
-            if screen.get('token_conv'):
-                for layer in model.layers: layer.in1 = torch.nn.Sequential(layer.in1, TokenConv(model.config.hidden_size, model.config.k_frames, screen['token_conv'])).to(dev)
-            if screen.get('block_out') == 'continuous':
-                for layer in model.layers: layer.block.out_node = torch.nn.Identity()   # the block's read-out goes on as a real number
-            if screen.get('block_in') == 'continuous':
-                for layer in model.layers: layer.in1 = torch.nn.Identity()              # the block reads the (normalised) stream itself
+            model = mamba_like(a.preset, **extra) if arch == 'mamba' else build_model(arch, a.preset, **({**recipe['config'], **extra} if arch == 'snn' else {}))
+            for k, v in screen.items():
+                if k in REWIRE:
+                    for layer in model.layers: REWIRE[k](layer, v, model.config)
+            model = model.to(dev)
+            neuron_screen = {k: v for k, v in screen.items() if k not in REWIRE}
             if arch == 'mamba':     # Muon on its 2-D weight matrices (not the 3-D convolution, the decays A_log or the embedding), AdamW on the rest
                 mats = [q for n, q in model.named_parameters() if q.ndim == 2 and 'embed' not in n and not n.endswith('A_log')]   # A_log: per-channel decays
                 rest = [q for q in model.parameters() if all(q is not m for m in mats)]
