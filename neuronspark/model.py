@@ -350,12 +350,13 @@ class NeuronSparkForCausalLM(PreTrainedModel, GenerationMixin):
                mask=None,                    # bool `[B, T]`, False = padding
                states=None,                  # per layer, the state to continue from (None: at rest)
                keep_hidden:bool=False,       # also return the stream after every layer
+               run_layer=None,               # `run_layer(layer, h, state) -> (h, state)` in place of `layer(h, state)` (e.g. compiled)
               ) -> tuple:                    # (final stream `[T*K, B, D]`, new states per layer, streams or None)
         "The core of `forward` without its input checks (no host synchronisation): encode, then every layer from its state."
         h = self.encode(input_ids, mask)                                           # [T*K, B, D]
         new_states, hidden = [], ([h] if keep_hidden else None)
         for layer, state in zip(self.layers, states or [None] * len(self.layers)):
-            h, state = layer(h, state)
+            h, state = layer(h, state) if run_layer is None else run_layer(layer, h, state)
             new_states.append(state)
             if keep_hidden: hidden.append(h)
         return h, new_states, hidden

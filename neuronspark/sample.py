@@ -423,11 +423,7 @@ class StaticDecoder:
         "One step on the buffers, with no host synchronisation: encode, every layer from its state, decode; states written back."
         with torch.no_grad(), torch.autocast(self.tokens.device.type, dtype=self.amp or torch.float32,
                                              enabled=self.amp is not None, cache_enabled=False):
-            if self.layer_fn is None: h, new, _ = self.model.stream(self.tokens[:, None], None, self.states)
-            else:                                                                    # `stream`, with each layer compiled
-                h, new = self.model.encode(self.tokens[:, None]), []
-                for layer, state in zip(self.model.layers, self.states):
-                    h, state = self.layer_fn(layer, h, state); new.append(state)
+            h, new, _ = self.model.stream(self.tokens[:, None], None, self.states, run_layer=self.layer_fn)
             logits = self.model.decode(h)[:, -1]                                    # [B, V]
         _copy_states_(self.states, new)
         return logits
