@@ -174,7 +174,8 @@ def make_optimizer(model:nn.Module, cfg:TrainConfig):
     name, nopt = cfg.optimizer.lower(), cfg.neuron_optimizer.lower()
     if name not in OPTIMIZERS: raise ValueError(f'TrainConfig.optimizer must be one of {OPTIMIZERS}, got {cfg.optimizer!r}')
     if nopt not in NEURON_OPTIMIZERS: raise ValueError(f'TrainConfig.neuron_optimizer must be one of {NEURON_OPTIMIZERS}, got {cfg.neuron_optimizer!r}')
-    groups = [{k: v for k, v in g.items() if k != 'param_names'} for g in param_groups(model, cfg.weight_decay, cfg.neuron_lr_mult)]
+    groups = [{k: v for k, v in g.items() if k != 'param_names'} | dict(lr=cfg.lr * g['lr_mult'])   # each group at its own rate from the start
+              for g in param_groups(model, cfg.weight_decay, cfg.neuron_lr_mult)]
     owner = lambda g: 'muon' if name == 'muon' and g['name'] == 'decay' else 'lion' if nopt == 'lion' and g['name'] == 'neuron' else 'adam'
     part = {k: [g for g in groups if owner(g) == k] for k in ('muon', 'adam', 'lion')}
     adam = torch.optim.Adam if name == 'adam' else torch.optim.AdamW
