@@ -105,7 +105,7 @@ class FiringMonitor:
             out = lambda p, i=i: (lambda mod, a, o: self._add((i, p), o))
             hk(l.in1.register_forward_hook(out('input_block')))
             memb = l.block.hidden.readout == 'membrane'
-            if not memb: hk(l.block.out.register_forward_pre_hook(lambda mod, a, i=i: self._add((i, 'hidden'), a[0])))
+            if not memb: hk(l.block.read.register_forward_pre_hook(lambda mod, a, i=i: self._add((i, 'hidden'), a[0])))   # h, before any read weight
             hk(l.block.out_node.register_forward_hook(out('block_out')))
             hk(l.in2.register_forward_hook(out('input_ffn')))
             hk(l.ffn.gate_up.register_forward_hook(lambda mod, a, o, i=i: self._gate_up(i, o)))   # before the scan: `v` is its start
@@ -385,6 +385,7 @@ def spike_matmuls(config) -> dict:
          'ffn.skip': ('input_ffn', D, D),
          'out2': ('ffn_out', D, D)}
     if getattr(config, 'hidden_readout', 'spikes') == 'membrane': del m['block.out']   # it reads membranes: real MACs
+    if getattr(config, 'block_read', 'fixed') == 'selective': m['block.read'] = ('input_block', D, config.n_groups)   # W_C
     return m
 
 def _rate_fn(rates, L):
@@ -415,6 +416,8 @@ def snn_ops(config,                  # a `NeuronSparkConfig`
                          ('ffn gate', 'ffn_gate', F), ('ffn up', 'ffn_up', F), ('ffn.out_node', 'ffn_out', D)):
             add('neurons', i, op, 'mac', K * 2 * n); add('neurons', i, op, 'ac', K * (1 + r(i, p)) * n)
         if getattr(c, 'hidden_readout', 'spikes') == 'membrane': add('synapses', i, 'block.out (reads membranes)', 'mac', K * DN * D)
+        if getattr(c, 'block_read', 'fixed') == 'selective':      # W_out's columns summed per group (the ACs above), then scaled by c_t[n]
+            add('gating', i, 'selective read: 1 + W_C s, group sums x c', 'ac', K * N); add('gating', i, 'selective read: 1 + W_C s, group sums x c', 'mac', K * DN)
         add('neurons', i, 'block.hidden', 'mac', K * 2 * DN)                      # alpha*I, beta*V + u
         add('neurons', i, 'block.hidden', 'ac', K * (5 + r(i, 'hidden')) * DN)    # 3 biases + floor, compare, reset
         add('neurons', i, 'block.hidden', 'fn', K * 2 * DN)                       # sigmoid, softplus

@@ -13,8 +13,8 @@ from .selective import SelectivePLIF, selective_init_, group_rates
 import neuronspark.scan   # chapter 3: registers the 'cpu' implementations
 
 # %% auto #0
-__all__ = ['MEMBRANE_READOUT_SCALE', 'NEURON_TYPES', 'SNNBlock', 'neurons', 'get_state', 'set_state', 'reset_state', 'SpikeAND',
-           'spike_and', 'plif_node_and', 'SNNFFN']
+__all__ = ['MEMBRANE_READOUT_SCALE', 'BLOCK_READS', 'NEURON_TYPES', 'StateRead', 'SNNBlock', 'neurons', 'get_state', 'set_state',
+           'reset_state', 'SpikeAND', 'spike_and', 'plif_node_and', 'SNNFFN']
 
 # %% ../nbs/05_block.ipynb #e79a3543
 MEMBRANE_READOUT_SCALE = 0.5   # W_out's init factor when it reads the membranes (see "Reading the membrane")
@@ -23,6 +23,26 @@ def _uniform_fan_in_(w:torch.Tensor, fan_in:int=None) -> torch.Tensor:
     "PyTorch's default `Linear` init `U(-1/sqrt(fan_in), 1/sqrt(fan_in))`, in place."
     bound = 1 / math.sqrt(fan_in or w.shape[1])
     with torch.no_grad(): return w.uniform_(-bound, bound)
+
+BLOCK_READS = ('fixed', 'selective')   # how W_out weighs the hidden neurons (see "Reading the state selectively")
+
+class StateRead(nn.Module):
+    """What `W_out` reads from the hidden neurons: `h` as it is ('fixed', v7.5), or each timescale group n scaled by
+    `1 + (x_t W_C)[n]`, a weight computed from the block's input at every frame ('selective')."""
+    def __init__(self, d_model:int, n_groups:int, mode:str='fixed'):
+        super().__init__()
+        if mode not in BLOCK_READS: raise ValueError(f'StateRead: `mode` must be one of {list(BLOCK_READS)}, got {mode!r}')
+        self.mode, self.n_groups = mode, n_groups
+        self.weight = nn.Parameter(torch.zeros(n_groups, d_model)) if mode == 'selective' else None   # W_C: zero, so it starts as 'fixed'
+
+    def forward(self, h:torch.Tensor,   # hidden spikes (or membranes) `[T, B, D*N]`, neuron d*N + n
+                x:torch.Tensor,         # the block's input spikes `[T, B, D]`
+               ) -> torch.Tensor:       # what `W_out` reads, `[T, B, D*N]`
+        if self.weight is None: return h
+        c = 1 + F.linear(x, self.weight)                                   # [T, B, N]: one weight per group and frame
+        return (h.unflatten(-1, (-1, self.n_groups)) * c.unsqueeze(-2)).flatten(-2)
+
+    def extra_repr(self): return f"mode='{self.mode}'"
 
 def _check_spikes(x, d, name):
     if not isinstance(x, torch.Tensor) or not x.is_floating_point():
@@ -43,11 +63,13 @@ class SNNBlock(nn.Module):
                  recompute_proj:bool=False, # training: keep x, not the [T, B, 4DN] projection, for backward (`SelectivePLIF.scan_proj`)
                  impl:str='auto',        # implementation of every scan inside (chapter 1's `resolve_impl`)
                  readout:str='spikes',   # what W_out reads: the hidden spikes, or 'membrane' (before the reset)
+                 read:str='fixed',       # how W_out weighs them: 'fixed' (v7.5) or 'selective' (`StateRead`)
                 ):
         super().__init__()
         self.d_model, self.n_groups, self.dn, self.recompute_proj = d_model, n_groups, d_model * n_groups, recompute_proj
         self.proj = nn.Linear(d_model, 4 * self.dn + 2 * d_model, bias=False)  # [W_in; W_beta; W_alpha; W_th; W_gate; W_skip]
         self.hidden = SelectivePLIF(d_model, n_groups, v_min=v_min, alpha=alpha, init=init, proj=False, impl=impl, readout=readout)   # initialises its biases
+        self.read = StateRead(d_model, n_groups, read)                           # W_C under read='selective' (zero at the start)
         self.out = nn.Linear(self.dn, d_model, bias=False)                       # W_out
         self.out_node = PLIFNode(d_model, v_threshold=v_th_out, alpha=alpha, impl=impl)
         self._init_weights()
@@ -78,12 +100,13 @@ class SNNBlock(nn.Module):
         if self.recompute_proj and self.training and torch.is_grad_enabled():
             h = self.hidden.scan_proj(x, W[:4 * self.dn])                  # projection + scan, x kept instead of r
         else: h = self.hidden.scan(F.linear(x, W[:4 * self.dn]))           # r [T, B, 4DN]: what the selective neurons read
-        i_tot = self.out(h) * torch.sigmoid(gate) + skip                    # [T, B, D]; h: spikes, or membranes under readout='membrane'
+        i_tot = self.out(self.read(h, x)) * torch.sigmoid(gate) + skip      # [T, B, D]; h: spikes, or membranes under readout='membrane'
         s = self.out_node(i_tot)
         return (s, h) if return_hidden else s
 
     def extra_repr(self):
-        return f'd_model={self.d_model}, n_groups={self.n_groups}' + (", readout='membrane'" if self.hidden.readout == 'membrane' else '')
+        return f'd_model={self.d_model}, n_groups={self.n_groups}' + (", readout='membrane'" if self.hidden.readout == 'membrane' else '') \
+            + (", read='selective'" if self.read.mode == 'selective' else '')
 
 # %% ../nbs/05_block.ipynb #87bf058f
 NEURON_TYPES = (PLIFNode, SelectivePLIF)

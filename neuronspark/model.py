@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 from .plif import IMPLS, PLIFNode        # the package first: its import quiets torchao, which transformers imports
 from .selective import READOUTS, SELECTIVE_INITS
-from .block import SNNBlock, SNNFFN, neurons, get_state, set_state, reset_state
+from .block import BLOCK_READS, SNNBlock, SNNFFN, neurons, get_state, set_state, reset_state
 from transformers import PretrainedConfig, PreTrainedModel, GenerationMixin, AutoConfig, AutoModelForCausalLM
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
@@ -76,6 +76,7 @@ class NeuronSparkConfig(PretrainedConfig):
     surrogate_alpha: float = 4.0      # sharpness of the sigmoid surrogate gradient
     selective_init: str = 'v75'       # structured init of the selective neurons: 'v75', 'v75b' or 'v75b_long' (chapter 2)
     hidden_readout: str = 'spikes'    # what SNNBlock's W_out reads: the selective neurons' 'spikes' (v7.5) or 'membrane' (chapter 5)
+    block_read: str = 'fixed'         # how W_out weighs them: 'fixed' (v7.5) or 'selective', by the input per timescale group (chapter 5)
     v_th_input: float = 0.5           # threshold of the input PLIF neurons of every sublayer
     v_th_block_first: float = 0.3     # SNNBlock output threshold, layer 0
     v_th_block: float = 0.05          # SNNBlock output threshold, deeper layers
@@ -120,6 +121,8 @@ class NeuronSparkConfig(PretrainedConfig):
             raise ValueError(f'NeuronSparkConfig: `selective_init` must be one of {list(SELECTIVE_INITS)}, got {self.selective_init!r}')
         if self.hidden_readout not in READOUTS:
             raise ValueError(f'NeuronSparkConfig: `hidden_readout` must be one of {list(READOUTS)}, got {self.hidden_readout!r}')
+        if self.block_read not in BLOCK_READS:
+            raise ValueError(f'NeuronSparkConfig: `block_read` must be one of {list(BLOCK_READS)}, got {self.block_read!r}')
 
     @classmethod
     def from_preset(cls, name:str, # 'tiny', 'small' or 'v75'
@@ -155,7 +158,8 @@ class SNNDecoderLayer(nn.Module):
         self.norm1 = RMSNorm(D, c.rms_eps) if c.prenorm else nn.Identity()
         self.in1 = PLIFNode(D, v_threshold=c.v_th_input, alpha=c.surrogate_alpha, impl=c.impl)
         self.block = SNNBlock(D, c.n_groups, v_th_out=c.v_th_block_first if first else c.v_th_block,
-                              v_min=c.v_min, alpha=c.surrogate_alpha, init=c.selective_init, impl=c.impl, readout=c.hidden_readout)
+                              v_min=c.v_min, alpha=c.surrogate_alpha, init=c.selective_init, impl=c.impl, readout=c.hidden_readout,
+                              read=c.block_read)
         self.out1 = nn.Linear(D, D, bias=False)                                   # P_blk
         self.norm2 = RMSNorm(D, c.rms_eps) if c.prenorm else nn.Identity()
         self.in2 = PLIFNode(D, v_threshold=c.v_th_input, alpha=c.surrogate_alpha, impl=c.impl)
