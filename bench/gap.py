@@ -23,6 +23,7 @@ SNN_BEST = ('--optimizer muon --neuron_lr_mult 10 '
             '--config prenorm=True,center_residual=True,selective_init=v75b,surrogate_alpha=2.0')
 SNN_CFG = 'prenorm=True,center_residual=True,selective_init=v75b'
 SNN_MEMB = SNN_BEST.replace('--config ', '--config hidden_readout=membrane,')   # one --config (a second would replace the first)
+SNN_READ = SNN_BEST.replace('--config ', '--config block_read=selective,')      # chapter 5's selective read
 LLAMA = '--arch llama --optimizer muon --lr 3e-3'
 
 # name: (steps, flags, teacher arm or None)
@@ -79,6 +80,16 @@ STAGES = {
     },
     'frames': {   # more frames per token: the same tokens, twice the frames (and about twice the step time)
         'snn_k16': (1000, SNN_BEST.replace('--config ', '--config k_frames=16,'), None),
+    },
+    'read': {     # chapter 5's selective read (W_out weighs each timescale group by a weight from the input, as a Mamba reads
+                  # its state through C_t) and a rate of 1e-2 for every group: on the CPU probe the read is worth 16-19 points
+                  # at 1e-2 and nothing at 1e-3; on the tiny preset's language, 1e-2 is worth 0.33 nats at 600 steps
+        'llama_muon': (1000, LLAMA, None),
+        'snn_best': (1000, SNN_BEST, None),
+        'snn_read': (1000, SNN_READ, None),
+        'snn_lr10': (1000, SNN_BEST + ' --lr 1e-2 --neuron_lr_mult 1', None),
+        'snn_read_lr10': (1000, SNN_READ + ' --lr 1e-2 --neuron_lr_mult 1', None),
+        'snn_read_kd9': (1000, SNN_READ + ' --kd_weight 0.9', 'llama_muon'),
     },
     'seeds': {    # the finalists again with seed 1: teacher and student
         'llama_muon_s1': (1000, LLAMA + ' --seed 1', None),

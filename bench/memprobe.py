@@ -3,9 +3,10 @@ earlier, for several lags, and write their accuracies to one JSON file that the 
 
     python bench/memprobe.py [--preset tiny] [--arms llama,snn,...] [--lags 1,2,4,8] [--steps 300] [--out FILE]
 
-Each arm is a model and its recipe (chapter 7's `RECIPES['gap']`: Muon for both; for the spiking model pre-norm,
-centering, the v75b initialisation, surrogate sharpness 2 and neuron parameters at 10x the rate) plus the config
-fields the arm changes. Every (arm, lag) trains a fresh model from the same seed on the same rows. Runs on a CPU or
+Each arm is a model and its recipe (chapter 7's `RECIPES['gap']`: Muon for both, at 1e-3 for the spiking model and
+3e-3 for the Llama; for the spiking model pre-norm, centering, the v75b initialisation and surrogate sharpness 2) plus
+the config fields the arm changes. Every parameter group runs at the recipe's one rate: pretraining's 10x for the
+neuron parameters is an arm of its own (`snn_n10`), and `lr`/`neuron_lr_mult` in an arm's screen change the rates. Every (arm, lag) trains a fresh model from the same seed on the same rows. Runs on a CPU or
 one GPU (bf16 autocast there); prints one line per run, and the table at the end.
 
 Screens of neuron changes that no scan implements run the selective neurons through a plain loop (`plif_screen`
@@ -21,6 +22,14 @@ spikes remain in the token's code and the FFN. `snn_tokconv` keeps every spike a
 before its state: a depthwise causal convolution over the last 4 tokens (each frame plus learned per-channel weights
 times the same frame of the 3 tokens before), applied to each block's input spikes (`TokenConv`). `snn_noffn` drops
 every layer's FFN sublayer (`ffn='off'`).
+
+Screens of the token's code and the read-out: `snn_analog` hands each frame of a token its encoder value z (rescaled
+to the bits' mean and spread) instead of z's K bits; `snn_readmean`/`snn_readlast` read a token's K frames equally, or
+only the last, instead of weighing frame k by 2^-(k+1). Screens of how the block uses its state: `snn_readc` is
+chapter 5's selective read (`block_read='selective'`: W_out weighs each timescale group by 1 + x_t W_C, as a Mamba
+reads its state through C_t; `_init` arms start W_C from U(+-1/sqrt(D)) instead of zero); `snn_cpl_lr1e2` ties each selective neuron's drive to its decay as a Mamba's step size
+ties them (`coupled_modulation`). Arms ending in `_lr3e3`/`_lr1e2`/`_lr1e3` run at that rate (every group),
+`snn_n10` gives the neuron parameters pretraining's 10x.
 
 `mamba` is the recurrent comparison without any spikes: a Hugging Face `MambaForCausalLM` (selective state of 16 per
 channel, expansion 2, tied embeddings) with the spiking preset's depth and the width that matches its parameter count,
@@ -56,6 +65,24 @@ ARMS = {   # name: (arch, config fields changed from the recipe[, a screen: `REW
     'snn_linear_io': ('snn', {'hidden_readout': 'membrane'}, dict(reset=False, block_out='continuous', block_in='continuous')),   # ... and its input neuron too
     'snn_tokconv': ('snn', {}, dict(token_conv=4)),   # a short causal convolution over tokens at each block's input (as a Mamba's)
     'snn_noffn': ('snn', {}, dict(ffn='off')),             # every layer without its FFN sublayer
+    'snn_readmean': ('snn', {}, dict(frame_read='mean')),   # the read-out averages a token's K frames (the recipe weighs frame k by 2^-(k+1))
+    'snn_readlast': ('snn', {}, dict(frame_read='last')),   # ... reads only its last frame, the one that has seen the whole token
+    'snn_analog': ('snn', {}, dict(token_code='analog')),   # the token enters as its encoder value z in every frame, not as z's K bits
+    'snn_lr3e3': ('snn', {}, dict(lr=3e-3)),                # the spiking model at the Llama's (and Mamba's) learning rate
+    'mamba_noconv_lr1e3': ('mamba', {'conv_kernel': 1}, dict(lr=1e-3)),   # the Mamba without convolution at the spiking model's rate
+    'mamba_noconv_lr1e2': ('mamba', {'conv_kernel': 1}, dict(lr=1e-2)),
+    'snn_readc': ('snn', {'block_read': 'selective'}),       # the block reads its state through weights from its input, as a Mamba does
+    'snn_readc_init': ('snn', {'block_read': 'selective'}, dict(read_init='uniform')),   # ... with W_C started away from zero
+    'snn_readc_init_lr3e3': ('snn', {'block_read': 'selective'}, dict(read_init='uniform', lr=3e-3)),
+    'snn_readc_lr3e3': ('snn', {'block_read': 'selective'}, dict(lr=3e-3)),
+    'snn_readc_lr1e2': ('snn', {'block_read': 'selective'}, dict(lr=1e-2)),
+    'snn_linear_io_lr1e2': ('snn', {'hidden_readout': 'membrane'}, dict(reset=False, block_out='continuous', block_in='continuous', lr=1e-2)),
+    'snn_cpl_lr1e2': ('snn', {}, dict(drive='coupled', lr=1e-2)),       # the drive tied to the decay, as a Mamba's step size ties them
+    'snn_linear_io_cpl_lr1e2': ('snn', {'hidden_readout': 'membrane'}, dict(reset=False, block_out='continuous', block_in='continuous', drive='coupled', lr=1e-2)),
+    'snn_n10': ('snn', {}, dict(neuron_lr_mult=10.0)),                  # the neuron parameters at 10x the rate, as pretraining's recipe
+    'snn_lr3e3_n1e2': ('snn', {}, dict(lr=3e-3, neuron_lr_mult=10 / 3)),   # matrices at 3e-3, the neuron parameters at 1e-2
+    'snn_lr1e2': ('snn', {}, dict(lr=1e-2, neuron_lr_mult=1.0)),           # everything at 1e-2
+    'snn_linear_io_lr3e3': ('snn', {'hidden_readout': 'membrane'}, dict(reset=False, block_out='continuous', block_in='continuous', lr=3e-3)),
     'snn_curriculum': ('snn', {}, {}, dict(curriculum=True)),   # lag 1, 2, 4, ... up to the lag (task screen)
     'snn_aux': ('snn', {}, {}, dict(aux=True)),                 # also predict every shorter lag (task screen)
 }
@@ -83,6 +110,40 @@ REWIRE = {   # screen key: how it changes one decoder layer (the other keys of a
     'block_out': lambda layer, v, c: setattr(layer.block, 'out_node', torch.nn.Identity()),              # 'continuous': the read-out goes on as a real number
     'block_in': lambda layer, v, c: setattr(layer, 'in1', torch.nn.Identity()),                          # 'continuous': the block reads the (normalised) stream
 }
+
+def frame_read(model, how:str):
+    "Replace `model.decode`'s fixed frame weights 2^-(k+1): 'mean' weighs a token's K frames equally, 'last' reads frame K-1 only."
+    import torch.nn.functional as F
+    K = model.config.k_frames
+    w = torch.full((K,), 1 / K) if how == 'mean' else torch.nn.functional.one_hot(torch.tensor(K - 1), K).float()
+    def decode(h):
+        TK, B, D = h.shape
+        y = torch.einsum('tkbd,k->btd', h.view(TK // K, K, B, D).float(), w.to(h.device))
+        return F.linear(model.lateral_inhibition(model.decode_proj(y.to(h.dtype))), model.embed_tokens.weight)
+    model.decode = decode
+
+def analog_code(model, how:str):
+    """Replace `model.encode`'s K-bit code: every frame of a token carries its encoder value z = sigmoid(P e), rescaled to
+    the bits' mean and spread (0.5 +- 0.5 per token across channels: at initialisation z is 0.5 +- a few hundredths)."""
+    import torch.nn.functional as F
+    K = model.config.k_frames
+    def encode(input_ids, mask=None):
+        B, T = input_ids.shape
+        z = torch.sigmoid(F.linear(model.embed_tokens(input_ids).float(), model.encode_proj.weight.float(), model.encode_proj.bias.float()))
+        c = z - 0.5
+        z = 0.5 + 0.5 * c / c.pow(2).mean(-1, keepdim=True).add(1e-12).sqrt()
+        if mask is not None: z = z * mask[:, :, None].to(z.dtype)
+        return z.transpose(0, 1).repeat_interleave(K, dim=0)                    # [T*K, B, D]
+    model.encode = encode
+
+def read_init(model, how:str):
+    "Start every block's selective read from PyTorch's default `Linear` init, U(+-1/sqrt(D)), instead of zero ('uniform')."
+    for layer in model.layers:
+        w = layer.block.read.weight
+        with torch.no_grad(): w.uniform_(-w.shape[1] ** -0.5, w.shape[1] ** -0.5)
+
+MODEL_REWIRE = {'frame_read': frame_read, 'token_code': analog_code, 'read_init': read_init}   # screen keys that change the whole model
+RECIPE_KEYS = ('lr', 'neuron_lr_mult')                                                   # screen keys that change the arm's recipe
 
 def mamba_like(preset:str, **fields):
     "A Hugging Face Mamba with the preset's depth and vocabulary and about its parameter count (width in steps of 16)."
@@ -147,16 +208,28 @@ def plif_screen(levels:int=1, reset_grad:bool=False, reset:bool=True):
         return torch.stack(ss), torch.stack(vs)
     return scan
 
+def coupled_modulation(modulation):
+    """`selective_modulation` with the drive tied to the decay as a Mamba's step size ties them: u_t is scaled by
+    (1 - beta_t) / (1 - sigmoid(b_beta)), so a neuron that holds (beta_t up) also takes in less, and one that forgets takes
+    in more; at the neuron's own baseline decay the factor is 1, as at initialisation."""
+    def mod(r, b_beta, b_alpha, b_th, v_min=0.1):
+        beta, u, theta = modulation(r, b_beta, b_alpha, b_th, v_min)
+        return beta, u * (1 - beta) / (1 - torch.sigmoid(b_beta)), theta
+    return mod
+
 @contextlib.contextmanager
-def screened(**screen):
-    "Inside the block the selective neurons run `plif_screen(**screen)`, every operation on the reference path."
+def screened(drive:str='free', **screen):
+    """Inside the block the selective neurons run `plif_screen(**screen)` (and, with `drive='coupled'`,
+    `coupled_modulation`), every operation on the reference path."""
     import neuronspark.selective as sel
     from neuronspark.plif import use_impl
-    if not screen: yield; return
-    old, sel.plif_ref = sel.plif_ref, plif_screen(**screen)
+    if not screen and drive == 'free': yield; return
+    old = sel.plif_ref, sel.selective_modulation
+    sel.plif_ref = plif_screen(**screen)
+    if drive == 'coupled': sel.selective_modulation = coupled_modulation(old[1])
     try:
         with use_impl('reference'): yield
-    finally: sel.plif_ref = old
+    finally: sel.plif_ref, sel.selective_modulation = old
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -195,10 +268,12 @@ def main():
             torch.manual_seed(a.seed)
             model = mamba_like(a.preset, **extra) if arch == 'mamba' else build_model(arch, a.preset, **({**recipe['config'], **extra} if arch == 'snn' else {}))
             for k, v in screen.items():
+                if k in MODEL_REWIRE: MODEL_REWIRE[k](model, v)
                 if k in REWIRE:
                     for layer in model.layers: REWIRE[k](layer, v, model.config)
             model = model.to(dev)
-            neuron_screen = {k: v for k, v in screen.items() if k not in REWIRE}
+            neuron_screen = {k: v for k, v in screen.items() if k not in REWIRE and k not in MODEL_REWIRE and k not in RECIPE_KEYS}
+            recipe = {**recipe, 'neuron_lr_mult': 1.0, **{k: v for k, v in screen.items() if k in RECIPE_KEYS}}   # one rate for every group unless the arm says
             if arch == 'mamba':     # Muon on its 2-D weight matrices (not the 3-D convolution, the decays A_log or the embedding), AdamW on the rest
                 mats = [q for n, q in model.named_parameters() if q.ndim == 2 and 'embed' not in n and not n.endswith('A_log')]   # A_log: per-channel decays
                 rest = [q for q in model.parameters() if all(q is not m for m in mats)]
