@@ -6,8 +6,9 @@ earlier, for several lags, and write their accuracies to one JSON file that the 
 Each arm is a model and its recipe (chapter 7's `RECIPES['gap']`: Muon for both, at 1e-3 for the spiking model and
 3e-3 for the Llama; for the spiking model pre-norm, centering, the v75b initialisation and surrogate sharpness 2) plus
 the config fields the arm changes. Every parameter group runs at the recipe's one rate: pretraining's 10x for the
-neuron parameters is an arm of its own (`snn_n10`), and `lr`/`neuron_lr_mult` in an arm's screen change the rates. Every (arm, lag) trains a fresh model from the same seed on the same rows. Runs on a CPU or
-one GPU (bf16 autocast there); prints one line per run, and the table at the end.
+neuron parameters is an arm of its own (`snn_n10`), and `lr`/`neuron_lr_mult` in an arm's screen change the rates.
+Every (arm, lag) trains a fresh model from the same seed on the same rows. Runs on a CPU or one GPU (bf16 autocast
+there); prints one line per run, and the table at the end.
 
 Screens of neuron changes that no scan implements run the selective neurons through a plain loop (`plif_screen`
 below) and the whole model on the reference path, about 20x slower: `snn_levels2`/`snn_levels3` fire a count
@@ -27,8 +28,8 @@ Screens of the token's code and the read-out: `snn_analog` hands each frame of a
 to the bits' mean and spread) instead of z's K bits; `snn_readmean`/`snn_readlast` read a token's K frames equally, or
 only the last, instead of weighing frame k by 2^-(k+1). Screens of how the block uses its state: `snn_readc` is
 chapter 5's selective read (`block_read='selective'`: W_out weighs each timescale group by 1 + x_t W_C, as a Mamba
-reads its state through C_t; `_init` arms start W_C from U(+-1/sqrt(D)) instead of zero); `snn_cpl_lr1e2` ties each selective neuron's drive to its decay as a Mamba's step size
-ties them (`coupled_modulation`). Arms ending in `_lr3e3`/`_lr1e2`/`_lr1e3` run at that rate (every group),
+reads its state through C_t; `_init` arms start W_C from U(+-1/sqrt(D)) instead of zero); `snn_cpl_lr1e2` ties each
+selective neuron's drive to its decay as a Mamba's step size ties them (`coupled_modulation`). Arms ending in `_lr3e3`/`_lr1e2`/`_lr1e3` run at that rate (every group),
 `snn_n10` gives the neuron parameters pretraining's 10x.
 
 `mamba` is the recurrent comparison without any spikes: a Hugging Face `MambaForCausalLM` (selective state of 16 per
@@ -112,15 +113,12 @@ REWIRE = {   # screen key: how it changes one decoder layer (the other keys of a
 }
 
 def frame_read(model, how:str):
-    "Replace `model.decode`'s fixed frame weights 2^-(k+1): 'mean' weighs a token's K frames equally, 'last' reads frame K-1 only."
-    import torch.nn.functional as F
-    K = model.config.k_frames
+    """Change how `model.decode` weighs a token's K frames: 'mean' equally, 'last' frame K-1 only, instead of 2^-(k+1). The
+    model's own `decode` runs on frames rescaled by new weight / 2^-(k+1) (powers of two and 1/K: the same sums)."""
+    K, decode = model.config.k_frames, model.decode
     w = torch.full((K,), 1 / K) if how == 'mean' else torch.nn.functional.one_hot(torch.tensor(K - 1), K).float()
-    def decode(h):
-        TK, B, D = h.shape
-        y = torch.einsum('tkbd,k->btd', h.view(TK // K, K, B, D).float(), w.to(h.device))
-        return F.linear(model.lateral_inhibition(model.decode_proj(y.to(h.dtype))), model.embed_tokens.weight)
-    model.decode = decode
+    scale = (w * 2.0 ** torch.arange(1, K + 1))[:, None, None]                        # [K, 1, 1], frame k of every token
+    model.decode = lambda h: decode(h * scale.repeat(h.shape[0] // K, 1, 1).to(h))
 
 def analog_code(model, how:str):
     """Replace `model.encode`'s K-bit code: every frame of a token carries its encoder value z = sigmoid(P e), rescaled to
@@ -264,6 +262,8 @@ def main():
     for name in arms:
         arch, extra, screen, task = (*ARMS[name], {}, {})[:4]
         recipe = RECIPES['gap']['llama' if arch == 'mamba' else arch]
+        recipe = {**recipe, 'neuron_lr_mult': 1.0, **{k: v for k, v in screen.items() if k in RECIPE_KEYS}}   # one rate for every group unless the arm says
+        neuron_screen = {k: v for k, v in screen.items() if k not in REWIRE and k not in MODEL_REWIRE and k not in RECIPE_KEYS}
         for lag in lags:
             torch.manual_seed(a.seed)
             model = mamba_like(a.preset, **extra) if arch == 'mamba' else build_model(arch, a.preset, **({**recipe['config'], **extra} if arch == 'snn' else {}))
@@ -272,8 +272,6 @@ def main():
                 if k in REWIRE:
                     for layer in model.layers: REWIRE[k](layer, v, model.config)
             model = model.to(dev)
-            neuron_screen = {k: v for k, v in screen.items() if k not in REWIRE and k not in MODEL_REWIRE and k not in RECIPE_KEYS}
-            recipe = {**recipe, 'neuron_lr_mult': 1.0, **{k: v for k, v in screen.items() if k in RECIPE_KEYS}}   # one rate for every group unless the arm says
             if arch == 'mamba':     # Muon on its 2-D weight matrices (not the 3-D convolution, the decays A_log or the embedding), AdamW on the rest
                 mats = [q for n, q in model.named_parameters() if q.ndim == 2 and 'embed' not in n and not n.endswith('A_log')]   # A_log: per-channel decays
                 rest = [q for q in model.parameters() if all(q is not m for m in mats)]
