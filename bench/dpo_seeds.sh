@@ -4,7 +4,7 @@
 # summary with each arm's mean, spread and per-seed accuracies.
 #   bash bench/dpo_seeds.sh OUT [SEEDS]        # SEEDS: default "0 1 2"
 # Environment: everything bench/dpo_gpu.sh reads (PRE_STEPS, SFT_STEPS, DPO_STEPS, DPO_LRS: give ONE rate here, BETA,
-#   EVAL_N, PRESET), plus ARCHS (default "snn llama"). Writes OUT/<arch>_s<seed>/summary.json and OUT/seeds.json.
+#   EVAL_N, PRESET, STAGES: "pre" pretrains only, and a second call without it goes on from there), plus ARCHS (default "snn llama"). Writes OUT/<arch>_s<seed>/summary.json and OUT/seeds.json.
 # The shared data (out/data, out/sft, out/dpo) is built once before the pipelines start, so that they do not race.
 set -euo pipefail
 cd "$(dirname "$0")/.."
