@@ -178,6 +178,10 @@ def make_optimizer(model:nn.Module, cfg:TrainConfig):
               for g in param_groups(model, cfg.weight_decay, cfg.neuron_lr_mult)]
     owner = lambda g: 'muon' if name == 'muon' and g['name'] == 'decay' else 'lion' if nopt == 'lion' and g['name'] == 'neuron' else 'adam'
     part = {k: [g for g in groups if owner(g) == k] for k in ('muon', 'adam', 'lion')}
+    for g in part['muon']:   # Muon orthogonalises matrices: a hidden weight of another shape (a convolution's) goes to AdamW
+        other = [p for p in g['params'] if p.ndim != 2]
+        if other: g['params'] = [p for p in g['params'] if p.ndim == 2]; part['adam'].insert(0, g | dict(params=other))
+    part['muon'] = [g for g in part['muon'] if g['params']]
     adam = torch.optim.Adam if name == 'adam' else torch.optim.AdamW
     if cfg.adam_impl not in ADAM_IMPLS: raise ValueError(f'TrainConfig.adam_impl must be one of {ADAM_IMPLS}, got {cfg.adam_impl!r}')
     impl = dict(auto={}, fused=dict(fused=True), foreach=dict(foreach=True), forloop=dict(foreach=False))[cfg.adam_impl]
