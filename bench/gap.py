@@ -25,6 +25,7 @@ SNN_CFG = 'prenorm=True,center_residual=True,selective_init=v75b'
 SNN_MEMB = SNN_BEST.replace('--config ', '--config hidden_readout=membrane,')   # one --config (a second would replace the first)
 SNN_READ = SNN_BEST.replace('--config ', '--config block_read=selective,')      # chapter 5's selective read
 LLAMA = '--arch llama --optimizer muon --lr 3e-3'
+SCREEN = '--continuous_inputs'   # bench/pretrain.py's screen: not a spiking model, so never the summary's SNN, and no breakdown
 
 # name: (steps, flags, teacher arm or None)
 STAGES = {
@@ -90,6 +91,10 @@ STAGES = {
         'snn_lr10': (1000, SNN_BEST + ' --lr 1e-2 --neuron_lr_mult 1', None),
         'snn_read_lr10': (1000, SNN_READ + ' --lr 1e-2 --neuron_lr_mult 1', None),
         'snn_read': (1000, SNN_READ, None),
+    },
+    'inputs': {   # the ceiling of a finer input code: every sublayer reads the normalised stream itself, not its input
+                  # neurons' spikes (bench/pretrain.py --continuous_inputs, a screen); 0.05 nats on the tiny model (CPU)
+        'snn_cin': (1000, SNN_BEST + ' ' + SCREEN, None),
     },
     'seeds': {    # the finalists again with seed 1: teacher and student
         'llama_muon_s1': (1000, LLAMA + ' --seed 1', None),
@@ -161,7 +166,7 @@ def collect(name, steps, flags, teacher, out, rc_s, gpu, stage):
     val = [r for r in recs if r['kind'] == 'val']; tr = [r for r in recs if r['kind'] == 'train']
     best = min(val, key=lambda r: r['val_loss']) if val else None
     log = (out / f'{name}.log').read_text(errors='replace') if (out / f'{name}.log').exists() else ''
-    return dict(stage=stage, gpu=gpu, arch='llama' if '--arch llama' in flags else 'snn', flags=flags, teacher=teacher,
+    return dict(stage=stage, gpu=gpu, arch='llama' if '--arch llama' in flags else 'screen' if SCREEN in flags else 'snn', flags=flags, teacher=teacher,
                 steps_planned=steps, steps=tr[-1]['step'] if tr else 0, tokens=tr[-1]['tokens'] if tr else 0,
                 returncode=rc_s[0], seconds=round(rc_s[1], 1), stopped_early='stopped by --minutes' in log,
                 val={r['step']: round(r['val_loss'], 4) for r in val}, val_tokens={r['step']: r['tokens'] for r in val},
@@ -212,7 +217,7 @@ def main():
         steps, flags, teacher = STAGES[a.stage][n]
         res['arms'][n] = collect(n, steps, flags, teacher, out, rc_s, gpu, a.stage)
     try:
-        for n, b in breakdowns(list(done), out, a.smoke).items():
+        for n, b in breakdowns([n for n in done if SCREEN not in STAGES[a.stage][n][1]], out, a.smoke).items():   # a screen's model loads back unscreened
             res['arms'][n]['breakdown'] = {k: [round(x, 4) for x in v] if isinstance(v, list) else v for k, v in b.items()}
     except Exception as e: print(f'[gap] breakdown failed: {e!r}')
     summarize(res, a.max_tokens)
