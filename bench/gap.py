@@ -93,7 +93,8 @@ STAGES = {
         'snn_read': (1000, SNN_READ, None),
     },
     'inputs': {   # the ceiling of a finer input code: every sublayer reads the normalised stream itself, not its input
-                  # neurons' spikes (bench/pretrain.py --continuous_inputs, a screen); 0.05 nats on the tiny model (CPU)
+                  # neurons' spikes (bench/pretrain.py --continuous_inputs, a screen); 0.05 nats on the tiny model (CPU), where
+                  # no spikes at all (--analog_spikes) is 0.12 worse and the Llama 1.0 ahead
         'snn_cin': (1000, SNN_BEST + ' ' + SCREEN, None),
     },
     'seeds': {    # the finalists again with seed 1: teacher and student
