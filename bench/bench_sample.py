@@ -152,6 +152,16 @@ def main():
         txt = f"{r['ms']:9.3f} ms" + (f"  {r['tokens_per_s']:10.1f} tok/s" if kind == 'decode' else '') if ms is not None else status
         print(f'{kind:>6} {model:<14} ctx {ctx:>6} batch {b:>3}: {txt} {note}', flush=True)
 
+    def diverge(fast, slow, b, t0):
+        "Feed both steppers `check_ids` token by token: the largest relative logit difference, greedy flips, seconds to the first pair."
+        diff, flips, first_s = 0.0, 0, None
+        for t in check_ids:
+            got, want = fast(t.repeat(b)).float(), slow(t.repeat(b)).float()
+            if first_s is None: first_s = time.time() - t0
+            diff = max(diff, (got - want).abs().max().item() / want.abs().max().item())
+            flips += int((got.argmax(-1) != want.argmax(-1)).sum())
+        return diff, flips, first_s
+
     # warm-up: compile the kernels for every shape kind (prefill chunk, one-token step) before anything is timed
     with torch.no_grad(), ac():
         _, c = prefill(snn, ids_all[:, :min(64, contexts[0])])
@@ -203,12 +213,7 @@ def main():
                         t0 = time.time()
                         sd = StaticDecoder(mdl, c, autocast=prec, compile=compiled)
                         ref = StaticDecoder(mdl, c, graph=False, autocast=prec)   # its eager step, in the same precision
-                        diff, flips, build_s = 0.0, 0, None
-                        for t in check_ids:
-                            got, want = sd.step(t.repeat(b)).float(), ref.step(t.repeat(b)).float()
-                            if build_s is None: build_s = time.time() - t0          # compilation, recording, the first steps
-                            diff = max(diff, (got - want).abs().max().item() / want.abs().max().item())
-                            flips += int((got.argmax(-1) != want.argmax(-1)).sum())
+                        diff, flips, build_s = diverge(sd.step, ref.step, b, t0)   # build_s: compilation, recording, the first steps
                         fn = lambda: sd.step(tok, check=False)
                         measure(fn, a.warmup)
                         rec('decode', name, n, b, measure(fn, a.steps),
@@ -222,12 +227,9 @@ def main():
                 if cuda:               # the yardstick for those checks: two exact-by-design eager steps, the Triton kernels and
                                        # the reference operations (what the compiled layers fuse), fp32, over the same tokens
                     tri, rfn = StaticDecoder(snn, c, graph=False), StaticDecoder(snn, c, graph=False)
-                    diff, flips = 0.0, 0
-                    for t in check_ids:
-                        want = tri.step(t.repeat(b)).float()
-                        with use_impl('reference'): got = rfn.step(t.repeat(b)).float()
-                        diff = max(diff, (got - want).abs().max().item() / want.abs().max().item())
-                        flips += int((got.argmax(-1) != want.argmax(-1)).sum())
+                    def ref_step(t):
+                        with use_impl('reference'): return rfn.step(t)
+                    diff, flips, _ = diverge(ref_step, tri.step, b, time.time())
                     decode.append(dict(model='snn_reference_vs_triton_fp32', context=n, batch=b, status='check', max_rel_diff=diff,
                                        greedy_flips=flips, check_tokens=a.check_tokens))
                     print(f'  check  eager reference ops vs eager Triton kernels, fp32, {a.check_tokens} tokens: max rel. diff {diff:.1e}, '
