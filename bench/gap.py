@@ -86,7 +86,7 @@ STAGES = {
                   # its state through C_t) and a rate of 1e-2 for every group: on the CPU probe the read is worth 16-19 points
                   # at 1e-2 and nothing at 1e-3; on the tiny preset's language, 1e-2 is worth 0.33 nats at 600 steps.
                   # On the small preset (H200) neither transfers: 1000 steps give recipe 5.980, read 6.069, 1e-2 6.239,
-                  # read + 1e-2 6.382 (1e-2 jumps back up at steps 200-400).
+                  # read + 1e-2 6.382 (1e-2 leads at step 100, then falls half as fast; with the read it climbs back at 200-400).
                   # The recipe itself (snn_best) and the Llama are the 'membrane' and 'shape' stages' arms.
         'snn_lr10': (1000, SNN_BEST + ' --lr 1e-2 --neuron_lr_mult 1', None),
         'snn_read_lr10': (1000, SNN_READ + ' --lr 1e-2 --neuron_lr_mult 1', None),
