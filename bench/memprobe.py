@@ -144,19 +144,14 @@ MODEL_REWIRE = {'frame_read': frame_read, 'token_code': analog_code, 'read_init'
 RECIPE_KEYS = ('lr', 'neuron_lr_mult')                                                   # screen keys that change the arm's recipe
 
 def mamba_like(preset:str, **fields):
-    "A Hugging Face Mamba with the preset's depth and vocabulary and about its parameter count (width in steps of 16)."
-    from transformers import MambaConfig, MambaForCausalLM
+    "A Hugging Face Mamba with the preset's depth and vocabulary and about its parameter count (chapter 7's `mamba_like`), `fields` on top."
+    from transformers import MambaForCausalLM
     from neuronspark.model import NeuronSparkConfig, NeuronSparkForCausalLM
-    from neuronspark.train import count_params
+    from neuronspark.train import count_params, mamba_like as config_like
     c = NeuronSparkConfig.from_preset(preset)
     with torch.device('meta'): target = count_params(NeuronSparkForCausalLM(c))
-    make = lambda h: MambaConfig(vocab_size=c.vocab_size, hidden_size=h, num_hidden_layers=c.num_hidden_layers, state_size=16,
-                                 expand=2, tie_word_embeddings=True, pad_token_id=c.pad_token_id, bos_token_id=c.bos_token_id, eos_token_id=c.eos_token_id,
-                                 **fields)
-    def n(h):
-        with torch.device('meta'): return count_params(MambaForCausalLM(make(h)))
-    h = min(range(32, 2049, 16), key=lambda h: abs(n(h) - target))
-    return MambaForCausalLM(make(h))
+    return MambaForCausalLM(config_like(target, c.vocab_size, c.num_hidden_layers, pad_token_id=c.pad_token_id,
+                                        bos_token_id=c.bos_token_id, eos_token_id=c.eos_token_id, **fields))
 
 def copy_task(model, lag:int, opt, steps:int, batch_size:int, seq_len:int, alphabet:int, seed:int, device, autocast,
               curriculum:bool=False, aux:bool=False, eval_rows:int=64) -> dict:

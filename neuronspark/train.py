@@ -18,13 +18,13 @@ from .block import neurons
 from .runs import CheckpointError, _sha256, autocast, list_checkpoints, load_sharded_weights, resolve_device, resolve_precision, verify_checkpoint
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'NEURON_OPTIMIZERS', 'ADAM_IMPLS', 'RECIPES', 'lm_loss_sum', 'kd_loss_sum', 'TrainConfig', 'lr_at',
-           'param_groups', 'Lion', 'OptimizerChain', 'make_optimizer', 'ResumableSampler', 'micro_batches',
+__all__ = ['OPTIMIZERS', 'NEURON_OPTIMIZERS', 'ADAM_IMPLS', 'ARCHS', 'RECIPES', 'lm_loss_sum', 'kd_loss_sum', 'TrainConfig',
+           'lr_at', 'param_groups', 'Lion', 'OptimizerChain', 'make_optimizer', 'ResumableSampler', 'micro_batches',
            'is_sharded', 'save_checkpoint', 'load_checkpoint', 'newest_good_checkpoint', 'MetricsLog', 'read_log',
            'Dist', 'init_distributed', 'wrap_ddp', 'decoder_layers', 'shard_model', 'plain_model', 'evaluate',
-           'train_step', 'train', 'train_memory', 'count_params', 'llama_params', 'llama_like', 'sample', 'plot_log',
-           'check_overrides', 'build_model', 'parse_overrides', 'resolve_recipe', 'train_flags', 'check_run_folder',
-           'config_from_flags', 'ns_pretrain']
+           'train_step', 'train', 'train_memory', 'count_params', 'llama_params', 'llama_like', 'mamba_like', 'sample',
+           'plot_log', 'check_overrides', 'build_model', 'parse_overrides', 'resolve_recipe', 'train_flags',
+           'check_run_folder', 'config_from_flags', 'ns_pretrain']
 
 # %% ../nbs/07_pretrain.ipynb #87ea9752
 def lm_loss_sum(logits:torch.Tensor,  # `[B, T, V]` next-token logits
@@ -127,6 +127,7 @@ def param_groups(model:nn.Module,          # any model
                 ) -> list[dict]:           # optimizer groups with `name`, `param_names`, `lr_mult`
     "Split parameters into `decay` (hidden matrices), `embedding`, `no_decay` (vectors) and `neuron` (vectors of neurons)."
     neuron = {id(p) for m in neurons(model) for p in m.parameters(recurse=False) if p.ndim <= 1}
+    neuron |= {id(p) for n, p in model.named_parameters() if n.endswith('A_log')}   # a Mamba's decays: dynamics, not a map
     emb = _embedding_ids(model)
     groups = {k: ([], []) for k in ('decay', 'embedding', 'no_decay', 'neuron')}
     for n, p in model.named_parameters():                   # a tied embedding/head appears once
@@ -617,6 +618,19 @@ def llama_like(n_params:int,           # parameters to match
     return LlamaConfig(vocab_size=vocab_size, hidden_size=h, intermediate_size=f, num_hidden_layers=L, num_attention_heads=h // hd,
                        num_key_value_heads=h // hd, tie_word_embeddings=True, max_position_embeddings=max_positions, **kw)
 
+def mamba_like(n_params:int,     # parameters to match
+               vocab_size:int,   # V
+               n_layers:int,     # depth L
+               **kw,             # more MambaConfig fields (e.g. `conv_kernel=1`)
+              ):
+    "A `MambaConfig` (tied embeddings, state 16, expansion 2) of depth `n_layers` whose width (a multiple of 16) comes closest to `n_params`."
+    from transformers import MambaConfig, MambaForCausalLM
+    make = lambda h: MambaConfig(vocab_size=vocab_size, hidden_size=h, num_hidden_layers=n_layers, state_size=16, expand=2,
+                                 tie_word_embeddings=True, **kw)
+    def n(h):
+        with torch.device('meta'): return count_params(MambaForCausalLM(make(h)))
+    return make(min(range(16, 4097, 16), key=lambda h: abs(n(h) - n_params)))
+
 # %% ../nbs/07_pretrain.ipynb #9cbbf2bb
 def sample(model, tokenizer, prompts:list, max_new_tokens:int=48, temperature:float=0.8, top_k:int=50, seed:int=0) -> list:
     "Continue each prompt by top-k sampling with chapter 6's `decode_loop` (any causal LM); stop at the end of a document."
@@ -662,6 +676,8 @@ def plot_log(runs:dict,          # {name: run folder, metrics.jsonl path, or lis
     return ax
 
 # %% ../nbs/07_pretrain.ipynb #b75e8253
+ARCHS = ('snn', 'llama', 'mamba')   # what `build_model` and `ns-pretrain --arch` build
+
 def check_overrides(overrides:dict):
     "Every key must be a field of `NeuronSparkConfig` (a typo would otherwise be saved into config.json and ignored)."
     import dataclasses, difflib
@@ -672,15 +688,15 @@ def check_overrides(overrides:dict):
             near = difflib.get_close_matches(k, known, n=3)
             raise ValueError(f"--config: unknown model field {k!r}" + (f"; did you mean {' or '.join(near)}?" if near else f'; fields: {sorted(known)}'))
 
-def build_model(arch:str='snn',        # 'snn' or 'llama' (matched parameter count)
+def build_model(arch:str='snn',        # 'snn', 'llama' or 'mamba' (matched parameter count)
                 preset:str='tiny',     # SNN preset of chapters 5-6
                 grad_ckpt:bool=False,  # activation checkpointing per layer
                 **overrides,           # more SNN config fields
                ) -> nn.Module:
-    "The SNN of a preset, or a Hugging Face Llama with the same parameter count (`arch='llama'`)."
-    from transformers import LlamaForCausalLM
+    "The SNN of a preset, or a Hugging Face Llama (`arch='llama'`) or Mamba (`arch='mamba'`) with the same parameter count and depth."
+    from transformers import LlamaForCausalLM, MambaForCausalLM
     from neuronspark.model import NeuronSparkConfig, NeuronSparkForCausalLM
-    if arch not in ('snn', 'llama'): raise ValueError(f"build_model: arch must be 'snn' or 'llama', got {arch!r}")
+    if arch not in ARCHS: raise ValueError(f"build_model: arch must be one of {ARCHS}, got {arch!r}")
     check_overrides(overrides)
     cfg = NeuronSparkConfig.from_preset(preset, **overrides)
     if arch == 'snn':
@@ -688,7 +704,8 @@ def build_model(arch:str='snn',        # 'snn' or 'llama' (matched parameter cou
         return NeuronSparkForCausalLM(cfg)
     with torch.device('meta'): n = count_params(NeuronSparkForCausalLM(cfg))
     layers = next(getattr(cfg, a) for a in ('num_hidden_layers', 'num_layers', 'n_layers') if hasattr(cfg, a))
-    m = LlamaForCausalLM(llama_like(n, cfg.vocab_size, layers))
+    ids = dict(pad_token_id=cfg.pad_token_id, bos_token_id=cfg.bos_token_id, eos_token_id=cfg.eos_token_id)
+    m = LlamaForCausalLM(llama_like(n, cfg.vocab_size, layers)) if arch == 'llama' else MambaForCausalLM(mamba_like(n, cfg.vocab_size, layers, **ids))
     if grad_ckpt: m.gradient_checkpointing_enable()
     return m
 
@@ -711,7 +728,7 @@ def parse_overrides(s:str) -> dict:
 # %% ../nbs/07_pretrain.ipynb #5b9f4186
 RECIPES = {
     'v75': dict(snn=dict(optimizer='adamw', lr=1e-3, neuron_lr_mult=1.0, config={}),
-                llama=dict(optimizer='adamw', lr=1e-3, neuron_lr_mult=1.0, config={})),
+                llama=dict(optimizer='adamw', lr=1e-3, neuron_lr_mult=1.0, config={})),     # the Mamba uses the Llama's
     'gap': dict(snn=dict(optimizer='muon', lr=1e-3, neuron_lr_mult=10.0,
                          config=dict(prenorm=True, center_residual=True, selective_init='v75b', surrogate_alpha=2.0)),
                 llama=dict(optimizer='muon', lr=3e-3, neuron_lr_mult=1.0, config={})),
@@ -724,7 +741,7 @@ def resolve_recipe(recipe:str,   # 'auto', or a name in `RECIPES`
     "The recipe `ns-pretrain` uses: 'auto' is 'gap' for the small preset, where it was measured, and 'v75' otherwise."
     name = ('gap' if preset == 'small' else 'v75') if recipe == 'auto' else recipe
     if name not in RECIPES: raise ValueError(f"recipe must be 'auto' or one of {list(RECIPES)}, got {recipe!r}")
-    return name, RECIPES[name][arch]
+    return name, RECIPES[name]['llama' if arch == 'mamba' else arch]
 
 # %% ../nbs/07_pretrain.ipynb #41d84f75
 from .plif import ns_script, arg_error, check_device, check_choice, UsageError
@@ -763,7 +780,7 @@ def config_from_flags(**kw) -> TrainConfig:
 @ns_script
 @train_flags(but=['out_dir', 'steps', 'batch_size', 'lr', 'warmup', 'optimizer', 'neuron_lr_mult', 'kd_weight', 'time_limit', 'num_workers', 'betas'])
 def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny, small, v75
-                arch:str='snn',             # 'snn', or 'llama': a Hugging Face Llama with a matched parameter count
+                arch:str='snn',             # 'snn', 'llama' or 'mamba': a Hugging Face Llama or Mamba with a matched parameter count
                 data:str='out/data',        # folder with train.jsonl and val.jsonl (ns-prepare-data), or one .jsonl file
                 tokenizer:str=None,         # tokenizer folder; default: the committed tokenizer_snn/
                 out:str='runs/pretrain',    # run folder: checkpoints/, metrics.jsonl, final/, loss.png
@@ -787,9 +804,9 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
                 workers:int=0,              # DataLoader worker processes
                 **kwargs,                   # the other `TrainConfig` fields (see `train_flags`)
                ):
-    "Pretrain the SNN (or the matched Llama baseline) on JSONL data; print the validation loss next to the unigram entropy."
+    "Pretrain the SNN (or the matched Llama or Mamba baseline) on JSONL data; print the validation loss next to the unigram entropy."
     from neuronspark.model import PRESETS
-    check_choice('arch', arch, ('snn', 'llama')); check_choice('preset', preset, list(PRESETS))
+    check_choice('arch', arch, ARCHS); check_choice('preset', preset, list(PRESETS))
     try: rname, rc = resolve_recipe(recipe, preset, arch)
     except ValueError as e: raise arg_error('recipe', str(e)) from None
     lr = rc['lr'] if lr is None else lr
