@@ -125,7 +125,7 @@ def param_groups(model:nn.Module,          # any model
                  weight_decay:float=0.1,   # for the `decay` and `embedding` groups
                  neuron_lr_mult:float=1.0, # learning-rate multiplier of the `neuron` group
                 ) -> list[dict]:           # optimizer groups with `name`, `param_names`, `lr_mult`
-    "Split parameters into `decay` (hidden matrices), `embedding`, `no_decay` (vectors) and `neuron` (vectors of neurons)."
+    "Split parameters into `decay` (hidden matrices), `embedding`, `no_decay` (vectors) and `neuron` (neurons' vectors, a Mamba's decays)."
     neuron = {id(p) for m in neurons(model) for p in m.parameters(recurse=False) if p.ndim <= 1}
     neuron |= {id(p) for n, p in model.named_parameters() if n.endswith('A_log')}   # a Mamba's decays: dynamics, not a map
     emb = _embedding_ids(model)
