@@ -406,6 +406,7 @@ def snn_ops(config,                  # a `NeuronSparkConfig`
     D, N, K, F, V, L = c.hidden_size, c.n_groups, c.k_frames, c.intermediate_size, c.vocab_size, c.num_hidden_layers
     DN, r = D * N, _rate_fn(rates, L)
     def add(part, layer, op, kind, n): rows.append(dict(part=part, layer=layer, op=op, kind=kind, count=float(n)))
+    if c.encoder_norm: add('encoder', None, 'RMS norm of the embedding', 'mac', 3 * D); add('encoder', None, 'RMS norm of the embedding', 'fn', 1)
     add('encoder', None, 'encode_proj', 'mac', D * D); add('encoder', None, 'bias, K-bit code', 'ac', D + K * D)
     add('encoder', None, 'sigmoid', 'fn', D)
     for i in range(L):

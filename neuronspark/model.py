@@ -22,7 +22,8 @@ from transformers.modeling_outputs import CausalLMOutputWithPast
 # %% auto #0
 __all__ = ['PRESETS', 'CACHE_NAME', 'SHIM_NAME', 'SHIM', 'binary_code', 'checkpointing_name', 'checkpoint_plan',
            'NeuronSparkConfig', 'RMSNorm', 'LateralInhibition', 'SNNDecoderLayer', 'output_cache', 'NeuronSparkCache',
-           'NeuronSparkForCausalLM', 'layer_grad_norms', 'prefill', 'decode_step', 'left_pad', 'decode_loop']
+           'NeuronSparkForCausalLM', 'layer_grad_norms', 'prefill', 'decode_step', 'left_pad', 'decode_loop',
+           'sign_only']
 
 # %% ../nbs/06_model.ipynb #27c5ecfc
 def binary_code(z:torch.Tensor, # values in [0, 1), `[..., D]`
@@ -85,6 +86,7 @@ class NeuronSparkConfig(PretrainedConfig):
     prenorm: bool = False             # v7.5c: RMSNorm before each input PLIF
     center_residual: bool = False     # v7.5c: subtract the mean over D from each sublayer's update
     encoder_fp32: bool = True         # encoder projection and sigmoid in fp32 under autocast (False: upstream v7.5)
+    encoder_norm: bool = False        # RMS-normalise the embedding before the encoder's projection, so every frame carries information (v7.5: off)
     checkpointing: str = 'none'       # training: 'none', 'layers' (all), 'N' (the first N), 'proj' or 'N+proj' (`checkpoint_plan`)
     impl: str = 'auto'                # implementation of every scan (chapter 1): 'auto' (by device), 'reference', 'cpu' or 'triton'
     rms_eps: float = 1e-6             # epsilon of RMSNorm / lateral inhibition
@@ -328,10 +330,11 @@ class NeuronSparkForCausalLM(PreTrainedModel, GenerationMixin):
     def encode(self, input_ids:torch.Tensor, # token ids `[B, T]`
                mask=None,                    # bool `[B, T]`, False = padding (its bits become 0)
               ) -> torch.Tensor:             # the initial stream: bits `[T*K, B, D]`
-        "Embedding -> projection -> sigmoid (fp32 unless `encoder_fp32=False`) -> K-bit code, time-major."
+        "Embedding (RMS-normalised under `encoder_norm`) -> projection -> sigmoid (fp32 unless `encoder_fp32=False`) -> K-bit code, time-major."
         B, T = input_ids.shape
         K, D = self.config.k_frames, self.config.hidden_size
         e = self.embed_tokens(input_ids)                                           # [B, T, D]
+        if self.config.encoder_norm: e = F.rms_norm(e.float(), (D,), eps=self.config.rms_eps).to(e.dtype)   # unit RMS per token
         if self.config.encoder_fp32:
             with torch.autocast(e.device.type, enabled=False):
                 z = torch.sigmoid(F.linear(e.float(), self.encode_proj.weight.float(), self.encode_proj.bias.float()))
@@ -543,3 +546,15 @@ def decode_loop(model,                   # a causal LM; a `NeuronSparkForCausalL
             else: logits = _last_logits(model, [list(rows[b]) + new[b] for b in live], pad_id, dev)
     finally: model.train(was)
     return new, cache, picked
+
+# %% ../nbs/06_model.ipynb #7fb1b1ec
+@torch.no_grad()
+def sign_only(model:NeuronSparkForCausalLM, # its encoder is measured
+              ids=None,                     # token ids `[B, T]`; default: every token of the vocabulary once
+             ) -> float:                    # fraction of (token, channel) codes
+    "How often a channel's K frames say only one thing: every frame after the first is the first's complement (1000, 0111)."
+    if ids is None: ids = torch.arange(model.config.vocab_size, device=model.device)[None]
+    K = model.config.k_frames
+    b = model.encode(ids).view(ids.shape[1], K, ids.shape[0], -1)        # [T, K, B, D]
+    return (b[:, 1:] == 1 - b[:, :1]).all(1).float().mean().item()
+
