@@ -732,14 +732,17 @@ RECIPES = {
     'gap': dict(snn=dict(optimizer='muon', lr=1e-3, neuron_lr_mult=10.0,
                          config=dict(prenorm=True, center_residual=True, selective_init='v75b', surrogate_alpha=2.0)),
                 llama=dict(optimizer='muon', lr=3e-3, neuron_lr_mult=1.0, config={})),
+    'tiny': dict(snn=dict(optimizer='muon', lr=1e-2, neuron_lr_mult=1.0,
+                          config=dict(prenorm=True, center_residual=True, selective_init='v75b', surrogate_alpha=2.0, encoder_norm=True)),
+                 llama=dict(optimizer='muon', lr=1e-2, neuron_lr_mult=1.0, config={})),
 }
 
 def resolve_recipe(recipe:str,   # 'auto', or a name in `RECIPES`
                    preset:str,   # the model preset
                    arch:str='snn',
                   ) -> tuple:    # (name, its settings for `arch`)
-    "The recipe `ns-pretrain` uses: 'auto' is 'gap' for the small preset, where it was measured, and 'v75' otherwise."
-    name = ('gap' if preset == 'small' else 'v75') if recipe == 'auto' else recipe
+    "The recipe `ns-pretrain` uses: 'auto' is the preset's own where one was measured ('gap' for small, 'tiny' for tiny), else 'v75'."
+    name = {'small': 'gap', 'tiny': 'tiny'}.get(preset, 'v75') if recipe == 'auto' else recipe
     if name not in RECIPES: raise ValueError(f"recipe must be 'auto' or one of {list(RECIPES)}, got {recipe!r}")
     return name, RECIPES[name]['llama' if arch == 'mamba' else arch]
 

