@@ -24,6 +24,7 @@ SNN_BEST = ('--optimizer muon --neuron_lr_mult 10 '
 SNN_CFG = 'prenorm=True,center_residual=True,selective_init=v75b'
 SNN_MEMB = SNN_BEST.replace('--config ', '--config hidden_readout=membrane,')   # one --config (a second would replace the first)
 SNN_READ = SNN_BEST.replace('--config ', '--config block_read=selective,')      # chapter 5's selective read
+SNN_ENC = SNN_BEST.replace('--config ', '--config encoder_norm=True,')          # chapter 6's normalised encoder input
 LLAMA = '--arch llama --optimizer muon --lr 3e-3'
 SCREEN = '--continuous_inputs'   # bench/pretrain.py's screen: not a spiking model, so never the summary's SNN, and no breakdown
 
@@ -100,6 +101,14 @@ STAGES = {
     'mamba': {    # the recurrent anchor without spikes (ns-pretrain --arch mamba, the Llama's recipe): on the tiny model's
                   # language (CPU) it closes 0.59 of the spiking model's 1.0-nat gap to the Llama
         'mamba_muon': (1000, '--arch mamba --optimizer muon --lr 3e-3', None),
+    },
+    'code': {     # chapter 6's encoder_norm (the embedding RMS-normalised before the encoder): on the tiny model's language
+                  # (CPU, 600 steps) 0.37 nats at 1e-3 and 0.60 at 1e-2, where a Mamba mixer in place of the block and
+                  # wider shapes changed nothing; here at the recipe's rate and two higher ones (the recipe and the Llama
+                  # are the 'membrane' stage's arms)
+        'snn_enc': (1000, SNN_ENC, None),
+        'snn_enc_lr2': (1000, SNN_ENC + ' --lr 2e-3', None),
+        'snn_enc_lr3': (1000, SNN_ENC + ' --lr 3e-3', None),
     },
     'seeds': {    # the finalists again with seed 1: teacher and student
         'llama_muon_s1': (1000, LLAMA + ' --seed 1', None),
