@@ -30,7 +30,8 @@ only the last, instead of weighing frame k by 2^-(k+1). Screens of how the block
 chapter 5's selective read (`block_read='selective'`: W_out weighs each timescale group by 1 + x_t W_C, as a Mamba
 reads its state through C_t; `_init` arms start W_C from U(+-1/sqrt(D)) instead of zero); `snn_cpl_lr1e2` ties each
 selective neuron's drive to its decay as a Mamba's step size ties them (`coupled_modulation`). Arms ending in `_lr3e3`/`_lr1e2`/`_lr1e3` run at that rate (every group),
-`snn_n10` gives the neuron parameters pretraining's 10x.
+`snn_n10` gives the neuron parameters pretraining's 10x. `snn_enc`/`snn_enc_lr1e2` normalise the encoder's input
+(chapter 6's `encoder_norm`), the lever that closed most of the tiny model's gap on language.
 
 `mamba` is the recurrent comparison without any spikes: a Hugging Face `MambaForCausalLM` (selective state of 16 per
 channel, expansion 2, tied embeddings) with the spiking preset's depth and the width that matches its parameter count,
@@ -84,6 +85,8 @@ ARMS = {   # name: (arch, config fields changed from the recipe[, a screen: `REW
     'snn_lr3e3_n1e2': ('snn', {}, dict(lr=3e-3, neuron_lr_mult=10 / 3)),   # matrices at 3e-3, the neuron parameters at 1e-2
     'snn_lr1e2': ('snn', {}, dict(lr=1e-2, neuron_lr_mult=1.0)),           # everything at 1e-2
     'snn_linear_io_lr3e3': ('snn', {'hidden_readout': 'membrane'}, dict(reset=False, block_out='continuous', block_in='continuous', lr=3e-3)),
+    'snn_enc': ('snn', {'encoder_norm': True}),                          # chapter 6's normalised encoder input
+    'snn_enc_lr1e2': ('snn', {'encoder_norm': True}, dict(lr=1e-2, neuron_lr_mult=1.0)),
     'snn_curriculum': ('snn', {}, {}, dict(curriculum=True)),   # lag 1, 2, 4, ... up to the lag (task screen)
     'snn_aux': ('snn', {}, {}, dict(aux=True)),                 # also predict every shorter lag (task screen)
 }
