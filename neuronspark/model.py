@@ -86,7 +86,7 @@ class NeuronSparkConfig(PretrainedConfig):
     prenorm: bool = False             # v7.5c: RMSNorm before each input PLIF
     center_residual: bool = False     # v7.5c: subtract the mean over D from each sublayer's update
     encoder_fp32: bool = True         # encoder projection and sigmoid in fp32 under autocast (False: upstream v7.5)
-    encoder_norm: bool = False        # RMS-normalise the embedding before the encoder's projection, so every frame carries information (v7.5: off)
+    encoder_norm: bool = False        # RMS-normalise the embedding before the encoder's projection, so the encoder learns at the optimizer's pace (v7.5: off)
     checkpointing: str = 'none'       # training: 'none', 'layers' (all), 'N' (the first N), 'proj' or 'N+proj' (`checkpoint_plan`)
     impl: str = 'auto'                # implementation of every scan (chapter 1): 'auto' (by device), 'reference', 'cpu' or 'triton'
     rms_eps: float = 1e-6             # epsilon of RMSNorm / lateral inhibition

@@ -726,14 +726,13 @@ def parse_overrides(s:str) -> dict:
     return {k: getattr(cfg, k) for k in pairs}
 
 # %% ../nbs/07_pretrain.ipynb #5b9f4186
+_GAP_MODEL = dict(prenorm=True, center_residual=True, selective_init='v75b', surrogate_alpha=2.0)   # the gap recipe's model options
 RECIPES = {
     'v75': dict(snn=dict(optimizer='adamw', lr=1e-3, neuron_lr_mult=1.0, config={}),
                 llama=dict(optimizer='adamw', lr=1e-3, neuron_lr_mult=1.0, config={})),     # the Mamba uses the Llama's
-    'gap': dict(snn=dict(optimizer='muon', lr=1e-3, neuron_lr_mult=10.0,
-                         config=dict(prenorm=True, center_residual=True, selective_init='v75b', surrogate_alpha=2.0)),
+    'gap': dict(snn=dict(optimizer='muon', lr=1e-3, neuron_lr_mult=10.0, config=_GAP_MODEL),
                 llama=dict(optimizer='muon', lr=3e-3, neuron_lr_mult=1.0, config={})),
-    'tiny': dict(snn=dict(optimizer='muon', lr=1e-2, neuron_lr_mult=1.0,
-                          config=dict(prenorm=True, center_residual=True, selective_init='v75b', surrogate_alpha=2.0, encoder_norm=True)),
+    'tiny': dict(snn=dict(optimizer='muon', lr=1e-2, neuron_lr_mult=1.0, config={**_GAP_MODEL, 'encoder_norm': True}),
                  llama=dict(optimizer='muon', lr=1e-2, neuron_lr_mult=1.0, config={})),
 }
 
