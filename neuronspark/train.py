@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_pretrain.ipynb #13f32009
 from __future__ import annotations
-import contextlib, json, math, os, random, re, shutil, signal, tempfile, threading, time
+import bisect, contextlib, json, math, os, random, re, shutil, signal, tempfile, threading, time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 import torch
@@ -629,7 +629,9 @@ def mamba_like(n_params:int,     # parameters to match
                                  tie_word_embeddings=True, **kw)
     def n(h):
         with torch.device('meta'): return count_params(MambaForCausalLM(make(h)))
-    return make(min(range(16, 4097, 16), key=lambda h: abs(n(h) - n_params)))
+    hs = range(16, 4097, 16)
+    i = bisect.bisect_left(hs, n_params, key=n)            # the count grows with the width: ~8 meta builds, not 256
+    return make(min(hs[max(i - 1, 0):i + 1], key=lambda h: abs(n(h) - n_params)))
 
 # %% ../nbs/07_pretrain.ipynb #9cbbf2bb
 def sample(model, tokenizer, prompts:list, max_new_tokens:int=48, temperature:float=0.8, top_k:int=50, seed:int=0) -> list:
