@@ -12,12 +12,14 @@ ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDe
 ap.add_argument('runs', nargs='+', help='run folders of ns-pretrain (their final/ model is read)')
 ap.add_argument('--out', help='JSON file to write: {run folder name: {sign_only, embedding_rms, encoder_norm}}')
 a = ap.parse_args()
+names = [Path(run).name for run in a.runs]
+if len(set(names)) < len(names): ap.error(f'runs: the results are keyed by folder name, and these repeat: {names}')
 res = {}
-for run in a.runs:
+for run, name in zip(a.runs, names):
     final = Path(run) / 'final'
     if not (final / 'config.json').is_file(): ap.error(f'{run}: no final model in {final} (is the run finished?)')
     m = NeuronSparkForCausalLM.from_pretrained(final).eval()
-    res[Path(run).name] = dict(sign_only=round(sign_only(m), 4), embedding_rms=round(m.embed_tokens.weight.pow(2).mean().sqrt().item(), 4),
-                               encoder_norm=m.config.encoder_norm)
-    print(f"{run:32s} one-sign codes {res[Path(run).name]['sign_only']:6.1%}, embedding RMS {res[Path(run).name]['embedding_rms']:.3f}", flush=True)
+    r = res[name] = dict(sign_only=round(sign_only(m), 4), embedding_rms=round(m.embed_tokens.weight.pow(2).mean().sqrt().item(), 4),
+                         encoder_norm=m.config.encoder_norm)
+    print(f"{run:32s} one-sign codes {r['sign_only']:6.1%}, embedding RMS {r['embedding_rms']:.3f}", flush=True)
 if a.out: Path(a.out).write_text(json.dumps(res, indent=1) + '\n')

@@ -26,7 +26,6 @@ def continuous_inputs():
 
 def analog_spikes():
     "SigmoidSpike's forward returns sigmoid(alpha z): its backward (that sigmoid's derivative) is then exact."
-    import torch
     from neuronspark.plif import SigmoidSpike
     def forward(ctx, z, alpha):
         ctx.save_for_backward(z); ctx.alpha = alpha
