@@ -12,10 +12,11 @@ stopped that way is marked `stopped_early`). When the arms are done, each final 
 by position and by token frequency (`neuronspark.gap.loss_breakdown`).
 
 The results file keeps every arm ever run (a rerun of an arm replaces it), plus the summary the issue asks for:
-`tokens`, `snn_val`, `llama_val` (the best validation losses, each model on its best arm within `--max_tokens`),
-`snn_recipe`, `llama_recipe`, `seeds`.
+`tokens`, `snn_val`, `llama_val` (the best validation losses, each model on its best recipe within `--max_tokens`,
+averaged over the seeds that recipe ran with), `snn_recipe`, `llama_recipe` (the arms, flags and per-seed losses),
+`seeds`.
 """
-import argparse, json, os, shlex, subprocess, sys, time
+import argparse, json, os, re, shlex, statistics, subprocess, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,9 +111,13 @@ STAGES = {
         'snn_enc_lr2': (1000, SNN_ENC + ' --lr 2e-3', None),
         'snn_enc_lr3': (1000, SNN_ENC + ' --lr 3e-3', None),
     },
-    'seeds': {    # the finalists again with seed 1: teacher and student
+    'final_code': {  # the final plan (3,600 steps, distilled) with encoder_norm at the rate the 'code' stage found best
+        'llama_muon': (1000, LLAMA, None),
+        'snn_enc_kd9_3600': (3600, SNN_ENC + ' --lr 3e-3 --kd_weight 0.9', 'llama_muon'),
+    },
+    'seeds': {    # the finalists ('final_code') again with seed 1: teacher and student
         'llama_muon_s1': (1000, LLAMA + ' --seed 1', None),
-        'snn_kd9_3k_s1': (3000, SNN_BEST + ' --kd_weight 0.9 --seed 1', 'llama_muon_s1'),
+        'snn_enc_kd9_3600_s1': (3600, SNN_ENC + ' --lr 3e-3 --kd_weight 0.9 --seed 1', 'llama_muon_s1'),
     },
 }
 
@@ -189,17 +194,28 @@ def collect(name, steps, flags, teacher, out, rc_s, gpu, stage):
                 grad_norm=[round(r['grad_norm'], 3) for r in tr[::10]], tok_s=round(sum(r['tok_s'] for r in tr[-10:]) / max(1, len(tr[-10:]))) if tr else None,
                 error=log.strip().splitlines()[-1][:300] if rc_s[0] != 0 and log.strip() else None)
 
+def seed_of(flags): return int(re.search(r'--seed\s+(\d+)', flags).group(1)) if '--seed' in flags else 0
+def unseeded(flags): return re.sub(r'\s*--seed\s+\d+', '', flags).strip()
+
 def summarize(res, max_tokens):
-    "The issue's goal fields: each model's best arm within the token budget."
+    """The issue's goal fields: each model's best recipe within the token budget. A recipe is an arm's flags without
+    its seed, and its plan length; its loss is the mean of its arms' best validation losses over the seeds it ran with."""
+    groups = {}
+    for n, a in res['arms'].items():
+        if a['best_val'] is not None and a['best_tokens'] <= max_tokens:
+            groups.setdefault((a['arch'], a['steps_planned'], unseeded(a['flags'])), []).append(n)
     def best(arch):
-        c = [(a['best_val'], n) for n, a in res['arms'].items() if a['arch'] == arch and a['best_val'] is not None and a['best_tokens'] <= max_tokens]
+        c = [(round(statistics.fmean(res['arms'][n]['best_val'] for n in names), 4), names) for k, names in groups.items() if k[0] == arch]
         return min(c) if c else (None, None)
+    def recipe(names):
+        a = res['arms'][names[0]]
+        return dict(arms=names, flags=unseeded(a['flags']), teacher=a['teacher'], steps=a['steps_planned'],
+                    seeds={seed_of(res['arms'][n]['flags']): {k: res['arms'][n][k] for k in ('best_val', 'best_step', 'steps')} | {'arm': n}
+                           for n in names})
     (sv, sn), (lv, ln) = best('snn'), best('llama')
-    seeds = sorted({int(f.split('--seed')[1].split()[0]) for a in res['arms'].values() for f in [a['flags']] if '--seed' in f} | {0})
     res.update(tokens=max_tokens, snn_val=sv, llama_val=lv, ratio=round(sv / lv, 4) if sv and lv else None,
-               snn_recipe=sn and dict(arm=sn, flags=res['arms'][sn]['flags'], teacher=res['arms'][sn]['teacher'], best_step=res['arms'][sn]['best_step'], steps=res['arms'][sn]['steps_planned']),
-               llama_recipe=ln and dict(arm=ln, flags=res['arms'][ln]['flags'], best_step=res['arms'][ln]['best_step'], steps=res['arms'][ln]['steps_planned']),
-               seeds=seeds)
+               snn_recipe=sn and recipe(sn), llama_recipe=ln and recipe(ln),
+               seeds=sorted({seed_of(a['flags']) for a in res['arms'].values()}))
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
