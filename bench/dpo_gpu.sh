@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Chapter 8a's run on one GPU: pretrain the small SNN (gap recipe), fine-tune it (ns-sft), tune the fine-tuned model
+# Chapter 8a's run on one GPU: pretrain the small SNN (its preset's recipe), fine-tune it (ns-sft), tune the fine-tuned model
 # with DPO on the embedded sentiment pairs at each learning rate of DPO_LRS (side by side), and ask the held-out
 # reviews after SFT and after each DPO run; writes OUT/summary.json.
 #   bash bench/dpo_gpu.sh OUT [SEED]
 # Environment: PRESET (small), ARCH (snn; llama: the matched Llama, same steps), PRE_STEPS (800), SFT_STEPS (600),
 #   DPO_STEPS (300), DPO_LRS ("2e-5 1e-4"), BETA (0.1), EVAL_N (0: all 862 held-out reviews), PYTHON (python),
+#   RECIPE (ns-pretrain --recipe, default auto: the preset's own, chapter 7's 'small' for the small preset),
 #   PRE_EXTRA / SFT_EXTRA / DPO_EXTRA (more flags for each stage, e.g. SFT_EXTRA="--optimizer muon --lr 1e-3"), STAGES
 #   ("pre": stop after pretraining; default all). A stage whose result is in OUT already (pre/final, sft/sentiment_eval.json)
 #   is skipped.
@@ -16,10 +17,10 @@ BETA=${BETA:-0.1}; EVAL_N=${EVAL_N:-0}
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 mkdir -p "$OUT"
 [ -f out/data/train.jsonl ] || "$PY" -c "from neuronspark.data import prepare_data; prepare_data('out/data')"
-RECIPE=$([ "$ARCH" = llama ] && echo "--arch llama --optimizer muon --lr 3e-3" || echo "--recipe gap")
+MODEL="--arch $ARCH --recipe ${RECIPE:-auto}"   # a recipe gives the Llama its own settings (Muon at 3e-3 for small)
 # a stage whose model is already there is not run again, so that a chain split over several calls on one machine
 # (pretraining in one, the rest in the next) picks up where it stopped
-[ -d "$OUT/pre/final" ] || "$PY" bench/pretrain.py --preset "$PRESET" $RECIPE --seq_len 256 --batch 32 --steps "$PRE_STEPS" --eval_batches 10 \
+[ -d "$OUT/pre/final" ] || "$PY" bench/pretrain.py --preset "$PRESET" $MODEL --seq_len 256 --batch 32 --steps "$PRE_STEPS" --eval_batches 10 \
     --save_every 0 --samples 0 --no-progress --seed "$SEED" --out "$OUT/pre" ${PRE_EXTRA:-} > "$OUT/pre.log" 2>&1
 [ "${STAGES:-all}" = pre ] && exit 0
 [ -f "$OUT/sft/sentiment_eval.json" ] || "$PY" bench/sft.py --init "$OUT/pre" --out "$OUT/sft" --seq_len 192 --batch 32 --lr 5e-4 --steps "$SFT_STEPS" --eval_batches 10 \

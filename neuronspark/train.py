@@ -729,12 +729,15 @@ def parse_overrides(s:str) -> dict:
 
 # %% ../nbs/07_pretrain.ipynb #5b9f4186
 _GAP_MODEL = dict(prenorm=True, center_residual=True, selective_init='v75b', surrogate_alpha=2.0)   # the gap recipe's model options
+_ENC_MODEL = {**_GAP_MODEL, 'encoder_norm': True}                                                  # ... with the normalised encoder input
 RECIPES = {
     'v75': dict(snn=dict(optimizer='adamw', lr=1e-3, neuron_lr_mult=1.0, config={}),
                 llama=dict(optimizer='adamw', lr=1e-3, neuron_lr_mult=1.0, config={})),     # the Mamba uses the Llama's
     'gap': dict(snn=dict(optimizer='muon', lr=1e-3, neuron_lr_mult=10.0, config=_GAP_MODEL),
                 llama=dict(optimizer='muon', lr=3e-3, neuron_lr_mult=1.0, config={})),
-    'tiny': dict(snn=dict(optimizer='muon', lr=1e-2, neuron_lr_mult=1.0, config={**_GAP_MODEL, 'encoder_norm': True}),
+    'small': dict(snn=dict(optimizer='muon', lr=3e-3, neuron_lr_mult=10.0, config=_ENC_MODEL),
+                  llama=dict(optimizer='muon', lr=3e-3, neuron_lr_mult=1.0, config={})),
+    'tiny': dict(snn=dict(optimizer='muon', lr=1e-2, neuron_lr_mult=1.0, config=_ENC_MODEL),
                  llama=dict(optimizer='muon', lr=1e-2, neuron_lr_mult=1.0, config={})),
 }
 
@@ -742,8 +745,8 @@ def resolve_recipe(recipe:str,   # 'auto', or a name in `RECIPES`
                    preset:str,   # the model preset
                    arch:str='snn',
                   ) -> tuple:    # (name, its settings for `arch`)
-    "The recipe `ns-pretrain` uses: 'auto' is the preset's own where one was measured ('gap' for small, 'tiny' for tiny), else 'v75'."
-    name = {'small': 'gap', 'tiny': 'tiny'}.get(preset, 'v75') if recipe == 'auto' else recipe
+    "The recipe `ns-pretrain` uses: 'auto' is the preset's own where one was measured ('small', 'tiny'), else 'v75'."
+    name = (preset if preset in ('small', 'tiny') else 'v75') if recipe == 'auto' else recipe
     if name not in RECIPES: raise ValueError(f"recipe must be 'auto' or one of {list(RECIPES)}, got {recipe!r}")
     return name, RECIPES[name]['llama' if arch == 'mamba' else arch]
 
@@ -794,7 +797,7 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
                 tokens:int=None,            # train on about this many tokens instead (sets --steps)
                 batch:int=8,                # rows per micro-batch per process
                 seq_len:int=256,            # tokens per row
-                recipe:str='auto',          # training recipe: 'gap', 'tiny' (chapter 7a's), 'v75' (upstream's); auto: gap for small, tiny for tiny, else v75
+                recipe:str='auto',          # training recipe: 'small', 'tiny' (the presets' best, chapter 7a), 'gap' (7a's baseline), 'v75' (upstream's); auto: the preset's own, else v75
                 lr:float=None,              # peak learning rate (default: the recipe's)
                 warmup:int=None,            # warmup steps (default: 5% of the steps, at most 200)
                 optimizer:str=None,         # 'adamw', 'adam', or 'muon' (Muon on hidden matrices, AdamW on the rest); default: the recipe's
