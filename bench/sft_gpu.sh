@@ -28,7 +28,7 @@ export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 if command -v nvidia-smi >/dev/null; then nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$OUT/gpus.txt"; fi
 PRETRAIN=("$PY" bench/pretrain.py)                                                   # ns-pretrain (chapter 7)
 SFT=("$PY" bench/sft.py)                                                             # ns-sft (chapter 8)
-PRE_ARGS="--preset $PRESET --arch $ARCH --recipe ${RECIPE:-v75} --device $DEVICE --seq_len 256 --batch $PRE_BATCH --lr 1e-3 --eval_batches 10 --save_every 0 ${PRE_EXTRA:-}"
+PRE_ARGS="--preset $PRESET --arch $ARCH --recipe ${RECIPE:-v75} --device $DEVICE --seq_len 256 --batch $PRE_BATCH --eval_batches 10 --save_every 0 ${PRE_EXTRA:-}"
 SFT_ARGS="--device $DEVICE --seq_len 192 --batch $SFT_BATCH --lr 5e-4 --eval_batches 10 --save_every 0 ${SFT_EXTRA:-}"
 CKPT=${GRAD_CKPT:-}
 

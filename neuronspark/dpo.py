@@ -215,7 +215,7 @@ def ns_dpo(init:str,                    # the model to tune (usually ns-sft's ru
            seq_len:int=256,             # longest row in tokens
            lr:float=1e-5,               # peak learning rate
            warmup:int=None,             # warmup steps (default: 5% of the steps, at most 100)
-           optimizer:str='adamw',       # 'adamw' or 'adam'
+           optimizer:str='adamw',       # 'adamw', 'adam', or 'muon' (Muon on the hidden matrices, AdamW on the rest)
            weight_decay:float=0.0,      # on matrices and embeddings
            eval_n:int=0,                # held-out reviews asked at the end (0: all, -1: none)
            heldout:str=None,            # JSONL of held-out {"text", "label"} reviews; default: the packaged split
