@@ -5,7 +5,8 @@
 #   bash bench/dpo_gpu.sh OUT [SEED]
 # Environment: PRESET (small), ARCH (snn; llama: the matched Llama, same steps), PRE_STEPS (800), SFT_STEPS (600),
 #   DPO_STEPS (300), DPO_LRS ("2e-5 1e-4"), BETA (0.1), EVAL_N (0: all 862 held-out reviews), PYTHON (python),
-#   RECIPE (ns-pretrain --recipe, default auto: the preset's own, chapter 7's 'small' for the small preset),
+#   RECIPE (ns-pretrain --recipe, default auto: the preset's own, chapter 7's 'small' for the small preset), TEACHER (a
+#   causal LM folder, e.g. the matched Llama's pre/: the pretraining distils from it with weight KD_WEIGHT, default 0.9),
 #   PRE_EXTRA / SFT_EXTRA / DPO_EXTRA (more flags for each stage, e.g. SFT_EXTRA="--optimizer muon --lr 1e-3"), STAGES
 #   ("pre": stop after pretraining; default all). A stage whose result is in OUT already (pre/final, sft/sentiment_eval.json)
 #   is skipped.
@@ -21,7 +22,7 @@ MODEL="--arch $ARCH --recipe ${RECIPE:-auto}"   # a recipe gives the Llama its o
 # a stage whose model is already there is not run again, so that a chain split over several calls on one machine
 # (pretraining in one, the rest in the next) picks up where it stopped
 [ -d "$OUT/pre/final" ] || "$PY" bench/pretrain.py --preset "$PRESET" $MODEL --seq_len 256 --batch 32 --steps "$PRE_STEPS" --eval_batches 10 \
-    --save_every 0 --samples 0 --no-progress --seed "$SEED" --out "$OUT/pre" ${PRE_EXTRA:-} > "$OUT/pre.log" 2>&1
+    --save_every 0 --samples 0 --no-progress --seed "$SEED" --out "$OUT/pre" ${TEACHER:+--teacher "$TEACHER" --kd_weight "${KD_WEIGHT:-0.9}"} ${PRE_EXTRA:-} > "$OUT/pre.log" 2>&1
 [ "${STAGES:-all}" = pre ] && exit 0
 [ -f "$OUT/sft/sentiment_eval.json" ] || "$PY" bench/sft.py --init "$OUT/pre" --out "$OUT/sft" --seq_len 192 --batch 32 --lr 5e-4 --steps "$SFT_STEPS" --eval_batches 10 \
     --save_every 0 --samples 0 --no-progress --seed "$SEED" --eval_n "$EVAL_N" ${SFT_EXTRA:-} > "$OUT/sft.log" 2>&1

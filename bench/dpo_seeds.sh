@@ -4,7 +4,9 @@
 # summary with each arm's mean, spread and per-seed accuracies.
 #   bash bench/dpo_seeds.sh OUT [SEEDS]        # SEEDS: default "0 1 2"
 # Environment: everything bench/dpo_gpu.sh reads (PRE_STEPS, SFT_STEPS, DPO_STEPS, DPO_LRS: give ONE rate here, BETA,
-#   EVAL_N, PRESET, STAGES: "pre" pretrains only, and a second call without it goes on from there), plus ARCHS (default "snn llama"). Writes OUT/<arch>_s<seed>/summary.json and OUT/seeds.json.
+#   EVAL_N, PRESET, STAGES: "pre" pretrains only, and a second call without it goes on from there), plus ARCHS (default
+#   "snn llama") and KD (1: the Llamas pretrain first, then each SNN distils from the Llama of its seed, chapter 7a's
+#   best recipe). Writes OUT/<arch>_s<seed>/summary.json and OUT/seeds.json.
 # The shared data (out/data, out/sft, out/dpo) is built once before the pipelines start, so that they do not race.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,9 +16,14 @@ mkdir -p "$OUT"
 "$PY" -c "
 from neuronspark.data import prepare_data; from neuronspark.sft import prepare_sft_data; from neuronspark.dpo import prepare_dpo_data
 prepare_data('out/data'); prepare_sft_data('out/sft'); prepare_dpo_data('out/dpo')"
+if [ "${KD:-0}" = 1 ]; then                    # the teachers first: each Llama's pretraining, side by side
+  for s in $SEEDS; do STAGES=pre ARCH=llama bash bench/dpo_gpu.sh "$OUT/llama_s$s" "$s" >> "$OUT/llama_s$s.log" 2>&1 & done
+  wait || true
+fi
 for arch in $ARCHS; do
   for s in $SEEDS; do
-    ARCH=$arch bash bench/dpo_gpu.sh "$OUT/${arch}_s$s" "$s" > "$OUT/${arch}_s$s.log" 2>&1 &
+    teacher=$([ "${KD:-0}" = 1 ] && [ "$arch" = snn ] && echo "$OUT/llama_s$s/pre" || true)
+    TEACHER=$teacher ARCH=$arch bash bench/dpo_gpu.sh "$OUT/${arch}_s$s" "$s" >> "$OUT/${arch}_s$s.log" 2>&1 &
   done
 done
 wait || true                                   # a failed pipeline is reported below, not here
