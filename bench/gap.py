@@ -186,7 +186,8 @@ def collect(name, steps, flags, teacher, out, rc_s, gpu, stage):
     best = min(val, key=lambda r: r['val_loss']) if val else None
     log = (out / f'{name}.log').read_text(errors='replace') if (out / f'{name}.log').exists() else ''
     return dict(stage=stage, gpu=gpu, arch='screen' if SCREEN in flags else flags.split('--arch ')[1].split()[0] if '--arch ' in flags else 'snn', flags=flags, teacher=teacher,
-                steps_planned=steps, steps=max([r['step'] for r in tr[-1:] + val[-1:]], default=0),   # a stop by --minutes validates after its last logged step tokens=tr[-1]['tokens'] if tr else 0,
+                steps_planned=steps, steps=max([r['step'] for r in tr[-1:] + val[-1:]], default=0),   # a --minutes stop validates after its last log
+                tokens=tr[-1]['tokens'] if tr else 0,
                 returncode=rc_s[0], seconds=round(rc_s[1], 1), stopped_early='stopped by --minutes' in log,
                 val={r['step']: round(r['val_loss'], 4) for r in val}, val_tokens={r['step']: r['tokens'] for r in val},
                 best_val=round(best['val_loss'], 4) if best else None, best_step=best['step'] if best else None,
