@@ -8,8 +8,8 @@
 #   RECIPE (ns-pretrain --recipe, default auto: the preset's own, chapter 7's 'small' for the small preset), TEACHER (a
 #   causal LM folder, e.g. the matched Llama's pre/: the pretraining distils from it with weight KD_WEIGHT, default 0.9),
 #   PRE_EXTRA / SFT_EXTRA / DPO_EXTRA (more flags for each stage, e.g. SFT_EXTRA="--optimizer muon --lr 1e-3"), STAGES
-#   ("pre": stop after pretraining; default all). A stage whose result is in OUT already (pre/final, sft/sentiment_eval.json)
-#   is skipped.
+#   ("pre": stop after pretraining; "sft": after fine-tuning, the summary without DPO; default all). A stage whose result
+#   is in OUT already (pre/final, sft/sentiment_eval.json, dpo_LR/dpo_eval.json) is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/dpo_gpu}; SEED=${2:-0}; PY=${PYTHON:-python}; PRESET=${PRESET:-small}; ARCH=${ARCH:-snn}
@@ -27,7 +27,7 @@ MODEL="--arch $ARCH --recipe ${RECIPE:-auto}"   # a recipe gives the Llama its o
 [ -f "$OUT/sft/sentiment_eval.json" ] || "$PY" bench/sft.py --init "$OUT/pre" --out "$OUT/sft" --seq_len 192 --batch 32 --lr 5e-4 --steps "$SFT_STEPS" --eval_batches 10 \
     --save_every 0 --samples 0 --no-progress --seed "$SEED" --eval_n "$EVAL_N" ${SFT_EXTRA:-} > "$OUT/sft.log" 2>&1
 for lr in $DPO_LRS; do
-  "$PY" bench/dpo.py "$OUT/sft" --out "$OUT/dpo_$lr" --tasks sentiment --beta "$BETA" --batch 16 --seq_len 192 --lr "$lr" \
+  [ "${STAGES:-all}" = sft ] || [ -f "$OUT/dpo_$lr/dpo_eval.json" ] || "$PY" bench/dpo.py "$OUT/sft" --out "$OUT/dpo_$lr" --tasks sentiment --beta "$BETA" --batch 16 --seq_len 192 --lr "$lr" \
       --steps "$DPO_STEPS" --eval_batches 10 --save_every 0 --no-progress --seed "$SEED" --eval_n "$EVAL_N" ${DPO_EXTRA:-} > "$OUT/dpo_$lr.log" 2>&1 &
 done
 wait

@@ -4,7 +4,7 @@
 # summary with each arm's mean, spread and per-seed accuracies.
 #   bash bench/dpo_seeds.sh OUT [SEEDS]        # SEEDS: default "0 1 2"
 # Environment: everything bench/dpo_gpu.sh reads (PRE_STEPS, SFT_STEPS, DPO_STEPS, DPO_LRS: give ONE rate here, BETA,
-#   EVAL_N, PRESET, STAGES: "pre" pretrains only, and a second call without it goes on from there), plus ARCHS (default
+#   EVAL_N, PRESET, STAGES: "pre" pretrains only, "sft" also fine-tunes, and a later call without it goes on from there), plus ARCHS (default
 #   "snn llama") and KD (1: the Llamas pretrain first, then each SNN distils from the Llama of its seed, chapter 7a's
 #   best recipe). Writes OUT/<arch>_s<seed>/summary.json and OUT/seeds.json.
 # The shared data (out/data, out/sft, out/dpo) is built once before the pipelines start, so that they do not race.
