@@ -131,9 +131,11 @@ class DPOObjective:
     "`train`'s objective for DPO: the loss summed over the batch's pairs, with a frozen reference model."
     metrics = ('reward_acc', 'margin')       # logged per pair next to the loss
     def __init__(self, ref:torch.nn.Module,  # the frozen reference (usually the model DPO starts from)
-                 beta:float=0.1):            # see `dpo_loss`
+                 beta:float=0.1,             # see `dpo_loss`
+                 nll_weight:float=0.0):      # weight of the chosen answer's fine-tuning loss (per token) added to each pair's (RPO)
         if beta <= 0: raise ValueError(f'DPOObjective: beta must be > 0, got {beta}')
-        self.ref, self.beta = ref.eval().requires_grad_(False), beta
+        if nll_weight < 0: raise ValueError(f'DPOObjective: nll_weight must be >= 0, got {nll_weight}')
+        self.ref, self.beta, self.nll_weight = ref.eval().requires_grad_(False), beta, nll_weight
 
     def units(self, batch:dict) -> int: return batch['input_ids'].shape[0] // 2     # pairs
 
@@ -148,6 +150,8 @@ class DPOObjective:
         with torch.no_grad(): rp = self.logps(self.ref, batch, autocast)
         B = self.units(batch)
         loss, rc, rr = dpo_loss(lp[:B], lp[B:], rp[:B], rp[B:], self.beta)
+        if self.nll_weight:                  # + w * (-log pi(y_w | x)) / |y_w|: the chosen answer's mean token loss
+            loss = loss - self.nll_weight * lp[:B] / (batch['labels'][:B, 1:] != -100).sum(-1).clamp(min=1)
         return loss.sum(), torch.stack([(rc > rr).float().sum(), (rc - rr).sum()])
 
 # %% ../nbs/08a_dpo.ipynb #9fa1b047
@@ -206,6 +210,7 @@ def ns_dpo(init:str,                    # the model to tune (usually ns-sft's ru
            resume:bool=False,           # continue from the newest usable checkpoint in `out`
            force:bool=False,            # start over in an `out` that already holds a run
            beta:float=0.1,              # DPO's beta: how far the model may move from the reference (smaller: further)
+           nll_weight:float=0.0,        # weight of the fine-tuning loss on the chosen answer, per token, added to DPO's (RPO; 0: plain DPO)
            tasks:str=None,              # keep only these tasks, comma-separated (sentiment, title)
            system:str=None,             # system message for pairs without one
            skip_bad:bool=False,         # skip malformed records (counted) instead of stopping
@@ -230,7 +235,7 @@ def ns_dpo(init:str,                    # the model to tune (usually ns-sft's ru
     import torch.distributed as dist
     check_path('init', init, 'dir', 'a model folder, run folder or checkpoint', flag=False)
     if ref is not None: check_path('ref', ref, 'dir', 'a model folder, run folder or checkpoint')
-    check_range('beta', beta, 0, lo_open=True); check_range('epochs', epochs, 0, lo_open=True)
+    check_range('beta', beta, 0, lo_open=True); check_range('epochs', epochs, 0, lo_open=True); check_range('nll_weight', nll_weight, 0)
     for name, v, lo in (('batch', batch, 1), ('seq_len', seq_len, 2), ('eval_n', eval_n, -1)): check_range(name, v, lo)
     if tasks is not None:
         for t in tasks.split(','): check_choice('tasks', t, ('sentiment', 'title'))
@@ -261,12 +266,13 @@ def ns_dpo(init:str,                    # the model to tune (usually ns-sft's ru
     cfg = config_from_flags(**{**vars(probe), 'steps': steps, 'warmup': min(100, max(1, steps // 20)) if warmup is None else warmup})
     if d.main:
         print(f"{type(model).__name__} {count_params(model):,} parameters from {init}, reference {ref or init} | {len(train_ds):,} pairs | "
-              f"{steps} steps x {rows} pairs = {steps * rows / len(train_ds):.2f} epochs | beta {beta} | {d.world} process(es), {dev}", flush=True)
-    res = train(model, train_ds, val_ds, cfg, resume=resume, objective=DPOObjective(ref_model, beta))
+              f"{steps} steps x {rows} pairs = {steps * rows / len(train_ds):.2f} epochs | beta {beta}"
+              f"{f', nll_weight {nll_weight}' if nll_weight else ''} | {d.world} process(es), {dev}", flush=True)
+    res = train(model, train_ds, val_ds, cfg, resume=resume, objective=DPOObjective(ref_model, beta, nll_weight))
     if not d.main or res['interrupted']: return
     out = Path(out); model.save_pretrained(out / 'final'); tok.save_pretrained(out / 'final')
     amp = lambda: autocast(dev, cfg.precision)
-    report = dict(init=init, ref=ref or init, beta=beta, steps=res['step'], val_loss=res['val_loss'])
+    report = dict(init=init, ref=ref or init, beta=beta, nll_weight=nll_weight, steps=res['step'], val_loss=res['val_loss'])
     if val_ds is not None:
         report['pairs'] = preference_eval(model, val_ds, ref_model, beta, autocast=amp)
         print(f"held-out pairs: chosen more likely {report['pairs']['logp_acc']:.1%}, mean reward margin {report['pairs']['margin']:+.3f} ({report['pairs']['pairs']} pairs)")
