@@ -8,8 +8,10 @@
 #   RECIPE (ns-pretrain --recipe, default auto: the preset's own, chapter 7's 'small' for the small preset), TEACHER (a
 #   causal LM folder, e.g. the matched Llama's pre/: the pretraining distils from it with weight KD_WEIGHT, default 0.9),
 #   PRE_EXTRA / SFT_EXTRA / DPO_EXTRA (more flags for each stage, e.g. SFT_EXTRA="--optimizer muon --lr 1e-3"), STAGES
-#   ("pre": stop after pretraining; "sft": after fine-tuning, the summary without DPO; default all). A stage whose result
-#   is in OUT already (pre/final, sft/sentiment_eval.json, dpo_LR/dpo_eval.json) is skipped.
+#   ("pre": stop after pretraining; "sft": after fine-tuning, the summary without DPO; default all), PRE_MINUTES (stop
+#   pretraining after this many minutes with a checkpoint; the same command later resumes it exactly, so that a plan
+#   longer than one call runs over several). A stage whose result is in OUT already (pre/complete: all PRE_STEPS done,
+#   sft/sentiment_eval.json, dpo_LR/dpo_eval.json) is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/dpo_gpu}; SEED=${2:-0}; PY=${PYTHON:-python}; PRESET=${PRESET:-small}; ARCH=${ARCH:-snn}
@@ -21,8 +23,15 @@ mkdir -p "$OUT"
 MODEL="--arch $ARCH --recipe ${RECIPE:-auto}"   # a recipe gives the Llama its own settings (Muon at 3e-3 for small)
 # a stage whose model is already there is not run again, so that a chain split over several calls on one machine
 # (pretraining in one, the rest in the next) picks up where it stopped
-[ -d "$OUT/pre/final" ] || "$PY" bench/pretrain.py --preset "$PRESET" $MODEL --seq_len 256 --batch 32 --steps "$PRE_STEPS" --eval_batches 10 \
-    --save_every 0 --samples 0 --no-progress --seed "$SEED" --out "$OUT/pre" ${TEACHER:+--teacher "$TEACHER" --kd_weight "${KD_WEIGHT:-0.9}"} ${PRE_EXTRA:-} > "$OUT/pre.log" 2>&1
+pre_done() {   # the last step pretraining logged (0: none yet)
+  "$PY" -c "import json, sys; print(max((json.loads(l)['step'] for l in open(sys.argv[1])), default=0))" "$OUT/pre/metrics.jsonl" 2>/dev/null || echo 0; }
+if [ ! -f "$OUT/pre/complete" ]; then
+  "$PY" bench/pretrain.py --preset "$PRESET" $MODEL --seq_len 256 --batch 32 --steps "$PRE_STEPS" --eval_batches 10 \
+      --save_every 0 --samples 0 --no-progress --seed "$SEED" --out "$OUT/pre" ${TEACHER:+--teacher "$TEACHER" --kd_weight "${KD_WEIGHT:-0.9}"} \
+      $([ -d "$OUT/pre/checkpoints" ] && echo --resume) ${PRE_MINUTES:+--minutes "$PRE_MINUTES"} ${PRE_EXTRA:-} >> "$OUT/pre.log" 2>&1
+fi
+if [ "$(pre_done)" -lt "$PRE_STEPS" ]; then echo "$OUT: pretraining at step $(pre_done) of $PRE_STEPS; run the same command again to go on"; exit 0; fi
+touch "$OUT/pre/complete"                      # all PRE_STEPS done: a student may distil from this model (dpo_seeds.sh)
 [ "${STAGES:-all}" = pre ] && exit 0
 [ -f "$OUT/sft/sentiment_eval.json" ] || "$PY" bench/sft.py --init "$OUT/pre" --out "$OUT/sft" --seq_len 192 --batch 32 --lr 5e-4 --steps "$SFT_STEPS" --eval_batches 10 \
     --save_every 0 --samples 0 --no-progress --seed "$SEED" --eval_n "$EVAL_N" ${SFT_EXTRA:-} > "$OUT/sft.log" 2>&1

@@ -4,7 +4,8 @@
 # summary with each arm's mean, spread and per-seed accuracies.
 #   bash bench/dpo_seeds.sh OUT [SEEDS]        # SEEDS: default "0 1 2"
 # Environment: everything bench/dpo_gpu.sh reads (PRE_STEPS, SFT_STEPS, DPO_STEPS, DPO_LRS: give ONE rate here, BETA,
-#   EVAL_N, PRESET, STAGES: "pre" pretrains only, "sft" also fine-tunes, and a later call without it goes on from there), plus ARCHS (default
+#   EVAL_N, PRESET, STAGES: "pre" pretrains only, "sft" also fine-tunes, and a later call without it goes on from there;
+#   PRE_MINUTES: pretraining stops after that long with a checkpoint, and the same command resumes it), plus ARCHS (default
 #   "snn llama") and KD (1: the Llamas pretrain first, then each SNN distils from the Llama of its seed, chapter 7a's
 #   best recipe). Writes OUT/<arch>_s<seed>/summary.json and OUT/seeds.json.
 # The shared data (out/data, out/sft, out/dpo) is built once before the pipelines start, so that they do not race.
@@ -19,6 +20,9 @@ prepare_data('out/data'); prepare_sft_data('out/sft'); prepare_dpo_data('out/dpo
 if [ "${KD:-0}" = 1 ]; then                    # the teachers first: each Llama's pretraining, side by side
   for s in $SEEDS; do STAGES=pre ARCH=llama bash bench/dpo_gpu.sh "$OUT/llama_s$s" "$s" >> "$OUT/llama_s$s.log" 2>&1 & done
   wait || true
+  for s in $SEEDS; do      # a teacher stopped by PRE_MINUTES goes on in the next call; its student waits for it
+    [ -f "$OUT/llama_s$s/pre/complete" ] || { echo "$OUT/llama_s$s: the teacher's pretraining is not finished; run the same command again"; exit 0; }
+  done
 fi
 for arch in $ARCHS; do
   for s in $SEEDS; do
