@@ -281,5 +281,5 @@ def ns_dpo(init:str,                    # the model to tune (usually ns-sft's ru
     atomic_write(out / 'dpo_eval.json', lambda f: json.dump(report, f, ensure_ascii=False, indent=1))
     from matplotlib.figure import Figure
     ax = plot_log({'dpo': out}, ax=Figure(figsize=(6, 3.2)).subplots(), x='step', smooth=5, title=f'DPO from {init} (beta {beta})')
-    ax.set_ylabel('DPO loss'); ax.figure.savefig(out / 'loss.png', dpi=90, bbox_inches='tight')
+    ax.set_ylabel('DPO loss' + (f' + {nll_weight:g} x answer loss' if nll_weight else '')); ax.figure.savefig(out / 'loss.png', dpi=90, bbox_inches='tight')
     print(f'saved {out / "final"}, {out / "dpo_eval.json"} and {out / "loss.png"}')
