@@ -745,8 +745,8 @@ def resolve_recipe(recipe:str,   # 'auto', or a name in `RECIPES`
                    preset:str,   # the model preset
                    arch:str='snn',
                   ) -> tuple:    # (name, its settings for `arch`)
-    "The recipe `ns-pretrain` uses: 'auto' is the preset's own where one was measured ('small', 'tiny'), else 'v75'."
-    name = (preset if preset in ('small', 'tiny') else 'v75') if recipe == 'auto' else recipe
+    "The recipe `ns-pretrain` uses: 'auto' is the recipe named after the preset where one was measured ('small', 'tiny'), else 'v75'."
+    name = (preset if preset in RECIPES else 'v75') if recipe == 'auto' else recipe
     if name not in RECIPES: raise ValueError(f"recipe must be 'auto' or one of {list(RECIPES)}, got {recipe!r}")
     return name, RECIPES[name]['llama' if arch == 'mamba' else arch]
 
