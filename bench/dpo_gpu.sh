@@ -11,7 +11,8 @@
 #   ("pre": stop after pretraining; "sft": after fine-tuning, the summary without DPO; default all), PRE_MINUTES (stop
 #   pretraining after this many minutes with a checkpoint; the same command later resumes it exactly, so that a plan
 #   longer than one call runs over several). A stage whose result is in OUT already (pre/complete: all PRE_STEPS done,
-#   sft/sentiment_eval.json, dpo_LR/dpo_eval.json) is skipped.
+#   sft/sentiment_eval.json, dpo_LR/dpo_eval.json) is skipped. PRE_PICK (final; best: pretraining keeps the model of its
+#   lowest validation loss, --keep_best, and fine-tuning starts from it, pre/best/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/dpo_gpu}; SEED=${2:-0}; PY=${PYTHON:-python}; PRESET=${PRESET:-small}; ARCH=${ARCH:-snn}
@@ -21,6 +22,7 @@ export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 mkdir -p "$OUT"
 [ -f out/data/train.jsonl ] || "$PY" -c "from neuronspark.data import prepare_data; prepare_data('out/data')"
 MODEL="--arch $ARCH --recipe ${RECIPE:-auto}"   # a recipe gives the Llama its own settings (Muon at 3e-3 for small)
+PICK=${PRE_PICK:-final}; [ "$PICK" = final ] || [ "$PICK" = best ] || { echo "PRE_PICK must be final or best, got $PICK"; exit 2; }
 # a stage whose model is already there is not run again, so that a chain split over several calls on one machine
 # (pretraining in one, the rest in the next) picks up where it stopped
 pre_done() {   # the last step pretraining logged (0: none yet)
@@ -28,12 +30,13 @@ pre_done() {   # the last step pretraining logged (0: none yet)
 if [ ! -f "$OUT/pre/complete" ]; then
   "$PY" bench/pretrain.py --preset "$PRESET" $MODEL --seq_len 256 --batch 32 --steps "$PRE_STEPS" --eval_batches 10 \
       --save_every 0 --samples 0 --no-progress --seed "$SEED" --out "$OUT/pre" ${TEACHER:+--teacher "$TEACHER" --kd_weight "${KD_WEIGHT:-0.9}"} \
-      $([ -d "$OUT/pre/checkpoints" ] && echo --resume) ${PRE_MINUTES:+--minutes "$PRE_MINUTES"} ${PRE_EXTRA:-} >> "$OUT/pre.log" 2>&1
+      $([ -d "$OUT/pre/checkpoints" ] && echo --resume) ${PRE_MINUTES:+--minutes "$PRE_MINUTES"} $([ "$PICK" = best ] && echo --keep_best) \
+      ${PRE_EXTRA:-} >> "$OUT/pre.log" 2>&1
 fi
 if [ "$(pre_done)" -lt "$PRE_STEPS" ]; then echo "$OUT: pretraining at step $(pre_done) of $PRE_STEPS; run the same command again to go on"; exit 0; fi
 touch "$OUT/pre/complete"                      # all PRE_STEPS done: a student may distil from this model (dpo_seeds.sh)
 [ "${STAGES:-all}" = pre ] && exit 0
-[ -f "$OUT/sft/sentiment_eval.json" ] || "$PY" bench/sft.py --init "$OUT/pre" --out "$OUT/sft" --seq_len 192 --batch 32 --lr 5e-4 --steps "$SFT_STEPS" --eval_batches 10 \
+[ -f "$OUT/sft/sentiment_eval.json" ] || "$PY" bench/sft.py --init "$OUT/pre/$PICK" --out "$OUT/sft" --seq_len 192 --batch 32 --lr 5e-4 --steps "$SFT_STEPS" --eval_batches 10 \
     --save_every 0 --samples 0 --no-progress --seed "$SEED" --eval_n "$EVAL_N" ${SFT_EXTRA:-} > "$OUT/sft.log" 2>&1
 for lr in $DPO_LRS; do
   [ "${STAGES:-all}" = sft ] || [ -f "$OUT/dpo_$lr/dpo_eval.json" ] || "$PY" bench/dpo.py "$OUT/sft" --out "$OUT/dpo_$lr" --tasks sentiment --beta "$BETA" --batch 16 --seq_len 192 --lr "$lr" \

@@ -22,9 +22,9 @@ __all__ = ['OPTIMIZERS', 'NEURON_OPTIMIZERS', 'ADAM_IMPLS', 'ARCHS', 'RECIPES', 
            'lr_at', 'param_groups', 'Lion', 'OptimizerChain', 'make_optimizer', 'ResumableSampler', 'micro_batches',
            'is_sharded', 'save_checkpoint', 'load_checkpoint', 'newest_good_checkpoint', 'MetricsLog', 'read_log',
            'Dist', 'init_distributed', 'wrap_ddp', 'decoder_layers', 'shard_model', 'plain_model', 'evaluate',
-           'train_step', 'train', 'train_memory', 'count_params', 'llama_params', 'llama_like', 'mamba_like', 'sample',
-           'plot_log', 'check_overrides', 'build_model', 'parse_overrides', 'resolve_recipe', 'train_flags',
-           'check_run_folder', 'config_from_flags', 'ns_pretrain']
+           'train_step', 'best_record', 'save_best', 'train', 'train_memory', 'count_params', 'llama_params',
+           'llama_like', 'mamba_like', 'sample', 'plot_log', 'check_overrides', 'build_model', 'parse_overrides',
+           'resolve_recipe', 'train_flags', 'check_run_folder', 'save_final', 'config_from_flags', 'ns_pretrain']
 
 # %% ../nbs/07_pretrain.ipynb #87ea9752
 def lm_loss_sum(logits:torch.Tensor,  # `[B, T, V]` next-token logits
@@ -74,6 +74,7 @@ class TrainConfig:
     log_every: int = 10              # steps per training-loss record
     save_every: int = 500            # checkpoint every this many steps (0: only at the end or on interrupt)
     keep: int = 3                    # newest checkpoints kept
+    keep_best: bool = False          # also keep the model of the lowest validation loss so far in `out_dir/best/` (early stopping's pick)
     seed: int = 0                    # data order (ns-pretrain and ns-sft also seed the model's initialisation with it)
     device: str = 'auto'             # 'auto' (cuda if available), 'cpu', 'cuda', 'cuda:1'; under torchrun cuda:LOCAL_RANK
     precision: str = 'auto'          # 'auto' (bf16 autocast on CUDA, fp32 on CPU), 'bf16', 'fp32'
@@ -101,6 +102,7 @@ class TrainConfig:
         if self.optimizer.lower() not in OPTIMIZERS: raise ValueError(f'TrainConfig.optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}')
         if self.neuron_optimizer.lower() not in NEURON_OPTIMIZERS: raise ValueError(f'TrainConfig.neuron_optimizer must be one of {NEURON_OPTIMIZERS}, got {self.neuron_optimizer!r}')
         if self.adam_impl not in ADAM_IMPLS: raise ValueError(f'TrainConfig.adam_impl must be one of {ADAM_IMPLS}, got {self.adam_impl!r}')
+        if self.fsdp and self.keep_best: raise ValueError('TrainConfig.keep_best saves a whole model at each new best; with fsdp it is not supported (use DDP)')
         if self.fsdp and (self.optimizer.lower() == 'muon' or self.neuron_optimizer.lower() != 'same'):
             raise ValueError(f"TrainConfig.fsdp works with AdamW/Adam on every group (optimizer {self.optimizer!r}, neuron_optimizer "
                              f"{self.neuron_optimizer!r}): Muon orthogonalises whole matrices and FSDP gives each process a shard; use DDP for Muon")
@@ -463,6 +465,26 @@ def train_step(net:nn.Module,            # the model, or its DDP wrapper
     return sums, gn, ok
 
 # %% ../nbs/07_pretrain.ipynb #49fe6344
+def best_record(out_dir) -> dict|None:
+    "What `out_dir/best/` holds: `{'step', 'tokens', 'val_loss'}` of the lowest validation loss so far, or None."
+    f = Path(out_dir) / 'best' / 'best.json'
+    return json.loads(f.read_text()) if f.is_file() else None
+
+def save_best(out_dir, model:nn.Module, record:dict) -> Path:
+    "Write the model (`save_pretrained`) and `best.json` (`record`) to `out_dir/best/`, atomically: a temp folder, then renames."
+    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
+    best, old, tmp = out / 'best', out / '.old-best', Path(tempfile.mkdtemp(dir=out, prefix='.tmp-best-'))
+    try:
+        if hasattr(model, 'save_pretrained'): model.save_pretrained(tmp)
+        else: save_model(model, str(tmp / 'model.safetensors'))
+        (tmp / 'best.json').write_text(json.dumps(record, indent=1))
+        shutil.rmtree(old, ignore_errors=True)
+        if best.exists(): os.rename(best, old)            # a crash between the two renames leaves the previous best in .old-best
+        os.rename(tmp, best); shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True); raise
+    return best
+
 def train(model:nn.Module,            # a causal LM: `model(input_ids=, attention_mask=).logits` `[B, T, V]`
           train_ds,                   # rows `{'input_ids', 'labels'}` (labels -100 where not scored, unshifted)
           val_ds=None,                # validation rows (or None)
@@ -479,6 +501,7 @@ def train(model:nn.Module,            # a causal LM: `model(input_ids=, attentio
     if (teacher is None) != (cfg.kd_weight == 0):
         raise ValueError(f"train: distillation needs both a teacher and cfg.kd_weight > 0 (teacher {'given' if teacher is not None else 'None'}, kd_weight {cfg.kd_weight})")
     if teacher is not None and objective is not None: raise ValueError('train: distillation and a custom objective do not combine')
+    if cfg.keep_best and val_ds is None: raise ValueError('train: cfg.keep_best picks the model by its validation loss and needs val_ds')
     if teacher is not None:
         tv, sv = teacher.get_input_embeddings().num_embeddings, model.get_input_embeddings().num_embeddings
         if tv != sv: raise ValueError(f'train: the teacher predicts {tv} tokens, the model {sv}; distillation needs the same tokenizer')
@@ -517,9 +540,16 @@ def train(model:nn.Module,            # a causal LM: `model(input_ids=, attentio
         if d.main or is_sharded(model): save_checkpoint(cfg.out_dir, step, model, opt, dict(step=step, tokens=tokens, skipped=skipped, world=d.world, cfg=asdict(cfg),
                                                                                 seq_len=getattr(train_ds, 'seq_len', None)), cfg.keep, d)
         if d.world > 1: dist.barrier()
+    best = best_record(cfg.out_dir) if ck else None          # resumed: the best so far (a fresh run replaces it at step 0)
     def validate():
+        nonlocal best
         v = evaluate(net, val_ds, cfg, d, dev, collate_fn, amp, objective)
-        log.write(kind='val', step=step, tokens=tokens, val_loss=v); return v
+        log.write(kind='val', step=step, tokens=tokens, val_loss=v)
+        if cfg.keep_best and (best is None or v < best['val_loss']):
+            best = dict(step=step, tokens=tokens, val_loss=v)
+            if d.main: save_best(cfg.out_dir, model, best)
+            if d.world > 1: dist.barrier()
+        return v
     batches = micro_batches(train_ds, cfg, d.rank, d.world, collate_fn, start=step * cfg.accum)
     bar = tqdm(total=cfg.steps, initial=step, disable=not (cfg.progress and d.main), unit='step', mininterval=2, dynamic_ncols=True)
     val_loss = validate() if val_ds is not None and step == 0 else None
@@ -776,6 +806,15 @@ def check_run_folder(out:str, resume:bool, force:bool):
         raise arg_error('out', f"{out} already holds a run ({'final/' if (o / 'final').is_dir() else 'checkpoints'}): --resume continues it, --force starts over, or choose another --out")
     if resume and not list_checkpoints(o): raise arg_error('resume', f'no checkpoint in {out}/checkpoints to continue')
 
+def save_final(model, tokenizer, out, keep_best:bool=False) -> Path:
+    "Save the trained model and its tokenizer to `out/final/`; with `keep_best`, the tokenizer also to `out/best/`, and say where that model is."
+    out = Path(out); model.save_pretrained(out / 'final'); tokenizer.save_pretrained(out / 'final')
+    r = best_record(out) if keep_best else None
+    if r is not None:
+        tokenizer.save_pretrained(out / 'best')
+        print(f"lowest validation loss {r['val_loss']:.4f} at step {r['step']}: that model is in {out / 'best'}")
+    return out / 'final'
+
 def config_from_flags(**kw) -> TrainConfig:
     "A `TrainConfig` from command-line values; a bad value is a `UsageError` naming the flag, as argparse would."
     try: return TrainConfig(**kw)
@@ -869,7 +908,7 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
     model = plain_model(model, d)                           # sharded: the weights gathered into an ordinary model on rank 0
     if not d.main: return
     if res['stopped_early']: print(f"stopped by --minutes {minutes} after {res['step']} of {steps} steps ({res['tokens']:,} tokens)")
-    out = Path(out); model.save_pretrained(out / 'final'); tok.save_pretrained(out / 'final')
+    out = Path(out); save_final(model, tok, out, cfg.keep_best)
     H1 = unigram_entropy(train_ds.tokens, len(tok))
     if res['val_loss'] is not None:
         print(f"final validation loss {res['val_loss']:.3f} nats/token | unigram entropy of the training tokens {H1:.3f} | "
