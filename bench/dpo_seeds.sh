@@ -3,11 +3,12 @@
 # after SFT and after DPO) for the small SNN and the matched Llama, for every seed, all pipelines side by side; then one
 # summary with each arm's mean, spread and per-seed accuracies.
 #   bash bench/dpo_seeds.sh OUT [SEEDS]        # SEEDS: default "0 1 2"
-# Environment: everything bench/dpo_gpu.sh reads (PRE_STEPS, SFT_STEPS, DPO_STEPS, DPO_LRS: give ONE rate here, BETA,
-#   EVAL_N, PRESET, STAGES: "pre" pretrains only, "sft" also fine-tunes, and a later call without it goes on from there;
-#   PRE_MINUTES: pretraining stops after that long with a checkpoint, and the same command resumes it), plus ARCHS (default
+# Environment: everything bench/dpo_gpu.sh reads (PRE_STEPS, SFT_STEPS, DPO_STEPS, DPO_LRS: one DPO run per rate and
+#   pipeline, DPO_EXTRA, BETA, EVAL_N, PRESET, STAGES: "pre" pretrains only, "sft" also fine-tunes, and a later call
+#   without it goes on from there; PRE_MINUTES: pretraining stops after that long with a checkpoint, and the same command
+#   resumes it), plus ARCHS (default
 #   "snn llama") and KD (1: the Llamas pretrain first, then each SNN distils from the Llama of its seed, chapter 7a's
-#   best recipe). Writes OUT/<arch>_s<seed>/summary.json and OUT/seeds.json.
+#   best recipe; with PRE_PICK=best from that Llama at its lowest validation loss). Writes OUT/<arch>_s<seed>/summary.json and OUT/seeds.json (per arm: pretrain_val, sft and dpo_<rate>).
 # The shared data (out/data, out/sft, out/dpo) is built once before the pipelines start, so that they do not race.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +27,7 @@ if [ "${KD:-0}" = 1 ]; then                    # the teachers first: each Llama'
 fi
 for arch in $ARCHS; do
   for s in $SEEDS; do
-    teacher=$([ "${KD:-0}" = 1 ] && [ "$arch" = snn ] && echo "$OUT/llama_s$s/pre" || true)
+    teacher=$([ "${KD:-0}" = 1 ] && [ "$arch" = snn ] && echo "$OUT/llama_s$s/pre/${PRE_PICK:-final}" || true)   # best: at its lowest val
     TEACHER=$teacher ARCH=$arch bash bench/dpo_gpu.sh "$OUT/${arch}_s$s" "$s" >> "$OUT/${arch}_s$s.log" 2>&1 &
   done
 done
@@ -40,17 +41,17 @@ for d in sorted(p for p in out.iterdir() if p.is_dir()):
     f = d / 'summary.json'
     if not f.is_file(): print(f'{d.name}: no summary.json (see {d.name}.log)'); continue
     r = json.loads(f.read_text())
-    dpo = next(iter(r['dpo'].values()), None)                      # one DPO rate per run here
     res.setdefault(arch, []).append(dict(seed=int(seed), pretrain_val=r['pretrain_val'], sft=r['sft']['accuracy'],
-                                         dpo=None if dpo is None else dpo['accuracy'], majority=r['sft']['majority']))
+                                         majority=r['sft']['majority'], **{f'dpo_{lr}': d['accuracy'] for lr, d in r['dpo'].items()}))
 summary = {}
 for arch, runs in res.items():
     row = {'seeds': [x['seed'] for x in runs], 'runs': runs}
-    for k in ('pretrain_val', 'sft', 'dpo'):
-        v = [x[k] for x in runs if x[k] is not None]
-        if v: row[k] = dict(mean=st.mean(v), min=min(v), max=max(v), spread=max(v) - min(v))
+    keys = ['pretrain_val', 'sft'] + sorted({k for x in runs for k in x if k.startswith('dpo_')})   # one per DPO rate
+    for k in keys:
+        v = [x[k] for x in runs if k in x]
+        if v: row[k] = dict(mean=st.mean(v), min=min(v), max=max(v), spread=max(v) - min(v), n=len(v))
     summary[arch] = row
-    line = '  '.join(f"{k} {row[k]['mean']:.4f} [{row[k]['min']:.4f}, {row[k]['max']:.4f}]" for k in ('pretrain_val', 'sft', 'dpo') if k in row)
+    line = '  '.join(f"{k} {row[k]['mean']:.4f} [{row[k]['min']:.4f}, {row[k]['max']:.4f}]" for k in keys if k in row)
     print(f'{arch:6s} {len(runs)} seeds: {line}')
 (out / 'seeds.json').write_text(json.dumps(summary, indent=1))
 print(f'wrote {out / "seeds.json"}')

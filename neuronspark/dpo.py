@@ -229,7 +229,7 @@ def ns_dpo(init:str,                    # the model to tune (usually ns-sft's ru
           ):
     "Preference-tune a model with DPO on (prompt, chosen, rejected) pairs; report held-out pairs and sentiment accuracy."
     from neuronspark.tokenizer import check_vocab_fits, load_tokenizer
-    from neuronspark.train import check_run_folder, config_from_flags, count_params, init_distributed, plot_log, train
+    from neuronspark.train import check_run_folder, config_from_flags, count_params, init_distributed, plot_log, save_final, train
     from neuronspark.runs import autocast, load_lm, tokenizer_folder
     from neuronspark.sft import _heldout, sft_report
     import torch.distributed as dist
@@ -270,7 +270,7 @@ def ns_dpo(init:str,                    # the model to tune (usually ns-sft's ru
               f"{f', nll_weight {nll_weight}' if nll_weight else ''} | {d.world} process(es), {dev}", flush=True)
     res = train(model, train_ds, val_ds, cfg, resume=resume, objective=DPOObjective(ref_model, beta, nll_weight))
     if not d.main or res['interrupted']: return
-    out = Path(out); model.save_pretrained(out / 'final'); tok.save_pretrained(out / 'final')
+    out = Path(out); save_final(model, tok, out, cfg.keep_best)
     amp = lambda: autocast(dev, cfg.precision)
     report = dict(init=init, ref=ref or init, beta=beta, nll_weight=nll_weight, steps=res['step'], val_loss=res['val_loss'])
     if val_ds is not None:

@@ -419,7 +419,7 @@ def ns_sft(init:str=None,               # pretrained model: save_pretrained fold
           ):
     "Fine-tune a pretrained model on chat data (loss on assistant answers only); report held-out sentiment accuracy."
     from neuronspark.tokenizer import check_vocab_fits, load_tokenizer
-    from neuronspark.train import build_model, check_run_folder, config_from_flags, count_params, init_distributed, plot_log, train
+    from neuronspark.train import build_model, check_run_folder, config_from_flags, count_params, init_distributed, plot_log, save_final, train
     from neuronspark.model import PRESETS
     import torch.distributed as dist
     check_choice('arch', arch, ('snn', 'llama')); check_choice('preset', preset, list(PRESETS))
@@ -463,7 +463,7 @@ def ns_sft(init:str=None,               # pretrained model: save_pretrained fold
               f"{steps} steps x {rows} rows = {steps * rows / max(1, len(train_ds)):.2f} epochs | {d.world} process(es), {dev}", flush=True)
     res = train(model, train_ds, val_ds, cfg, resume=resume)
     if not d.main or res['interrupted']: return
-    out = Path(out); model.save_pretrained(out / 'final'); tok.save_pretrained(out / 'final')
+    out = Path(out); save_final(model, tok, out, cfg.keep_best)
     held = _heldout(heldout or (Path(data) if Path(data).is_dir() else Path(data).parent) / 'heldout.jsonl', eval_n) if eval_n >= 0 else []
     report = sft_report(model, tok, held, va_path, samples, cfg.precision, cfg.progress)
     report.update(init=init, steps=res['step'], tokens=res['tokens'], val_loss=res['val_loss'])
