@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Fine-tuning recipes compared on the same pretrained models (issue 19's goal 2: which fine-tuning lifts the SNN's
+# held-out sentiment accuracy). For every arm of a bench/dpo_seeds.sh folder whose pretraining is complete
+# (OUT/<arch>_s<seed>/pre/complete), one ns-sft run per variant, all side by side on one GPU; then one summary.
+#   bash bench/sft_variants.sh OUT "name:flags;name:flags;..."
+#   e.g. bash bench/sft_variants.sh runs/f "adamw:--lr 5e-4;muon:--optimizer muon --lr 1e-3;neuron10:--lr 5e-4 --neuron_lr_mult 10"
+# Environment: SFT_STEPS (600), EVAL_N (0: all 862 held-out reviews), PRE_PICK (final; best: start from pre/best/, a
+#   pretraining run with --keep_best), ARCHS ("snn llama"), PYTHON (python). Each variant writes
+#   OUT/<arch>_s<seed>/sft_<name>/ and is skipped when its sentiment_eval.json is there already. Every run uses the
+#   plan of bench/dpo_gpu.sh's fine-tuning (batch 32, 192 tokens, its seed) plus the variant's flags, which win.
+# Writes OUT/sft_variants.json: per arch and variant, the mean, lowest and highest accuracy over the seeds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:?usage: bash bench/sft_variants.sh OUT \"name:flags;...\"}; VARIANTS=${2:?give the variants, e.g. \"adamw:--lr 5e-4\"}
+PY=${PYTHON:-python}; PICK=${PRE_PICK:-final}; ARCHS=${ARCHS:-snn llama}
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+[ "$PICK" = final ] || [ "$PICK" = best ] || { echo "PRE_PICK must be final or best, got $PICK"; exit 2; }
+IFS=';' read -r -a specs <<< "$VARIANTS"
+for spec in "${specs[@]}"; do       # names become folder names: check them all before anything starts
+  name=${spec%%:*}
+  [[ "$spec" == *:* && "$name" =~ ^[A-Za-z0-9_.-]+$ ]] || { echo "bad variant '$spec': expected name:flags, name of letters, digits, _ . -"; exit 2; }
+done
+n=0
+for arch in $ARCHS; do
+  for d in "$OUT/${arch}"_s[0-9]; do
+    [ -f "$d/pre/complete" ] || { echo "$d: pretraining not complete, skipped"; continue; }
+    seed=${d##*_s}
+    for spec in "${specs[@]}"; do
+      name=${spec%%:*}; flags=${spec#*:}
+      [ -f "$d/sft_$name/sentiment_eval.json" ] && continue
+      # shellcheck disable=SC2086  # the variant's flags are split on purpose
+      "$PY" bench/sft.py --init "$d/pre/$PICK" --out "$d/sft_$name" --force --seq_len 192 --batch 32 --lr 5e-4 \
+          --steps "${SFT_STEPS:-600}" --eval_batches 10 --save_every 0 --samples 0 --no-progress --seed "$seed" \
+          --eval_n "${EVAL_N:-0}" $flags > "$d/sft_$name.log" 2>&1 &
+      n=$((n + 1))
+    done
+  done
+done
+echo "started $n fine-tuning runs"; wait || true      # a failed run shows as missing below
+"$PY" - "$OUT" "$VARIANTS" "$ARCHS" <<'PYEOF'
+import json, statistics as st, sys
+from pathlib import Path
+out, names, archs = Path(sys.argv[1]), [s.split(':', 1)[0] for s in sys.argv[2].split(';')], sys.argv[3].split()
+res = {}
+for d in sorted(p for p in out.iterdir() if p.is_dir() and '_s' in p.name):
+    arch, seed = d.name.rsplit('_s', 1)
+    if arch not in archs: continue
+    for name in names:
+        f = d / f'sft_{name}' / 'sentiment_eval.json'
+        if not f.is_file(): print(f'{d.name}/sft_{name}: no result (see {d.name}/sft_{name}.log)'); continue
+        e = json.loads(f.read_text())
+        res.setdefault(arch, {}).setdefault(name, []).append(dict(seed=int(seed), accuracy=e['accuracy'], other=e['other']))
+summary = {arch: {name: dict(runs=runs, mean=st.mean(r['accuracy'] for r in runs), min=min(r['accuracy'] for r in runs),
+                             max=max(r['accuracy'] for r in runs)) for name, runs in v.items()} for arch, v in res.items()}
+for arch, v in summary.items():
+    for name, r in v.items():
+        print(f"{arch:6s} {name:12s} {len(r['runs'])} seeds: mean {r['mean']:.1%}  ({r['min']:.1%} to {r['max']:.1%})")
+(out / 'sft_variants.json').write_text(json.dumps(summary, indent=1))
+print(f'wrote {out / "sft_variants.json"}')
+PYEOF
