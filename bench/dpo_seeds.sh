@@ -6,9 +6,9 @@
 # Environment: everything bench/dpo_gpu.sh reads (PRE_STEPS, SFT_STEPS, DPO_STEPS, DPO_LRS: one DPO run per rate and
 #   pipeline, DPO_EXTRA, BETA, EVAL_N, PRESET, STAGES: "pre" pretrains only, "sft" also fine-tunes, and a later call
 #   without it goes on from there; PRE_MINUTES: pretraining stops after that long with a checkpoint, and the same command
-#   resumes it), plus ARCHS (default
-#   "snn llama") and KD (1: the Llamas pretrain first, then each SNN distils from the Llama of its seed, chapter 7a's
-#   best recipe; with PRE_PICK=best from that Llama at its lowest validation loss). Writes OUT/<arch>_s<seed>/summary.json and OUT/seeds.json (per arm: pretrain_val, sft and dpo_<rate>).
+#   resumes it; PRE_PICK), plus ARCHS (default "snn llama") and KD (1: the Llamas pretrain first, then each SNN distils
+#   from the Llama of its seed, chapter 7a's best recipe; with PRE_PICK=best from that Llama at its lowest validation
+#   loss). Writes OUT/<arch>_s<seed>/summary.json and OUT/seeds.json (per arm: pretrain_val, sft and dpo_<rate>).
 # The shared data (out/data, out/sft, out/dpo) is built once before the pipelines start, so that they do not race.
 set -euo pipefail
 cd "$(dirname "$0")/.."
