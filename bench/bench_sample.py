@@ -14,7 +14,8 @@ decode step (one new token per row), and tokens/s = b / step time, for
 - the SNN (`--preset`, default v75): `decode_step` from the state left by a real prefill of n tokens. For batch b > 1
   the batch-1 state is repeated b times: the state has the same shape and the same cost whatever its values;
 - the same step recorded once as a CUDA graph and replayed (`StaticDecoder`, chapter 9: one launch per token instead
-  of hundreds), after checking its first step's logits against the eager step's;
+  of hundreds), checked against the same step run eagerly: at batch 1 over `--check_tokens` consecutive tokens, at
+  larger batches on the first step's logits;
 - a Hugging Face `LlamaForCausalLM` with the same parameter count (`llama_like`, chapter 7), bf16, SDPA attention,
   using its default `DynamicCache`, prefilled with n tokens (batch b prefilled at once when it fits, else batch 1
   repeated b times), so each step attends over n cached tokens;
@@ -189,16 +190,23 @@ def main():
             rec('decode', 'snn', n, b, measure(step, a.steps))
             # the same step recorded as a CUDA graph (StaticDecoder; eager on fixed buffers without CUDA), checked first
             # against the eager step from the same state
+            # (batch 1: over --check_tokens consecutive tokens, against the same step run eagerly on its own fixed buffers)
             try:
                 sd = StaticDecoder(snn, c, autocast=torch.bfloat16 if cuda else None)
-                with torch.no_grad(), ac(): want, _ = decode_step(snn, tok, c)
-                got = sd.step(tok).float()
-                diff = (got - want.float()).abs().max().item() / want.float().abs().max().item()
+                if b == 1:
+                    ref = StaticDecoder(snn, c, graph=False, autocast=torch.bfloat16 if cuda else None)
+                    diff, flips, _ = diverge(sd.step, ref.step, b, time.time()); ref = None
+                    what = f'{a.check_tokens} tokens vs its eager step: max rel. diff {diff:.1e}, greedy token differs {flips}x'
+                else:
+                    with torch.no_grad(), ac(): want, _ = decode_step(snn, tok, c)
+                    got = sd.step(tok).float()
+                    diff, flips = (got - want.float()).abs().max().item() / want.float().abs().max().item(), None
+                    what = f'first-step logits vs eager: max rel. diff {diff:.1e}'
                 gstep = lambda: sd.step(tok, check=False)
                 measure(gstep, a.warmup)
                 rec('decode', 'snn_graph', n, b, measure(gstep, a.steps),
-                    note=f"({'CUDA graph' if sd.graph else 'eager, fixed buffers'}; first-step logits vs eager: max rel. diff {diff:.1e})")
-                decode[-1]['max_rel_diff'] = diff
+                    note=f"({'CUDA graph' if sd.graph else 'eager, fixed buffers'}; {what})")
+                decode[-1].update(max_rel_diff=diff, **({} if flips is None else dict(greedy_flips=flips, check_tokens=a.check_tokens)))
             except Exception as e:
                 if is_oom(e): raise
                 rec('decode', 'snn_graph', n, b, None, status='failed', note=f'{type(e).__name__}: {e}'[:300])
