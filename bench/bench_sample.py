@@ -25,7 +25,9 @@ decode step (one new token per row), and tokens/s = b / step time, for
 - the SNN with each layer's step compiled (`StaticDecoder(..., compile=True)`, chapter 9: the reference operations
   under `torch.compile`, which Inductor fuses into a few kernels per layer), recorded as a CUDA graph (`snn_compiled`),
   batch 1, its logits compared with the eager step's over `--check_tokens` consecutive tokens (the largest difference
-  and how often the greedy token differs are recorded);
+  and how often the greedy token differs are recorded), twice: each decoder carrying its own state, where one spike
+  flipped at a near-tie changes every later step, and each step started from the eager decoder's state, which
+  measures one step alone (a wrong fusion shows there; rounding alone gives fp32-sized differences);
 - the SNN with int8 weights (chapter 6c's `quantize_weights`, torchao weight-only int8), batch 1: the graphed step of
   `StaticDecoder` (`snn_int8`) and the same with compiled layers (`snn_int8_compiled`, where Inductor can also fuse
   the int8-to-bf16 conversion into the matrix products; eager torchao converts the whole weight first);
@@ -103,7 +105,7 @@ def main():
     from neuronspark.model import CACHE_NAME, output_cache   # the Llama's cache goes in and out under transformers' name for it
     from neuronspark.model import prefill, decode_step
     from neuronspark.plif import use_impl
-    from neuronspark.sample import state_floats, kv_cache_floats, StaticDecoder, prefill_pipelined
+    from neuronspark.sample import state_floats, kv_cache_floats, StaticDecoder, prefill_pipelined, _copy_states_
     dev = torch.device(a.device)
     cuda = dev.type == 'cuda'
     measure = timer(dev)
@@ -153,15 +155,26 @@ def main():
         txt = f"{r['ms']:9.3f} ms" + (f"  {r['tokens_per_s']:10.1f} tok/s" if kind == 'decode' else '') if ms is not None else status
         print(f'{kind:>6} {model:<14} ctx {ctx:>6} batch {b:>3}: {txt} {note}', flush=True)
 
-    def diverge(fast, slow, b, t0):
-        "Feed both steppers `check_ids` token by token: the largest relative logit difference, greedy flips, seconds to the first pair."
+    def diverge(fast, slow, b, t0, resync=False):
+        """Feed two `StaticDecoder`s `check_ids` token by token: the largest relative logit difference, greedy flips, seconds
+        to the first pair. Each carries its own state, so a spike flipped at a near-tie changes every later step; with
+        `resync` the fast one starts every step from the slow one's state, so the numbers are those of one step."""
         diff, flips, first_s = 0.0, 0, None
         for t in check_ids:
-            got, want = fast(t.repeat(b)).float(), slow(t.repeat(b)).float()
+            if resync: _copy_states_(fast.states, slow.states)   # in place: a recorded graph reads the same buffers
+            got, want = fast.step(t.repeat(b)).float(), slow.step(t.repeat(b)).float()
             if first_s is None: first_s = time.time() - t0
             diff = max(diff, (got - want).abs().max().item() / want.abs().max().item())
             flips += int((got.argmax(-1) != want.argmax(-1)).sum())
         return diff, flips, first_s
+
+    def check_note(fast, slow, b, t0):
+        "Both comparisons of `diverge` for a record: the note and the fields, and the seconds to the first pair."
+        diff, flips, first_s = diverge(fast, slow, b, t0)
+        d1, f1, _ = diverge(fast, slow, b, t0, resync=True)
+        note = (f'{a.check_tokens} tokens vs its eager step: max rel. diff {diff:.1e}, greedy token differs {flips}x; '
+                f'one step from the same state: {d1:.1e}, {f1}x')
+        return note, dict(max_rel_diff=diff, greedy_flips=flips, step_rel_diff=d1, step_greedy_flips=f1, check_tokens=a.check_tokens), first_s
 
     # warm-up: compile the kernels for every shape kind (prefill chunk, one-token step) before anything is timed
     with torch.no_grad(), ac():
@@ -195,18 +208,17 @@ def main():
                 sd = StaticDecoder(snn, c, autocast=torch.bfloat16 if cuda else None)
                 if b == 1:
                     ref = StaticDecoder(snn, c, graph=False, autocast=torch.bfloat16 if cuda else None)
-                    diff, flips, _ = diverge(sd.step, ref.step, b, time.time()); ref = None
-                    what = f'{a.check_tokens} tokens vs its eager step: max rel. diff {diff:.1e}, greedy token differs {flips}x'
+                    what, fields, _ = check_note(sd, ref, b, time.time()); ref = None
                 else:
                     with torch.no_grad(), ac(): want, _ = decode_step(snn, tok, c)
                     got = sd.step(tok).float()
-                    diff, flips = (got - want.float()).abs().max().item() / want.float().abs().max().item(), None
-                    what = f'first-step logits vs eager: max rel. diff {diff:.1e}'
+                    fields = dict(max_rel_diff=(got - want.float()).abs().max().item() / want.float().abs().max().item())
+                    what = f"first-step logits vs eager: max rel. diff {fields['max_rel_diff']:.1e}"
                 gstep = lambda: sd.step(tok, check=False)
                 measure(gstep, a.warmup)
                 rec('decode', 'snn_graph', n, b, measure(gstep, a.steps),
                     note=f"({'CUDA graph' if sd.graph else 'eager, fixed buffers'}; {what})")
-                decode[-1].update(max_rel_diff=diff, **({} if flips is None else dict(greedy_flips=flips, check_tokens=a.check_tokens)))
+                decode[-1].update(fields)
             except Exception as e:
                 if is_oom(e): raise
                 rec('decode', 'snn_graph', n, b, None, status='failed', note=f'{type(e).__name__}: {e}'[:300])
@@ -221,27 +233,26 @@ def main():
                         t0 = time.time()
                         sd = StaticDecoder(mdl, c, autocast=prec, compile=compiled)
                         ref = StaticDecoder(mdl, c, graph=False, autocast=prec)   # its eager step, in the same precision
-                        diff, flips, build_s = diverge(sd.step, ref.step, b, t0)   # build_s: compilation, recording, the first steps
+                        what, fields, build_s = check_note(sd, ref, b, t0)   # build_s: compilation, recording, the first steps
                         fn = lambda: sd.step(tok, check=False)
                         measure(fn, a.warmup)
                         rec('decode', name, n, b, measure(fn, a.steps),
                             note=f"({'int8' if mdl is snn8 else 'model'} weights, {'fp32, ' if cuda and prec is None else ''}{'compiled layers, ' if compiled else ''}{'CUDA graph' if sd.graph else 'eager'}; "
-                                 f"ready after {build_s:.0f} s; {a.check_tokens} tokens vs its eager step: max rel. diff {diff:.1e}, greedy token differs {flips}x)")
-                        decode[-1].update(max_rel_diff=diff, greedy_flips=flips, check_tokens=a.check_tokens, build_s=build_s)
+                                 f"ready after {build_s:.0f} s; {what})")
+                        decode[-1].update(fields, build_s=build_s)
                     except Exception as e:
                         if is_oom(e): raise
                         rec('decode', name, n, b, None, status='failed', note=f'{type(e).__name__}: {e}'[:300])
                     sd = ref = fn = None
                 if cuda:               # the yardstick for those checks: two exact-by-design eager steps, the Triton kernels and
                                        # the reference operations (what the compiled layers fuse), fp32, over the same tokens
-                    tri, rfn = StaticDecoder(snn, c, graph=False), StaticDecoder(snn, c, graph=False)
-                    def ref_step(t):
-                        with use_impl('reference'): return rfn.step(t)
-                    diff, flips, _ = diverge(ref_step, tri.step, b, time.time())
-                    decode.append(dict(model='snn_reference_vs_triton_fp32', context=n, batch=b, status='check', max_rel_diff=diff,
-                                       greedy_flips=flips, check_tokens=a.check_tokens))
-                    print(f'  check  eager reference ops vs eager Triton kernels, fp32, {a.check_tokens} tokens: max rel. diff {diff:.1e}, '
-                          f'greedy token differs {flips}x', flush=True)
+                    class RefOps(StaticDecoder):          # the same eager decoder, its step through the reference operations
+                        def step(self, t, check=True):
+                            with use_impl('reference'): return super().step(t, check)
+                    tri, rfn = StaticDecoder(snn, c, graph=False), RefOps(snn, c, graph=False)
+                    what, fields, _ = check_note(rfn, tri, b, time.time())
+                    decode.append(dict(model='snn_reference_vs_triton_fp32', context=n, batch=b, status='check', **fields))
+                    print(f'  check  eager reference ops vs eager Triton kernels, fp32: {what}', flush=True)
                     tri = rfn = None
             del box, c
         del state
