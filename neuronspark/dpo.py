@@ -253,6 +253,7 @@ def ns_dpo(init:str,                    # the model to tune (usually ns-sft's ru
         if not (p / 'train.jsonl').is_file(): print(f'{p}: building the embedded preference pairs', flush=True); prepare_dpo_data(p)
         tr_path, va_path = p / 'train.jsonl', (p / 'val.jsonl' if (p / 'val.jsonl').is_file() else None)
     if d.world > 1 and d.main: dist.barrier()
+    if probe.keep_best and va_path is None: raise arg_error('keep_best', f'picks by validation loss: --data {data} has no val.jsonl')
     kw = dict(max_len=seq_len, on_error='skip' if skip_bad else 'raise', system=system, tasks=set(tasks.split(',')) if tasks else None)
     train_ds = PreferenceDataset(tr_path, tok, **kw)
     val_ds = PreferenceDataset(va_path, tok, **kw) if va_path is not None else None

@@ -439,6 +439,7 @@ def ns_sft(init:str=None,               # pretrained model: save_pretrained fold
     if d.world > 1 and not d.main: dist.barrier()                # rank 0 builds the embedded set first
     tr_path, va_path = _sft_paths(data)
     if d.world > 1 and d.main: dist.barrier()
+    if probe.keep_best and va_path is None: raise arg_error('keep_best', f'picks by validation loss: --data {data} has no val.jsonl')
     keep_tasks = set(tasks.split(',')) if tasks else None
     kw = dict(max_len=seq_len, on_error='skip' if skip_bad else 'raise', system=system, tasks=keep_tasks, warn=False)   # the summary line reports them
     train_ds = SFTDataset(tr_path, tok, **kw)

@@ -877,6 +877,7 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
     p = Path(data)
     tr_path, va_path = (p / 'train.jsonl', p / 'val.jsonl') if p.is_dir() else (p, None)
     if not tr_path.is_file(): raise arg_error('data', f'{tr_path} not found; build the corpus first: ns-prepare-data --out {data}')
+    if cfg.keep_best and not (va_path is not None and va_path.is_file()): raise arg_error('keep_best', f'picks by validation loss: --data {data} has no val.jsonl')
     from neuronspark.data import PretrainDataset, unigram_entropy
     from neuronspark.tokenizer import check_vocab_fits, load_tokenizer
     d, dev = init_distributed(cfg.device)
