@@ -12,8 +12,8 @@ from .plif import arg_error, check_choice, check_device
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'QUANTIZE', 'resolve_device', 'resolve_precision', 'autocast', 'list_checkpoints', 'CheckpointError',
-           'verify_checkpoint', 'model_folder', 'tokenizer_folder', 'load_sharded_weights', 'load_lm', 'load_run',
-           'quantize_weights']
+           'verify_checkpoint', 'model_folder', 'tokenizer_folder', 'load_sharded_weights', 'hf_bars_off', 'load_lm',
+           'load_run', 'quantize_weights']
 
 # %% ../nbs/06c_runs.ipynb #569348c8
 PRECISIONS = ('auto', 'bf16', 'fp32')
@@ -110,6 +110,15 @@ def load_sharded_weights(model,   # a plain or a sharded (`fully_shard`) model o
 QUANTIZE = ('none', 'int8')   # weight formats `load_lm` offers (int8: `quantize_weights`, below)
 
 # %% ../nbs/06c_runs.ipynb #d2fb2822
+@contextlib.contextmanager
+def hf_bars_off():
+    "Hugging Face's progress bars (\"Loading weights\", \"Writing model shards\") off inside the block, back as they were after."
+    from transformers.utils import logging as hf_logging
+    on = hf_logging.is_progress_bar_enabled(); hf_logging.disable_progress_bar()
+    try: yield
+    finally:
+        if on: hf_logging.enable_progress_bar()
+
 def load_lm(path,                   # a model folder, a run folder or a checkpoint (see `model_folder`)
             device='cpu',           # where to put the model
             quantize:str=None,      # None/'none': fp32 weights; 'int8': int8 weight-only linears (`quantize_weights`)
@@ -117,7 +126,6 @@ def load_lm(path,                   # a model folder, a run folder or a checkpoi
     "Load a causal LM (NeuronSpark or any Hugging Face model) from what `ns-pretrain`, `ns-sft` or `save_pretrained` wrote."
     import neuronspark.model                                              # registers the `neuronspark` model type
     from transformers import AutoConfig, AutoModelForCausalLM
-    from transformers.utils import logging as hf_logging
     check_choice('quantize', quantize or 'none', QUANTIZE)                 # a bad value fails before the load
     p = model_folder(path)
     if (p / 'state.json').is_file():                  # a training checkpoint: weights written by safetensors' save_model
@@ -128,11 +136,8 @@ def load_lm(path,                   # a model folder, a run folder or a checkpoi
             try: load_model(model, str(p / 'model.safetensors'), strict=True)
             except Exception as e: raise CheckpointError(f"{p / 'model.safetensors'} cannot be loaded ({' '.join(str(e).split())[:200]})") from None
     else:
-        bar = hf_logging.is_progress_bar_enabled()
-        hf_logging.disable_progress_bar()                                  # no "Loading weights" bar for a small model
-        try: model, info = AutoModelForCausalLM.from_pretrained(str(p), output_loading_info=True, dtype=torch.float32)
-        finally:
-            if bar: hf_logging.enable_progress_bar()
+        with hf_bars_off():                                                # no "Loading weights" bar for a small model
+            model, info = AutoModelForCausalLM.from_pretrained(str(p), output_loading_info=True, dtype=torch.float32)
         bad = {k: sorted(v) for k, v in info.items() if k in ('missing_keys', 'unexpected_keys', 'mismatched_keys') and v}
         if bad: raise ValueError(f'load_lm: the weights in {p} do not match its config.json: {bad}')
     model = model.float().to(device).eval()

@@ -475,7 +475,9 @@ def save_best(out_dir, model:nn.Module, record:dict) -> Path:
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     best, old, tmp = out / 'best', out / '.old-best', Path(tempfile.mkdtemp(dir=out, prefix='.tmp-best-'))
     try:
-        if hasattr(model, 'save_pretrained'): model.save_pretrained(tmp)
+        if hasattr(model, 'save_pretrained'):
+            from neuronspark.runs import hf_bars_off
+            with hf_bars_off(): model.save_pretrained(tmp)       # several saves per run: no "Writing model shards" bar each time
         else: save_model(model, str(tmp / 'model.safetensors'))
         (tmp / 'best.json').write_text(json.dumps(record, indent=1))
         shutil.rmtree(old, ignore_errors=True)
@@ -808,7 +810,9 @@ def check_run_folder(out:str, resume:bool, force:bool):
 
 def save_final(model, tokenizer, out, keep_best:bool=False) -> Path:
     "Save the trained model and its tokenizer to `out/final/`; with `keep_best`, the tokenizer also to `out/best/`, and say where that model is."
-    out = Path(out); model.save_pretrained(out / 'final'); tokenizer.save_pretrained(out / 'final')
+    from neuronspark.runs import hf_bars_off
+    out = Path(out)
+    with hf_bars_off(): model.save_pretrained(out / 'final'); tokenizer.save_pretrained(out / 'final')
     r = best_record(out) if keep_best else None
     if r is not None:
         tokenizer.save_pretrained(out / 'best')
