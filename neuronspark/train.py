@@ -74,7 +74,7 @@ class TrainConfig:
     log_every: int = 10              # steps per training-loss record
     save_every: int = 500            # checkpoint every this many steps (0: only at the end or on interrupt)
     keep: int = 3                    # newest checkpoints kept
-    keep_best: bool = False          # also keep the model of the lowest validation loss so far in `out_dir/best/` (early stopping's pick)
+    keep_best: bool = False          # also keep the model of the lowest validation loss so far, in the run folder's `best/` (early stopping's pick)
     seed: int = 0                    # data order (ns-pretrain and ns-sft also seed the model's initialisation with it)
     device: str = 'auto'             # 'auto' (cuda if available), 'cpu', 'cuda', 'cuda:1'; under torchrun cuda:LOCAL_RANK
     precision: str = 'auto'          # 'auto' (bf16 autocast on CUDA, fp32 on CPU), 'bf16', 'fp32'
