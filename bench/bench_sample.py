@@ -27,7 +27,9 @@ decode step (one new token per row), and tokens/s = b / step time, for
   batch 1, its logits compared with the eager step's over `--check_tokens` consecutive tokens (the largest difference
   and how often the greedy token differs are recorded), twice: each decoder carrying its own state, where one spike
   flipped at a near-tie changes every later step, and each step started from the eager decoder's state, which
-  measures one step alone (a wrong fusion shows there; rounding alone gives fp32-sized differences);
+  measures one step alone (a wrong fusion shows there; rounding alone gives fp32-sized differences). Before them, at
+  the first context, the yardstick: two exact-by-design eager steps compared the same way, the fast kernels (Triton on
+  CUDA) against the reference operations, fp32 (`snn_reference_vs_triton_fp32`);
 - the SNN with int8 weights (chapter 6c's `quantize_weights`, torchao weight-only int8), batch 1: the graphed step of
   `StaticDecoder` (`snn_int8`) and the same with compiled layers (`snn_int8_compiled`, where Inductor can also fuse
   the int8-to-bf16 conversion into the matrix products; eager torchao converts the whole weight first);
@@ -224,6 +226,18 @@ def main():
                 rec('decode', 'snn_graph', n, b, None, status='failed', note=f'{type(e).__name__}: {e}'[:300])
             sd = None
             if b == 1:                 # compiled layers, int8 weights, both: each graphed on CUDA, checked over several tokens
+                if n == contexts[0]:   # first (eager, no compiling), at the first context only: the yardstick for the checks
+                                       # below, two exact-by-design eager steps, the fast kernels (Triton on CUDA, the compiled
+                                       # loop on the CPU) and the reference operations (what the compiled layers fuse), fp32
+                    class RefOps(StaticDecoder):          # the same eager decoder, its step through the reference operations
+                        def step(self, t, check=True):
+                            with use_impl('reference'): return super().step(t, check)
+                    tri, rfn = StaticDecoder(snn, c, graph=False), RefOps(snn, c, graph=False)
+                    what, fields, _ = check_note(rfn, tri, b, time.time())
+                    fast = 'triton' if cuda else 'cpu'
+                    decode.append(dict(model=f'snn_reference_vs_{fast}_fp32', context=n, batch=b, status='check', **fields))
+                    print(f"  check  eager reference ops vs eager {'Triton kernels' if cuda else 'compiled CPU loop'}, fp32: {what}", flush=True)
+                    tri = rfn = None
                 bf16 = torch.bfloat16 if cuda else None
                 # the fp32 compiled row (CUDA only: on the CPU every row is fp32) tells rounding apart from a wrong fusion
                 for name, mdl, compiled, prec in (('snn_compiled', snn, True, bf16), ('snn_compiled_fp32', snn if cuda else None, True, None),
@@ -244,16 +258,6 @@ def main():
                         if is_oom(e): raise
                         rec('decode', name, n, b, None, status='failed', note=f'{type(e).__name__}: {e}'[:300])
                     sd = ref = fn = None
-                if cuda:               # the yardstick for those checks: two exact-by-design eager steps, the Triton kernels and
-                                       # the reference operations (what the compiled layers fuse), fp32, over the same tokens
-                    class RefOps(StaticDecoder):          # the same eager decoder, its step through the reference operations
-                        def step(self, t, check=True):
-                            with use_impl('reference'): return super().step(t, check)
-                    tri, rfn = StaticDecoder(snn, c, graph=False), RefOps(snn, c, graph=False)
-                    what, fields, _ = check_note(rfn, tri, b, time.time())
-                    decode.append(dict(model='snn_reference_vs_triton_fp32', context=n, batch=b, status='check', **fields))
-                    print(f'  check  eager reference ops vs eager Triton kernels, fp32: {what}', flush=True)
-                    tri = rfn = None
             del box, c
         del state
         # --- Llama with its KV cache
