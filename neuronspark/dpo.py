@@ -229,7 +229,7 @@ def ns_dpo(init:str,                    # the model to tune (usually ns-sft's ru
           ):
     "Preference-tune a model with DPO on (prompt, chosen, rejected) pairs; report held-out pairs and sentiment accuracy."
     from neuronspark.tokenizer import check_vocab_fits, load_tokenizer
-    from neuronspark.train import check_run_folder, config_from_flags, count_params, init_distributed, plot_log, save_final, train
+    from neuronspark.train import check_keep_best, check_run_folder, config_from_flags, count_params, init_distributed, plot_log, save_final, train
     from neuronspark.runs import autocast, load_lm, tokenizer_folder
     from neuronspark.sft import _heldout, sft_report
     import torch.distributed as dist
@@ -253,7 +253,7 @@ def ns_dpo(init:str,                    # the model to tune (usually ns-sft's ru
         if not (p / 'train.jsonl').is_file(): print(f'{p}: building the embedded preference pairs', flush=True); prepare_dpo_data(p)
         tr_path, va_path = p / 'train.jsonl', (p / 'val.jsonl' if (p / 'val.jsonl').is_file() else None)
     if d.world > 1 and d.main: dist.barrier()
-    if probe.keep_best and va_path is None: raise arg_error('keep_best', f'picks by validation loss: --data {data} has no val.jsonl')
+    check_keep_best(probe.keep_best, va_path, data)
     kw = dict(max_len=seq_len, on_error='skip' if skip_bad else 'raise', system=system, tasks=set(tasks.split(',')) if tasks else None)
     train_ds = PreferenceDataset(tr_path, tok, **kw)
     val_ds = PreferenceDataset(va_path, tok, **kw) if va_path is not None else None

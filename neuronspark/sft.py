@@ -419,7 +419,7 @@ def ns_sft(init:str=None,               # pretrained model: save_pretrained fold
           ):
     "Fine-tune a pretrained model on chat data (loss on assistant answers only); report held-out sentiment accuracy."
     from neuronspark.tokenizer import check_vocab_fits, load_tokenizer
-    from neuronspark.train import build_model, check_run_folder, config_from_flags, count_params, init_distributed, plot_log, save_final, train
+    from neuronspark.train import build_model, check_keep_best, check_run_folder, config_from_flags, count_params, init_distributed, plot_log, save_final, train
     from neuronspark.model import PRESETS
     import torch.distributed as dist
     check_choice('arch', arch, ('snn', 'llama')); check_choice('preset', preset, list(PRESETS))
@@ -439,7 +439,7 @@ def ns_sft(init:str=None,               # pretrained model: save_pretrained fold
     if d.world > 1 and not d.main: dist.barrier()                # rank 0 builds the embedded set first
     tr_path, va_path = _sft_paths(data)
     if d.world > 1 and d.main: dist.barrier()
-    if probe.keep_best and va_path is None: raise arg_error('keep_best', f'picks by validation loss: --data {data} has no val.jsonl')
+    check_keep_best(probe.keep_best, va_path, data)
     keep_tasks = set(tasks.split(',')) if tasks else None
     kw = dict(max_len=seq_len, on_error='skip' if skip_bad else 'raise', system=system, tasks=keep_tasks, warn=False)   # the summary line reports them
     train_ds = SFTDataset(tr_path, tok, **kw)

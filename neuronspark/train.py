@@ -24,7 +24,8 @@ __all__ = ['OPTIMIZERS', 'NEURON_OPTIMIZERS', 'ADAM_IMPLS', 'ARCHS', 'RECIPES', 
            'Dist', 'init_distributed', 'wrap_ddp', 'decoder_layers', 'shard_model', 'plain_model', 'evaluate',
            'train_step', 'best_record', 'save_best', 'train', 'train_memory', 'count_params', 'llama_params',
            'llama_like', 'mamba_like', 'sample', 'plot_log', 'check_overrides', 'build_model', 'parse_overrides',
-           'resolve_recipe', 'train_flags', 'check_run_folder', 'save_final', 'config_from_flags', 'ns_pretrain']
+           'resolve_recipe', 'train_flags', 'check_run_folder', 'check_keep_best', 'save_final', 'config_from_flags',
+           'ns_pretrain']
 
 # %% ../nbs/07_pretrain.ipynb #87ea9752
 def lm_loss_sum(logits:torch.Tensor,  # `[B, T, V]` next-token logits
@@ -808,6 +809,11 @@ def check_run_folder(out:str, resume:bool, force:bool):
         raise arg_error('out', f"{out} already holds a run ({'final/' if (o / 'final').is_dir() else 'checkpoints'}): --resume continues it, --force starts over, or choose another --out")
     if resume and not list_checkpoints(o): raise arg_error('resume', f'no checkpoint in {out}/checkpoints to continue')
 
+def check_keep_best(keep_best:bool, va_path, data:str):
+    "`--keep_best` picks by validation loss: a `--data` without validation rows (`va_path` None or missing) is a usage error, before any work."
+    if keep_best and not (va_path is not None and Path(va_path).is_file()):
+        raise arg_error('keep_best', f'picks by validation loss: --data {data} has no val.jsonl')
+
 def save_final(model, tokenizer, out, keep_best:bool=False) -> Path:
     "Save the trained model and its tokenizer to `out/final/`; with `keep_best`, the tokenizer also to `out/best/`, and say where that model is."
     from neuronspark.runs import hf_bars_off
@@ -881,7 +887,7 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
     p = Path(data)
     tr_path, va_path = (p / 'train.jsonl', p / 'val.jsonl') if p.is_dir() else (p, None)
     if not tr_path.is_file(): raise arg_error('data', f'{tr_path} not found; build the corpus first: ns-prepare-data --out {data}')
-    if cfg.keep_best and not (va_path is not None and va_path.is_file()): raise arg_error('keep_best', f'picks by validation loss: --data {data} has no val.jsonl')
+    check_keep_best(cfg.keep_best, va_path, data)
     from neuronspark.data import PretrainDataset, unigram_entropy
     from neuronspark.tokenizer import check_vocab_fits, load_tokenizer
     d, dev = init_distributed(cfg.device)
