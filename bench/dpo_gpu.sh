@@ -22,6 +22,7 @@ export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 mkdir -p "$OUT"
 [ -f out/data/train.jsonl ] || "$PY" -c "from neuronspark.data import prepare_data; prepare_data('out/data')"
 MODEL="--arch $ARCH --recipe ${RECIPE:-auto}"   # a recipe gives the Llama its own settings (Muon at 3e-3 for small)
+. bench/sft_plan.sh                             # SFT_PLAN: the fine-tuning flags, shared with bench/sft_variants.sh
 PICK=${PRE_PICK:-final}; [ "$PICK" = final ] || [ "$PICK" = best ] || { echo "PRE_PICK must be final or best, got $PICK"; exit 2; }
 # a stage whose model is already there is not run again, so that a chain split over several calls on one machine
 # (pretraining in one, the rest in the next) picks up where it stopped
@@ -33,11 +34,13 @@ if [ ! -f "$OUT/pre/complete" ]; then
       $([ -d "$OUT/pre/checkpoints" ] && echo --resume) ${PRE_MINUTES:+--minutes "$PRE_MINUTES"} $([ "$PICK" = best ] && echo --keep_best) \
       ${PRE_EXTRA:-} >> "$OUT/pre.log" 2>&1
 fi
-if [ "$(pre_done)" -lt "$PRE_STEPS" ]; then echo "$OUT: pretraining at step $(pre_done) of $PRE_STEPS; run the same command again to go on"; exit 0; fi
+done_steps=$(pre_done)
+if [ "$done_steps" -lt "$PRE_STEPS" ]; then echo "$OUT: pretraining at step $done_steps of $PRE_STEPS; run the same command again to go on"; exit 0; fi
 touch "$OUT/pre/complete"                      # all PRE_STEPS done: a student may distil from this model (dpo_seeds.sh)
 [ "${STAGES:-all}" = pre ] && exit 0
-[ -f "$OUT/sft/sentiment_eval.json" ] || "$PY" bench/sft.py --init "$OUT/pre/$PICK" --out "$OUT/sft" --seq_len 192 --batch 32 --lr 5e-4 --steps "$SFT_STEPS" --eval_batches 10 \
-    --save_every 0 --samples 0 --no-progress --seed "$SEED" --eval_n "$EVAL_N" ${SFT_EXTRA:-} > "$OUT/sft.log" 2>&1
+# shellcheck disable=SC2086  # SFT_PLAN and SFT_EXTRA are flag lists
+[ -f "$OUT/sft/sentiment_eval.json" ] || "$PY" bench/sft.py --init "$OUT/pre/$PICK" --out "$OUT/sft" $SFT_PLAN --steps "$SFT_STEPS" \
+    --seed "$SEED" --eval_n "$EVAL_N" ${SFT_EXTRA:-} > "$OUT/sft.log" 2>&1
 for lr in $DPO_LRS; do
   [ "${STAGES:-all}" = sft ] || [ -f "$OUT/dpo_$lr/dpo_eval.json" ] || "$PY" bench/dpo.py "$OUT/sft" --out "$OUT/dpo_$lr" --tasks sentiment --beta "$BETA" --batch 16 --seq_len 192 --lr "$lr" \
       --steps "$DPO_STEPS" --eval_batches 10 --save_every 0 --no-progress --seed "$SEED" --eval_n "$EVAL_N" ${DPO_EXTRA:-} > "$OUT/dpo_$lr.log" 2>&1 &

@@ -7,7 +7,7 @@
 # Environment: SFT_STEPS (600), EVAL_N (0: all 862 held-out reviews), PRE_PICK (final; best: start from pre/best/, a
 #   pretraining run with --keep_best), ARCHS ("snn llama"), PYTHON (python). Each variant writes
 #   OUT/<arch>_s<seed>/sft_<name>/ and is skipped when its sentiment_eval.json is there already. Every run uses the
-#   plan of bench/dpo_gpu.sh's fine-tuning (batch 32, 192 tokens, its seed) plus the variant's flags, which win.
+#   plan of bench/dpo_gpu.sh's fine-tuning (bench/sft_plan.sh, and the arm's seed) plus the variant's flags, which win.
 # Writes OUT/sft_variants.json: per arch and variant, the mean, lowest and highest accuracy over the seeds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +15,7 @@ OUT=${1:?usage: bash bench/sft_variants.sh OUT \"name:flags;...\"}; VARIANTS=${2
 PY=${PYTHON:-python}; PICK=${PRE_PICK:-final}; ARCHS=${ARCHS:-snn llama}
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 [ "$PICK" = final ] || [ "$PICK" = best ] || { echo "PRE_PICK must be final or best, got $PICK"; exit 2; }
+. bench/sft_plan.sh                             # SFT_PLAN: dpo_gpu.sh's fine-tuning flags
 IFS=';' read -r -a specs <<< "$VARIANTS"
 for spec in "${specs[@]}"; do       # names become folder names: check them all before anything starts
   name=${spec%%:*}
@@ -28,10 +29,9 @@ for arch in $ARCHS; do
     for spec in "${specs[@]}"; do
       name=${spec%%:*}; flags=${spec#*:}
       [ -f "$d/sft_$name/sentiment_eval.json" ] && continue
-      # shellcheck disable=SC2086  # the variant's flags are split on purpose
-      "$PY" bench/sft.py --init "$d/pre/$PICK" --out "$d/sft_$name" --force --seq_len 192 --batch 32 --lr 5e-4 \
-          --steps "${SFT_STEPS:-600}" --eval_batches 10 --save_every 0 --samples 0 --no-progress --seed "$seed" \
-          --eval_n "${EVAL_N:-0}" $flags > "$d/sft_$name.log" 2>&1 &
+      # shellcheck disable=SC2086  # the plan's and the variant's flags are split on purpose
+      "$PY" bench/sft.py --init "$d/pre/$PICK" --out "$d/sft_$name" --force $SFT_PLAN --steps "${SFT_STEPS:-600}" \
+          --seed "$seed" --eval_n "${EVAL_N:-0}" $flags > "$d/sft_$name.log" 2>&1 &
       n=$((n + 1))
     done
   done
