@@ -29,7 +29,8 @@ decode step (one new token per row), and tokens/s = b / step time, for
   flipped at a near-tie changes every later step, and each step started from the eager decoder's state, which
   measures one step alone (a wrong fusion shows there; rounding alone gives fp32-sized differences). Before them, at
   the first context, the yardstick: two exact-by-design eager steps compared the same way, the fast kernels (Triton on
-  CUDA) against the reference operations, fp32 (`snn_reference_vs_triton_fp32`);
+  CUDA) against the reference operations, in fp32 and, on CUDA, in bf16 (`snn_reference_vs_triton_fp32`, `_bf16`):
+  a bf16 row whose one-step numbers stay within the bf16 yardstick's differs by rounding, not by a wrong fusion;
 - the SNN with int8 weights (chapter 6c's `quantize_weights`, torchao weight-only int8), batch 1: the graphed step of
   `StaticDecoder` (`snn_int8`) and the same with compiled layers (`snn_int8_compiled`, where Inductor can also fuse
   the int8-to-bf16 conversion into the matrix products; eager torchao converts the whole weight first);
@@ -232,12 +233,14 @@ def main():
                     class RefOps(StaticDecoder):          # the same eager decoder, its step through the reference operations
                         def step(self, t, check=True):
                             with use_impl('reference'): return super().step(t, check)
-                    tri, rfn = StaticDecoder(snn, c, graph=False), RefOps(snn, c, graph=False)
-                    what, fields, _ = check_note(rfn, tri, b, time.time())
-                    fast = 'triton' if cuda else 'cpu'
-                    decode.append(dict(model=f'snn_reference_vs_{fast}_fp32', context=n, batch=b, status='check', **fields))
-                    print(f"  check  eager reference ops vs eager {'Triton kernels' if cuda else 'compiled CPU loop'}, fp32: {what}", flush=True)
-                    tri = rfn = None
+                    for prec, pname in ((None, 'fp32'),) + (((torch.bfloat16, 'bf16'),) if cuda else ()):   # bf16: the
+                        tri = StaticDecoder(snn, c, graph=False, autocast=prec)                # yardstick of the bf16 rows
+                        rfn = RefOps(snn, c, graph=False, autocast=prec)
+                        what, fields, _ = check_note(rfn, tri, b, time.time())
+                        fast = 'triton' if cuda else 'cpu'
+                        decode.append(dict(model=f'snn_reference_vs_{fast}_{pname}', context=n, batch=b, status='check', **fields))
+                        print(f"  check  eager reference ops vs eager {'Triton kernels' if cuda else 'compiled CPU loop'}, {pname}: {what}", flush=True)
+                        tri = rfn = None
                 bf16 = torch.bfloat16 if cuda else None
                 # the fp32 compiled row (CUDA only: on the CPU every row is fp32) tells rounding apart from a wrong fusion
                 for name, mdl, compiled, prec in (('snn_compiled', snn, True, bf16), ('snn_compiled_fp32', snn if cuda else None, True, None),
