@@ -210,7 +210,7 @@ def ns_dpo(init:str,                    # the model to tune (usually ns-sft's ru
            resume:bool=False,           # continue from the newest usable checkpoint in `out`
            force:bool=False,            # start over in an `out` that already holds a run
            beta:float=0.1,              # DPO's beta: how far the model may move from the reference (smaller: further)
-           nll_weight:float=0.0,        # weight of the fine-tuning loss on the chosen answer, per token, added to DPO's (RPO; 0: plain DPO)
+           nll_weight:float=1.0,        # weight of the fine-tuning loss on the chosen answer, per token, added to DPO's (RPO; 0: plain DPO)
            tasks:str=None,              # keep only these tasks, comma-separated (sentiment, title)
            system:str=None,             # system message for pairs without one
            skip_bad:bool=False,         # skip malformed records (counted) instead of stopping
