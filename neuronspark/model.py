@@ -6,7 +6,7 @@
 from __future__ import annotations
 from typing import Callable
 from typing import Literal  # transformers 5 annotates config fields with it; show_doc resolves them here
-import json, math, dataclasses
+import dataclasses, functools, json, math
 from pathlib import Path
 from fastcore.basics import patch
 import torch
@@ -518,6 +518,7 @@ def decode_loop(model,                   # a causal LM; a `NeuronSparkForCausalL
                 pad_id:int=0,            # id written into the padding
                 cache=None,              # NeuronSpark: continue from this state (then prompts of equal length, no padding)
                 chunk_size:int=0,        # NeuronSpark: prefill this many tokens per forward call (0: all at once)
+                step:Callable=None,      # NeuronSpark: `step(tokens, cache) -> (logits, cache)` in place of `decode_step`
                ) -> tuple:               # (B lists of new ids, the state after the last fed token, the last picks)
     "Prefill, then one token per live row per step; a row ends at an `eos` id, when `on_token` says so, or after `max_new_tokens`."
     eos, dev, stateful = set(eos), next(model.parameters()).device, isinstance(model, NeuronSparkForCausalLM)
@@ -542,7 +543,7 @@ def decode_loop(model,                   # a causal LM; a `NeuronSparkForCausalL
                 k = torch.tensor(keep, device=dev)
                 tok, live = tok[k], [live[j] for j in keep]
                 if stateful: cache.batch_select_indices(k)
-            if stateful: logits, cache = decode_step(model, tok, cache)
+            if stateful: logits, cache = (step or functools.partial(decode_step, model))(tok, cache)
             else: logits = _last_logits(model, [list(rows[b]) + new[b] for b in live], pad_id, dev)
     finally: model.train(was)
     return new, cache, picked

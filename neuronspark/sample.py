@@ -16,7 +16,7 @@ from .plif import UsageError, arg_error, check_choice, check_device, check_path,
 __all__ = ['CHAT_HELP', 'SAMPLE_SEP', 'EOS_NOTE', 'state_floats', 'kv_cache_floats', 'check_sampling', 'process_logits', 'pick',
            'as_rows', 'generate_ids', 'configure_generation', 'TextStream', 'encode_prompt', 'generate_text',
            'ChatSession', 'chat_loop', 'chat_finetuned', 'ns_sample', 'ns_chat', 'fused_layer_step', 'StaticDecoder',
-           'pipeline_waves', 'prefill_pipelined', 'loss_change']
+           'static_stepper', 'pipeline_waves', 'prefill_pipelined', 'loss_change']
 
 # %% ../nbs/09_sample.ipynb #ee155299
 def state_floats(config,                   # the model's `NeuronSparkConfig`
@@ -117,6 +117,7 @@ def generate_ids(model,                        # a `NeuronSparkForCausalLM`
                  chunk_size:int=0,             # prefill this many tokens per forward call (0: all at once)
                  vocab_limit:int=None,         # never pick ids >= this (a tokenizer smaller than the embedding)
                  return_state:bool=False,      # one prompt only: also return the state and the picked-but-unfed tokens
+                 graph:bool=False,             # NeuronSpark: decode through `StaticDecoder` (below), a CUDA graph replay per token on a GPU
                 ):                             # B lists of new token ids (EOS not included)
     "`decode_loop` with the sampling controls: prefill once, one `decode_step` per token; rows end at EOS, `on_token` or `max_new_tokens`."
     check_sampling(temperature, top_k, top_p, repetition_penalty, max_new_tokens)
@@ -138,8 +139,11 @@ def generate_ids(model,                        # a `NeuronSparkForCausalLM`
                    None if gens is None else [gens[b] for b in live])
         seen[at, tok] = True
         return tok
-    from neuronspark.model import decode_loop                         # the model stack loads on first use: `--help` stays fast
-    new, cache, picked = decode_loop(model, rows, choose, max_new_tokens, eos, on_token, pad, cache, chunk_size)
+    from neuronspark.model import decode_loop, NeuronSparkForCausalLM  # the model stack loads on first use: `--help` stays fast
+    if graph and not isinstance(model, NeuronSparkForCausalLM):
+        raise ValueError(f'`graph` decodes from a fixed-size state: it needs a NeuronSpark model, got {type(model).__name__}')
+    new, cache, picked = decode_loop(model, rows, choose, max_new_tokens, eos, on_token, pad, cache, chunk_size,
+                                     static_stepper(model) if graph else None)
     return (new, cache, picked) if return_state else new
 
 # %% ../nbs/09_sample.ipynb #867d616d
@@ -302,6 +306,12 @@ def _load(model:str, tokenizer:str=None, device:str='auto', quantize:str=None):
     m, tok = load_run(model, tokenizer, device, quantize)
     return configure_generation(m, tok), tok
 
+def _check_graph(graph:bool, m, path:str):
+    "`--graph` decodes from a fixed-size state: a NeuronSpark model only."
+    from neuronspark.model import NeuronSparkForCausalLM
+    if graph and not isinstance(m, NeuronSparkForCausalLM):
+        raise arg_error('graph', f'needs a NeuronSpark model (a fixed-size state); {path} holds a {type(m).__name__}')
+
 def chat_finetuned(model:str, config) -> bool:
     "Whether `ns-sft` made this model: its config says `chat_finetuned`, or `ns-sft`'s report (sentiment_eval.json) is in its run folder."
     if getattr(config, 'chat_finetuned', False): return True
@@ -330,16 +340,18 @@ def ns_sample(model:str,                    # model: save_pretrained folder, run
               device:str='auto',            # auto (CUDA if available), cpu, cuda
               precision:str='auto',         # auto (bf16 autocast on CUDA, fp32 on CPU), bf16, fp32
               quantize:str='none',          # none, or int8: int8 weight-only linear layers (decode reads half the bytes of bf16; needs torchao)
+              graph:bool=False,             # NeuronSpark: decode through a static decoder, one CUDA graph replay per token on a GPU
              ):
     "Continue prompts with a NeuronSpark (or any Hugging Face causal) model, streaming the text to the terminal."
     _check_generation_args(model, tokenizer, device, precision, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed, quantize)
     check_range('batch', batch, lo=1)
     if system is not None and not chat: raise arg_error('system', 'needs --chat (a system message is part of a chat)')
     m, tok = _load(model, tokenizer, device, quantize)
+    _check_graph(graph, m, model)
     prompts = [prompt] if prompt is not None else [l.rstrip('\n') for l in sys.stdin if l.strip()]
     if not prompts: raise arg_error('prompt', 'no prompt: pass --prompt, or one prompt per line on stdin')
     kw = dict(max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p, repetition_penalty=repetition_penalty,
-              stop=[s.replace('\\n', '\n') for s in stop.split('|') if s], chat=chat, system=system, bos=not no_bos)
+              stop=[s.replace('\\n', '\n') for s in stop.split('|') if s], chat=chat, system=system, bos=not no_bos, graph=graph)
     for i in range(0, len(prompts), batch):
         part, why = prompts[i:i + batch], []
         if i: print(SAMPLE_SEP, flush=True)
@@ -371,14 +383,16 @@ def ns_chat(model:str,                    # chat model: save_pretrained folder, 
             device:str='auto',            # auto (CUDA if available), cpu, cuda
             precision:str='auto',         # auto (bf16 autocast on CUDA, fp32 on CPU), bf16, fp32
             quantize:str='none',          # none, or int8: int8 weight-only linear layers (decode reads half the bytes of bf16; needs torchao)
+            graph:bool=False,             # NeuronSpark: decode through a static decoder, one CUDA graph replay per token on a GPU
            ):
     "Chat with a fine-tuned model (ChatML): one line per turn, history kept in the model's state; /reset, /help, /quit; Ctrl-D quits."
     _check_generation_args(model, tokenizer, device, precision, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed, quantize)
     m, tok = _load(model, tokenizer, device, quantize)
+    _check_graph(graph, m, model)
     if not chat_finetuned(model, m.config):
         print(f'note: {model} has no chat fine-tuning (ns-sft): expect it to continue your text rather than answer it', file=sys.stderr)
     session = ChatSession(m, tok, system=system, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k,
-                          top_p=top_p, repetition_penalty=repetition_penalty, seed=seed)
+                          top_p=top_p, repetition_penalty=repetition_penalty, seed=seed, graph=graph)
     if sys.stdin.isatty(): print('type a message and press Enter; /help lists the commands; /quit or Ctrl-D quits')
     with autocast(m.device, precision): chat_loop(session, _stdin_lines(), write=lambda s, end='': print(s, end=end, flush=True))
 
@@ -457,6 +471,20 @@ class StaticDecoder:
         return NeuronSparkCache(_clone_states(self.states), self.seen)
 
     def __repr__(self): return f'StaticDecoder(batch={self.tokens.shape[0]}, seen_tokens={self.seen}, {"CUDA graph" if self.graph else "eager"}{", compiled layers" if self.layer_fn else ""})'
+
+# %% ../nbs/09_sample.ipynb #2fcfc69d
+def static_stepper(model) -> Callable:
+    "A `decode_loop` step through `StaticDecoder`, in the caller's autocast: a new decoder whenever rows leave the batch."
+    from neuronspark.model import NeuronSparkCache
+    dev = next(model.parameters()).device
+    amp = torch.get_autocast_dtype(dev.type) if torch.is_autocast_enabled(dev.type) else None   # recorded with the step
+    box = {}
+    def step(tokens, cache):
+        if 'sd' not in box or box['sd'].tokens.shape[0] != tokens.shape[0]:    # the first step, or rows have left
+            box['sd'] = StaticDecoder(model, cache, autocast=amp)
+        sd = box['sd']
+        return sd.step(tokens, check=False), NeuronSparkCache(sd.states, sd.seen)   # the live buffers (the next step moves them)
+    return step
 
 # %% ../nbs/09_sample.ipynb #03a358ad
 def pipeline_waves(n_layers:int, # L
