@@ -5,7 +5,9 @@
 #   bash bench/sft_variants.sh OUT "name:flags;name:flags;..."
 #   e.g. bash bench/sft_variants.sh runs/f "adamw:--lr 5e-4;muon:--optimizer muon --lr 1e-3;neuron10:--lr 5e-4 --neuron_lr_mult 10"
 # Environment: SFT_STEPS (600), EVAL_N (0: all 862 held-out reviews), PRE_PICK (final; best: start from pre/best/, a
-#   pretraining run with --keep_best), ARCHS ("snn llama"), PYTHON (python). Each variant writes
+#   pretraining run with --keep_best), ARCHS ("snn llama"), PYTHON (python), JOBS (12: runs at once; a small SNN's
+#   fine-tuning holds 13-16 GB of GPU memory, a small Llama's about 3, so lower it on a GPU under 140 GB, or when other
+#   runs share the GPU: 18 at once ran an H200 out of memory). Each variant writes
 #   OUT/<arch>_s<seed>/sft_<name>/ and is skipped when its sentiment_eval.json is there already. Every run uses the
 #   plan of bench/dpo_gpu.sh's fine-tuning (bench/sft_plan.sh, and the arm's seed) plus the variant's flags, which win.
 # Writes OUT/sft_variants.json: per arch and variant, the mean, lowest and highest accuracy over the seeds.
@@ -13,6 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:?usage: bash bench/sft_variants.sh OUT \"name:flags;...\"}; VARIANTS=${2:?give the variants, e.g. \"adamw:--lr 5e-4\"}
 PY=${PYTHON:-python}; PICK=${PRE_PICK:-final}; ARCHS=${ARCHS:-snn llama}
+[[ "${JOBS:-12}" =~ ^[1-9][0-9]*$ ]] || { echo "JOBS must be a positive whole number, got ${JOBS}"; exit 2; }
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 [ "$PICK" = final ] || [ "$PICK" = best ] || { echo "PRE_PICK must be final or best, got $PICK"; exit 2; }
 . bench/sft_plan.sh                             # SFT_PLAN: dpo_gpu.sh's fine-tuning flags
@@ -29,6 +32,7 @@ for arch in $ARCHS; do
     for spec in "${specs[@]}"; do
       name=${spec%%:*}; flags=${spec#*:}
       [ -f "$d/sft_$name/sentiment_eval.json" ] && continue
+      while [ "$(jobs -rp | wc -l)" -ge "${JOBS:-12}" ]; do wait -n || true; done     # at most JOBS at once
       # shellcheck disable=SC2086  # the plan's and the variant's flags are split on purpose
       "$PY" bench/sft.py --init "$d/pre/$PICK" --out "$d/sft_$name" --force $SFT_PLAN --steps "${SFT_STEPS:-600}" \
           --seed "$seed" --eval_n "${EVAL_N:-0}" $flags > "$d/sft_$name.log" 2>&1 &
