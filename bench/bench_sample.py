@@ -31,6 +31,9 @@ decode step (one new token per row), and tokens/s = b / step time, for
   the first context, the yardstick: two exact-by-design eager steps compared the same way, the fast kernels (Triton on
   CUDA) against the reference operations, in fp32 and, on CUDA, in bf16 (`snn_reference_vs_triton_fp32`, `_bf16`):
   a bf16 row whose one-step numbers stay within the bf16 yardstick's differs by rounding, not by a wrong fusion;
+- `generate_ids` end to end at the first context, batch 1 (`snn_generate`, and `snn_generate_graph` with `graph=True`,
+  what `ns-sample --graph` runs): milliseconds per new token over `--check_tokens` greedy tokens, the prefill and the
+  graph's recording included, and whether the two give the same tokens (`same_tokens`);
 - the SNN with int8 weights (chapter 6c's `quantize_weights`, torchao weight-only int8), batch 1: the graphed step of
   `StaticDecoder` (`snn_int8`) and the same with compiled layers (`snn_int8_compiled`, where Inductor can also fuse
   the int8-to-bf16 conversion into the matrix products; eager torchao converts the whole weight first);
@@ -108,7 +111,7 @@ def main():
     from neuronspark.model import CACHE_NAME, output_cache   # the Llama's cache goes in and out under transformers' name for it
     from neuronspark.model import prefill, decode_step
     from neuronspark.plif import use_impl
-    from neuronspark.sample import state_floats, kv_cache_floats, StaticDecoder, prefill_pipelined, _copy_states_
+    from neuronspark.sample import state_floats, kv_cache_floats, StaticDecoder, prefill_pipelined, _copy_states_, generate_ids
     dev = torch.device(a.device)
     cuda = dev.type == 'cuda'
     measure = timer(dev)
@@ -241,6 +244,18 @@ def main():
                         decode.append(dict(model=f'snn_reference_vs_{fast}_{pname}', context=n, batch=b, status='check', **fields))
                         print(f"  check  eager reference ops vs eager {'Triton kernels' if cuda else 'compiled CPU loop'}, {pname}: {what}", flush=True)
                         tri = rfn = None
+                    # generate_ids end to end (what ns-sample runs), eagerly and with graph=True (ns-sample --graph): the
+                    # time per new token, the prefill and (for the graph) the recording included, and the same greedy tokens
+                    prompt, gen_out = ids_all[0, :n].tolist(), {}
+                    for gname, graph in (('snn_generate', False), ('snn_generate_graph', True)):
+                        def gen():
+                            with torch.no_grad(), ac():
+                                gen_out[gname] = generate_ids(snn, [prompt], max_new_tokens=a.check_tokens, eos_token_id=[], graph=graph)[0]
+                        rec('decode', gname, n, b, [t / a.check_tokens for t in measure(gen, 2)],
+                            note=f"(generate_ids{', graph=True' if graph else ''}: {a.check_tokens} greedy tokens, per token, prefill included)")
+                    decode[-1]['same_tokens'] = gen_out['snn_generate'] == gen_out['snn_generate_graph']
+                    print(f"  check  generate_ids graph=True vs eager: {'the same' if decode[-1]['same_tokens'] else 'different'} "
+                          f"{a.check_tokens} greedy tokens", flush=True)
                 bf16 = torch.bfloat16 if cuda else None
                 # the fp32 compiled row (CUDA only: on the CPU every row is fp32) tells rounding apart from a wrong fusion
                 for name, mdl, compiled, prec in (('snn_compiled', snn, True, bf16), ('snn_compiled_fp32', snn if cuda else None, True, None),
