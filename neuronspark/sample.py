@@ -474,14 +474,14 @@ class StaticDecoder:
 
 # %% ../nbs/09_sample.ipynb #2fcfc69d
 def static_stepper(model) -> Callable:
-    "A `decode_loop` step through `StaticDecoder`, in the caller's autocast: a new decoder whenever rows leave the batch."
+    "A `decode_loop` step through `StaticDecoder`, in the caller's autocast: a new decoder whenever the state handed in is not its own."
     from neuronspark.model import NeuronSparkCache
     dev = next(model.parameters()).device
     amp = torch.get_autocast_dtype(dev.type) if torch.is_autocast_enabled(dev.type) else None   # recorded with the step
     box = {}
     def step(tokens, cache):
-        if 'sd' not in box or box['sd'].tokens.shape[0] != tokens.shape[0]:    # the first step, or rows have left
-            box['sd'] = StaticDecoder(model, cache, autocast=amp)
+        if 'sd' not in box or cache.states[0][0] is not box['sd'].states[0][0]:   # the first step, or rows have left
+            box['sd'] = StaticDecoder(model, cache, autocast=amp)                # (or the caller swapped the state)
         sd = box['sd']
         return sd.step(tokens, check=False), NeuronSparkCache(sd.states, sd.seen)   # the live buffers (the next step moves them)
     return step
