@@ -119,7 +119,7 @@ def generate_ids(model,                        # a `NeuronSparkForCausalLM`
                  return_state:bool=False,      # one prompt only: also return the state and the picked-but-unfed tokens
                  graph:bool=False,             # NeuronSpark: decode through `StaticDecoder` (below), a CUDA graph replay per token on a GPU
                 ):                             # B lists of new token ids (EOS not included)
-    "`decode_loop` with the sampling controls: prefill once, one `decode_step` per token; rows end at EOS, `on_token` or `max_new_tokens`."
+    "`decode_loop` with the sampling controls: prefill once, one step per token (`decode_step`, or the static decoder with `graph`); rows end at EOS, `on_token` or `max_new_tokens`."
     check_sampling(temperature, top_k, top_p, repetition_penalty, max_new_tokens)
     V, gc = model.config.vocab_size, model.generation_config
     rows = as_rows(prompts, V)
