@@ -3,12 +3,18 @@
     python bench/profile_step.py                                  # v75, batch 8, checkpointing on (bench_train's best that fits 60 GB)
     python bench/profile_step.py --batch 4 --ckpt off --top 40
     python bench/profile_step.py --device cpu --preset tiny --batch 2 --seq 32   # CPU smoke test (CPU op times instead)
+    python bench/profile_step.py --decode compiled --batch 1 --seq 128            # a decode step instead (issue 24's goal 2)
 
 The step is chapter 7's `train_step`, as bench_train times it (`timed_steps`: bf16 autocast, fused AdamW, clipping, synthetic ids); `--warmup` steps run first
 (Triton compiles, the caching allocator settles), then one step under `torch.profiler`. The table sums the device time of
 every kernel by kind (matrix products, the PLIF scan kernels forward/backward, elementwise, reductions, ...) as a share
 of all kernel time, then lists the `--top` kernels. Kernel time can exceed the step's wall time only if kernels overlap
 (they do not here: one stream). `--out` writes the same as JSON.
+
+`--decode eager|compiled` profiles `--steps` decode steps of chapter 9's `StaticDecoder` instead (batch `--batch`, from
+the state after a `--seq`-token prompt, bf16 autocast on a GPU; `compiled`: each layer's step through `torch.compile`),
+run without its CUDA graph so that every kernel shows, and prints the kernel time per step next to the time of the
+same step replayed as a CUDA graph: what the graph's step spends outside its kernels is their difference.
 """
 from __future__ import annotations
 import json, re, sys, time
@@ -63,6 +69,32 @@ def scan_grids(events:list) -> list:
         n, us = g.get(k, (0, 0.0)); g[k] = (n + 1, us + float(e.get('dur', 0)))
     return sorted(g.items(), key=lambda kv: -kv[1][1])
 
+def decode_steps(model, dev, compiled:bool, batch:int, context:int, warmup:int, steps:int):
+    """`run()`: `steps` decode steps of a `StaticDecoder` without its graph (every kernel visible to the profiler), after
+    `warmup` (compilation); `run.graph_ms()`: on CUDA, the median time of the same step replayed as a CUDA graph."""
+    from neuronspark.model import prefill
+    from neuronspark.sample import StaticDecoder
+    from neuronspark.runs import autocast
+    amp = torch.bfloat16 if dev.type == 'cuda' else None
+    ids = torch.randint(5, model.config.vocab_size, (batch, context + 1), generator=torch.Generator().manual_seed(0)).to(dev)
+    with torch.no_grad(), autocast(dev): _, c = prefill(model, ids[:, :context])
+    tok = ids[:, context]
+    sd = StaticDecoder(model, c, graph=False, autocast=amp, compile=compiled)
+    for _ in range(warmup): sd.step(tok, check=False)
+    def run():
+        for _ in range(steps): sd.step(tok, check=False)
+    def graph_ms():
+        g = StaticDecoder(model, c, autocast=amp, compile=compiled)
+        for _ in range(warmup): g.step(tok, check=False)
+        times = []
+        for _ in range(steps):
+            a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            a.record(); g.step(tok, check=False); b.record(); torch.cuda.synchronize(dev)
+            times.append(a.elapsed_time(b))
+        return sorted(times)[len(times) // 2]
+    run.graph_ms = graph_ms
+    return run
+
 def kind_of(name:str) -> str:
     return next(k for k, rx in KINDS if re.search(rx, name, re.I))
 
@@ -75,27 +107,36 @@ def main(preset:str='v75',       # SNN preset
          top:int=25,             # kernels listed one by one
          device:str='auto',      # cuda / cpu
          out:str=None,           # JSON with the table
+         decode:str='none',      # none: a training step; eager or compiled: decode steps of StaticDecoder (its layers compiled or not)
+         steps:int=20,           # with --decode: steps profiled (and graph replays timed)
         ):
-    "Profile one training step and print its kernel time by kind."
+    "Profile one training step (or `--steps` decode steps) and print its kernel time by kind."
     from bench_train import bench_model, set_checkpointing, step_config, markov_tokens, timed_steps, _onoff
     from neuronspark.train import make_optimizer
     from torch.profiler import profile, ProfilerActivity
     from neuronspark.runs import resolve_device
+    if decode not in ('none', 'eager', 'compiled'): raise SystemExit(f'--decode must be none, eager or compiled, got {decode!r}')
     dev = resolve_device(device)
-    model = bench_model('snn', preset, seq, device=dev)
-    set_checkpointing(model, _onoff(ckpt)[0])
-    cfg = step_config('fused' if dev.type == 'cuda' else 'foreach')
-    opt = make_optimizer(model, cfg)
-    ids = markov_tokens(model.config.vocab_size, warmup + 1, batch, seq).to(dev)
-    timed_steps(model, model, opt, ids[:warmup], cfg)
     cuda = dev.type == 'cuda'
-    if cuda: torch.cuda.synchronize()
+    model = bench_model('snn', preset, seq, device=dev)
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    if decode == 'none':
+        set_checkpointing(model, _onoff(ckpt)[0])
+        cfg = step_config('fused' if cuda else 'foreach')
+        opt = make_optimizer(model, cfg)
+        ids = markov_tokens(model.config.vocab_size, warmup + 1, batch, seq).to(dev)
+        timed_steps(model, model, opt, ids[:warmup], cfg)
+        run, per = (lambda: timed_steps(model, model, opt, ids[warmup:], cfg)), 1
+    else:
+        run, graph_ms, per = decode_steps(model.eval(), dev, decode == 'compiled', batch, seq, warmup, steps), None, steps
+        ckpt = f'none (decode {decode}, context {seq})'
+    if cuda: torch.cuda.synchronize()
     t0 = time.perf_counter()
     with profile(activities=acts) as prof:
-        timed_steps(model, model, opt, ids[warmup:], cfg)
+        run()
         if cuda: torch.cuda.synchronize()
-    wall = time.perf_counter() - t0
+    wall = (time.perf_counter() - t0) / per
+    if decode != 'none' and cuda: graph_ms = run.graph_ms()
     kern = {}
     for e in prof.events():
         if cuda and e.device_type != torch.autograd.DeviceType.CUDA: continue
@@ -104,20 +145,26 @@ def main(preset:str='v75',       # SNN preset
         t = e.device_time if cuda else e.cpu_time
         n, s = kern.get(e.name, (0, 0.0))
         kern[e.name] = (n + 1, s + t)
+    kern = {name: (n / per, t / per) for name, (n, t) in kern.items()}   # per step
     total = sum(s for _, s in kern.values())
     by = {}
     for name, (n, s) in kern.items():
         k = kind_of(name); c, t = by.get(k, (0, 0.0)); by[k] = (c + n, t + s)
-    head = f'{torch.cuda.get_device_name(dev) if cuda else "CPU"} | preset {preset} | batch {batch} x {seq} tokens | ' \
-           f'checkpointing {ckpt} | one step: wall {wall:.3f} s (profiled), kernel time {total / 1e6:.3f} s'
+    if decode == 'none':
+        head = f'{torch.cuda.get_device_name(dev) if cuda else "CPU"} | preset {preset} | batch {batch} x {seq} tokens | ' \
+               f'checkpointing {ckpt} | one step: wall {wall:.3f} s (profiled), kernel time {total / 1e6:.3f} s'
+    else:
+        head = f'{torch.cuda.get_device_name(dev) if cuda else "CPU"} | preset {preset} | decode, {decode} layers, batch {batch}, ' \
+               f'context {seq} | per step, over {steps}: kernel time {total / 1e3:.3f} ms, wall {wall * 1e3:.3f} ms (eager, profiled)' + \
+               (f'; replayed as a CUDA graph {graph_ms:.3f} ms' if graph_ms is not None else '')
     print(head)
     print(f'{"kind":26s} {"calls":>7s} {"ms":>9s} {"share":>7s}')
     for k, (n, s) in sorted(by.items(), key=lambda kv: -kv[1][1]):
-        print(f'{k:26s} {n:7d} {s / 1e3:9.2f} {100 * s / total:6.1f}%')
+        print(f'{k:26s} {n:7g} {s / 1e3:9.3f} {100 * s / total:6.1f}%')
     print(f'\ntop {top} kernels:')
     rows = sorted(kern.items(), key=lambda kv: -kv[1][1])
     for name, (n, s) in rows[:top]:
-        print(f'{s / 1e3:9.2f} ms {100 * s / total:5.1f}% {n:6d}x  [{kind_of(name)}] {name[:110]}')
+        print(f'{s / 1e3:9.3f} ms {100 * s / total:5.1f}% {n:6g}x  [{kind_of(name)}] {name[:110]}')
     events = trace_events(prof) if cuda else []
     grids, gaps = scan_grids(events), gpu_gaps(events)
     if gaps:
@@ -131,7 +178,7 @@ def main(preset:str='v75',       # SNN preset
             print(f'{us / 1e3:9.2f} ms {n:6d}x {us / n:9.1f} us/call  {name:18s} grid {grid}')
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
-        json.dump(dict(header=head, wall_s=wall, kernel_s=total / 1e6, kinds={k: dict(calls=n, ms=s / 1e3) for k, (n, s) in by.items()},
+        json.dump(dict(header=head, wall_s=wall, kernel_s=total / 1e6, graph_ms=graph_ms if decode != 'none' else None, kinds={k: dict(calls=n, ms=s / 1e3) for k, (n, s) in by.items()},
                        kernels=[dict(name=nm, calls=n, ms=s / 1e3) for nm, (n, s) in rows[:200]],
                        gaps=gaps, scan_grids=[dict(name=nm, grid=list(g), calls=n, ms=us / 1e3) for (nm, g), (n, us) in grids]), open(out, 'w'), indent=1)
         print('wrote', out)
