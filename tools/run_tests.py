@@ -4,7 +4,7 @@ Usage: python tools/run_tests.py [--flags "gpu slow"] [--n_workers 2] [notebooks
 Each notebook is one test: it passes when all its cells run without error (its `test_*` assertions included).
 Cells marked `#| slow` / `#| gpu` run only when their flag is given; `#| eval: false` cells never run.
 """
-import argparse, multiprocessing, os, sys, time
+import argparse, multiprocessing, os, shutil, sys, tempfile, time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -20,8 +20,14 @@ def _run(path, flags):
     t0 = time.time()
     import io, contextlib
     err = io.StringIO()
-    with contextlib.redirect_stderr(err):
-        ok, _ = test_nb(path, skip_flags=skip, force_flags=flags, do_print=False, showerr=True, basepath=cfg.config_path)
+    # the notebook's temporary files (models, runs, checkpoints: hundreds of MB for some chapters) go to a folder of its
+    # own, removed when it ends, so that repeated test runs do not fill the disk; subprocesses inherit TMPDIR
+    tmp = tempfile.mkdtemp(prefix=f'nbtest_{Path(path).stem}_')
+    os.environ['TMPDIR'], tempfile.tempdir = tmp, None
+    try:
+        with contextlib.redirect_stderr(err):
+            ok, _ = test_nb(path, skip_flags=skip, force_flags=flags, do_print=False, showerr=True, basepath=cfg.config_path)
+    finally: shutil.rmtree(tmp, ignore_errors=True)
     return path, ok, time.time() - t0, err.getvalue()
 
 def main():
