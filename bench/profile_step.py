@@ -17,7 +17,7 @@ run without its CUDA graph so that every kernel shows, and prints the kernel tim
 same step replayed as a CUDA graph: what the graph's step spends outside its kernels is their difference.
 """
 from __future__ import annotations
-import json, re, sys, time
+import json, re, statistics, sys, time
 from pathlib import Path
 import torch
 from fastcore.script import call_parse
@@ -84,14 +84,10 @@ def decode_steps(model, dev, compiled:bool, batch:int, context:int, warmup:int, 
     def run():
         for _ in range(steps): sd.step(tok, check=False)
     def graph_ms():
+        from bench_sample import timer                     # CUDA events around each call
         g = StaticDecoder(model, c, autocast=amp, compile=compiled)
         for _ in range(warmup): g.step(tok, check=False)
-        times = []
-        for _ in range(steps):
-            a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            a.record(); g.step(tok, check=False); b.record(); torch.cuda.synchronize(dev)
-            times.append(a.elapsed_time(b))
-        return sorted(times)[len(times) // 2]
+        return statistics.median(timer(dev)(lambda: g.step(tok, check=False), steps))
     run.graph_ms = graph_ms
     return run
 
@@ -120,6 +116,7 @@ def main(preset:str='v75',       # SNN preset
     cuda = dev.type == 'cuda'
     model = bench_model('snn', preset, seq, device=dev)
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    graph_ms = None                                       # --decode on CUDA: the graphed step, timed after the profile
     if decode == 'none':
         set_checkpointing(model, _onoff(ckpt)[0])
         cfg = step_config('fused' if cuda else 'foreach')
@@ -128,8 +125,7 @@ def main(preset:str='v75',       # SNN preset
         timed_steps(model, model, opt, ids[:warmup], cfg)
         run, per = (lambda: timed_steps(model, model, opt, ids[warmup:], cfg)), 1
     else:
-        run, graph_ms, per = decode_steps(model.eval(), dev, decode == 'compiled', batch, seq, warmup, steps), None, steps
-        ckpt = f'none (decode {decode}, context {seq})'
+        run, per = decode_steps(model.eval(), dev, decode == 'compiled', batch, seq, warmup, steps), steps
     if cuda: torch.cuda.synchronize()
     t0 = time.perf_counter()
     with profile(activities=acts) as prof:
@@ -178,7 +174,7 @@ def main(preset:str='v75',       # SNN preset
             print(f'{us / 1e3:9.2f} ms {n:6d}x {us / n:9.1f} us/call  {name:18s} grid {grid}')
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
-        json.dump(dict(header=head, wall_s=wall, kernel_s=total / 1e6, graph_ms=graph_ms if decode != 'none' else None, kinds={k: dict(calls=n, ms=s / 1e3) for k, (n, s) in by.items()},
+        json.dump(dict(header=head, wall_s=wall, kernel_s=total / 1e6, graph_ms=graph_ms, kinds={k: dict(calls=n, ms=s / 1e3) for k, (n, s) in by.items()},
                        kernels=[dict(name=nm, calls=n, ms=s / 1e3) for nm, (n, s) in rows[:200]],
                        gaps=gaps, scan_grids=[dict(name=nm, grid=list(g), calls=n, ms=us / 1e3) for (nm, g), (n, us) in grids]), open(out, 'w'), indent=1)
         print('wrote', out)
