@@ -389,8 +389,7 @@ def sft_report(model, tokenizer,
 
 # %% ../nbs/08_sft.ipynb #a0200125
 @ns_script
-@train_flags(but=['out_dir', 'steps', 'batch_size', 'lr', 'warmup', 'optimizer', 'weight_decay', 'kd_weight', 'kd_temperature',
-                 'time_limit', 'num_workers', 'betas'])
+@train_flags(but=['out_dir', 'steps', 'batch_size', 'lr', 'warmup', 'optimizer', 'weight_decay', 'kd_weight', 'time_limit', 'num_workers', 'betas'])
 def ns_sft(init:str=None,               # pretrained model: save_pretrained folder, run folder (its final/) or checkpoint; none: from scratch
            data:str='out/sft',          # folder with train.jsonl (+ val.jsonl) chat records, or one .jsonl; the embedded set is built here if missing
            tokenizer:str=None,          # tokenizer folder; default: the one saved next to --init, else tokenizer_snn/
@@ -411,6 +410,8 @@ def ns_sft(init:str=None,               # pretrained model: save_pretrained fold
            optimizer:str='adamw',       # 'adamw', 'adam', or 'muon' (Muon on the hidden matrices, AdamW on the rest)
            weight_decay:float=0.01,     # on matrices and embeddings
            grad_ckpt:bool=False,        # activation checkpointing per layer
+           teacher:str=None,            # distil from this causal LM on the answer tokens (same tokenizer), e.g. the fine-tuned Llama's run folder
+           kd_weight:float=0.5,         # with --teacher: weight w of the distillation term
            eval_n:int=0,                # held-out reviews asked at the end (0: all, -1: none)
            heldout:str=None,            # JSONL of held-out {"text", "label"} reviews; default: heldout.jsonl next to --data, else the packaged split
            samples:int=3,               # held-out title/continuation questions answered at the end
@@ -419,7 +420,8 @@ def ns_sft(init:str=None,               # pretrained model: save_pretrained fold
           ):
     "Fine-tune a pretrained model on chat data (loss on assistant answers only); report held-out sentiment accuracy."
     from neuronspark.tokenizer import check_vocab_fits, load_tokenizer
-    from neuronspark.train import build_model, check_keep_best, check_run_folder, config_from_flags, count_params, init_distributed, plot_log, save_final, train
+    from neuronspark.train import (build_model, check_keep_best, check_run_folder, config_from_flags, count_params, init_distributed, load_teacher,
+                                   plot_log, save_final, teacher_folder, train)
     from neuronspark.model import PRESETS
     import torch.distributed as dist
     check_choice('arch', arch, ('snn', 'llama')); check_choice('preset', preset, list(PRESETS))
@@ -429,9 +431,10 @@ def ns_sft(init:str=None,               # pretrained model: save_pretrained fold
     if tasks is not None:
         for t in tasks.split(','): check_choice('tasks', t, ('sentiment', 'sentiment2', 'title', 'continue'))
     probe = config_from_flags(out_dir=out, steps=1 if steps is None else steps, batch_size=batch, lr=lr, warmup=0 if warmup is None else warmup,
-                              optimizer=optimizer, weight_decay=weight_decay, num_workers=workers, **kwargs)
+                              optimizer=optimizer, weight_decay=weight_decay, kd_weight=kd_weight if teacher else 0.0, num_workers=workers, **kwargs)
     check_device('device', probe.device)
     check_run_folder(out, resume, force)
+    tp = teacher_folder(teacher) if teacher else None
     if data != 'out/sft' and not Path(data).exists(): raise arg_error('data', f'{data} not found (a folder with train.jsonl, or one .jsonl file)')
     d, dev = init_distributed(probe.device)
     tok_dir = tokenizer or (tokenizer_folder(init) if init else None)
@@ -462,12 +465,13 @@ def ns_sft(init:str=None,               # pretrained model: save_pretrained fold
         print(f"{type(model).__name__} {count_params(model):,} parameters from {init or 'scratch'} | {st['rows']:,} conversations, "
               f"{st['tokens']:,} tokens ({st['trained']:,} trained; {st['truncated']} truncated, {st['dropped']} dropped, {st['skipped']} skipped) | "
               f"{steps} steps x {rows} rows = {steps * rows / max(1, len(train_ds)):.2f} epochs | {d.world} process(es), {dev}", flush=True)
-    res = train(model, train_ds, val_ds, cfg, resume=resume)
+    t_model = load_teacher(tp, tok, tok_dir, cfg, d.main) if teacher else None
+    res = train(model, train_ds, val_ds, cfg, resume=resume, teacher=t_model)
     if not d.main or res['interrupted']: return
     out = Path(out); save_final(model, tok, out, cfg.keep_best)
     held = _heldout(heldout or (Path(data) if Path(data).is_dir() else Path(data).parent) / 'heldout.jsonl', eval_n) if eval_n >= 0 else []
     report = sft_report(model, tok, held, va_path, samples, cfg.precision, cfg.progress)
-    report.update(init=init, steps=res['step'], tokens=res['tokens'], val_loss=res['val_loss'])
+    report.update(init=init, steps=res['step'], tokens=res['tokens'], val_loss=res['val_loss'], teacher=str(tp) if teacher else None)
     atomic_write(out / 'sentiment_eval.json', lambda f: json.dump(report, f, ensure_ascii=False, indent=1))
     from matplotlib.figure import Figure                         # no pyplot: leaves a notebook's backend alone
     ax = plot_log({'sft': out}, ax=Figure(figsize=(6, 3.2)).subplots(), x='step', smooth=5, title=f"SFT from {init or 'scratch'}")

@@ -15,7 +15,8 @@ from safetensors.torch import load_model, save_model
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 from .block import neurons
-from .runs import CheckpointError, _sha256, autocast, list_checkpoints, load_sharded_weights, resolve_device, resolve_precision, verify_checkpoint
+from .runs import (CheckpointError, _sha256, autocast, list_checkpoints, load_lm, load_sharded_weights, model_folder, resolve_device,
+                              resolve_precision, tokenizer_folder, verify_checkpoint)
 
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'NEURON_OPTIMIZERS', 'ADAM_IMPLS', 'ARCHS', 'RECIPES', 'lm_loss_sum', 'kd_loss_sum', 'TrainConfig',
@@ -25,7 +26,7 @@ __all__ = ['OPTIMIZERS', 'NEURON_OPTIMIZERS', 'ADAM_IMPLS', 'ARCHS', 'RECIPES', 
            'train_step', 'best_record', 'save_best', 'train', 'train_memory', 'count_params', 'llama_params',
            'llama_like', 'mamba_like', 'sample', 'plot_log', 'check_overrides', 'build_model', 'parse_overrides',
            'resolve_recipe', 'train_flags', 'check_run_folder', 'check_keep_best', 'save_final', 'config_from_flags',
-           'ns_pretrain']
+           'teacher_folder', 'load_teacher', 'ns_pretrain']
 
 # %% ../nbs/07_pretrain.ipynb #87ea9752
 def lm_loss_sum(logits:torch.Tensor,  # `[B, T, V]` next-token logits
@@ -833,6 +834,27 @@ def config_from_flags(**kw) -> TrainConfig:
         raise arg_error(_FLAG.get(field, field), str(e).split(' ', 1)[1]) from None
 
 # %% ../nbs/07_pretrain.ipynb #074398b3
+def teacher_folder(teacher) -> Path:
+    "Where `--teacher` points (`model_folder`: a model folder, a run folder's final/ or newest checkpoint), or a usage error."
+    try: return model_folder(teacher)
+    except FileNotFoundError as e: raise arg_error('teacher', str(e)) from None
+
+def load_teacher(path,                 # `teacher_folder`'s answer
+                 tok,                  # the student's tokenizer
+                 tokenizer:str=None,   # its folder, as the user gave it (for the message)
+                 cfg:TrainConfig=None, # for the line printed: kd_weight and kd_temperature
+                 verbose:bool=True,
+                ) -> nn.Module:        # the teacher (fp32, eval mode; `train` moves it and freezes it)
+    "The teacher for `--teacher`: refused if the tokenizer saved with it is not the student's."
+    from neuronspark.tokenizer import load_tokenizer
+    own = tokenizer_folder(path)
+    if own is not None and load_tokenizer(own).get_vocab() != tok.get_vocab():
+        raise arg_error('teacher', f'the teacher in {path} was trained with another tokenizer than {tokenizer or "tokenizer_snn/"}; distillation needs the same one')
+    t = load_lm(path)
+    if verbose: print(f'teacher: {type(t).__name__} from {path}, {count_params(t):,} parameters' +
+                      (f', kd_weight {cfg.kd_weight}, T {cfg.kd_temperature}' if cfg is not None else ''), flush=True)
+    return t
+
 @ns_script
 @train_flags(but=['out_dir', 'steps', 'batch_size', 'lr', 'warmup', 'optimizer', 'neuron_lr_mult', 'kd_weight', 'time_limit', 'num_workers', 'betas'])
 def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny, small, v75
@@ -853,7 +875,7 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
                 neuron_lr_mult:float=None,  # learning-rate multiplier for neuron parameters (default: the recipe's)
                 grad_ckpt:bool=False,       # activation checkpointing per layer (less memory, more time)
                 config:str='',              # SNN config overrides on top of the recipe's, e.g. "prenorm=False,k_frames=16"
-                teacher:str=None,           # distil from this causal LM folder (same tokenizer), e.g. a Llama run's final/
+                teacher:str=None,           # distil from this causal LM (same tokenizer): a model, run or checkpoint folder, e.g. a Llama run
                 kd_weight:float=0.5,        # with --teacher: weight w of the distillation term
                 minutes:float=0,            # stop early (validate, save) after this many minutes of training (0: no limit)
                 samples:int=3,              # lines sampled at the end (0: none)
@@ -880,10 +902,7 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
     try: overrides = {**rc['config'], **parse_overrides(config)}; check_overrides(overrides)
     except ValueError as e: raise arg_error('config', str(e).removeprefix('--config: ')) from None
     check_run_folder(out, resume, force)
-    tp = None
-    if teacher:
-        tp = Path(teacher) / 'final' if (Path(teacher) / 'final').is_dir() else Path(teacher)
-        if not (tp / 'config.json').is_file(): raise arg_error('teacher', f'{teacher} holds no saved model (config.json)')
+    tp = teacher_folder(teacher) if teacher else None
     p = Path(data)
     tr_path, va_path = (p / 'train.jsonl', p / 'val.jsonl') if p.is_dir() else (p, None)
     if not tr_path.is_file(): raise arg_error('data', f'{tr_path} not found; build the corpus first: ns-prepare-data --out {data}')
@@ -907,13 +926,7 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
         print(f'recipe {rname}: {optimizer}, lr {lr:g}, neuron LR x{neuron_lr_mult:g}' + (f", model {rc['config']}" if rc['config'] and arch == 'snn' else ''), flush=True)
         print(f'{arch} {preset}: {count_params(model):,} parameters | {len(train_ds):,} training rows of {seq_len} tokens | '
               f'{steps} steps x {rows} rows = {steps * rows * seq_len:,} tokens | {d.world} process(es), {dev}', flush=True)
-    t_model = None
-    if teacher:
-        from transformers import AutoModelForCausalLM
-        if (tp / 'tokenizer.json').is_file() and load_tokenizer(tp).get_vocab() != tok.get_vocab():
-            raise arg_error('teacher', f'the teacher in {tp} was trained with another tokenizer than {tokenizer or "tokenizer_snn/"}; distillation needs the same one')
-        t_model = AutoModelForCausalLM.from_pretrained(tp)
-        if d.main: print(f'teacher: {type(t_model).__name__} from {tp}, {count_params(t_model):,} parameters, kd_weight {kd_weight}, T {cfg.kd_temperature}')
+    t_model = load_teacher(tp, tok, tokenizer, cfg, d.main) if teacher else None
     res = train(model, train_ds, val_ds, cfg, resume=resume, teacher=t_model)
     if res['interrupted']: raise SystemExit(130)            # like Ctrl-C, so that scripts stop here too
     model = plain_model(model, d)                           # sharded: the weights gathered into an ordinary model on rank 0
