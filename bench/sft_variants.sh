@@ -4,6 +4,8 @@
 # (OUT/<arch>_s<seed>/pre/complete), one ns-sft run per variant, all side by side on one GPU; then one summary.
 #   bash bench/sft_variants.sh OUT "name:flags;name:flags;..."
 #   e.g. bash bench/sft_variants.sh runs/f "adamw:--lr 5e-4;muon:--optimizer muon --lr 1e-3;neuron10:--lr 5e-4 --neuron_lr_mult 10"
+#   In a variant's flags {out} stands for OUT and {seed} for the arm's seed, e.g. distilling each SNN from the Llama of
+#   its seed, fine-tuned by dpo_seeds.sh: ARCHS=snn bash bench/sft_variants.sh runs/f "kd5:--teacher {out}/llama_s{seed}/sft --kd_weight 0.5"
 # Environment: SFT_STEPS (600), EVAL_N (0: all 862 held-out reviews), PRE_PICK (final; best: start from pre/best/, a
 #   pretraining run with --keep_best), ARCHS ("snn llama"), PYTHON (python), JOBS (12: runs at once; a small SNN's
 #   fine-tuning holds 13-16 GB of GPU memory, a small Llama's about 3, so lower it on a GPU under 140 GB, or when other
@@ -30,7 +32,7 @@ for arch in $ARCHS; do
     [ -f "$d/pre/complete" ] || { echo "$d: pretraining not complete, skipped"; continue; }
     seed=${d##*_s}
     for spec in "${specs[@]}"; do
-      name=${spec%%:*}; flags=${spec#*:}
+      name=${spec%%:*}; flags=${spec#*:}; flags=${flags//\{out\}/$OUT}; flags=${flags//\{seed\}/$seed}
       [ -f "$d/sft_$name/sentiment_eval.json" ] && continue
       while [ "$(jobs -rp | wc -l)" -ge "${JOBS:-12}" ]; do wait -n || true; done     # at most JOBS at once
       # shellcheck disable=SC2086  # the plan's and the variant's flags are split on purpose
