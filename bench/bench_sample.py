@@ -31,9 +31,13 @@ decode step (one new token per row), and tokens/s = b / step time, for
   the first context, the yardstick: two exact-by-design eager steps compared the same way, the fast kernels (Triton on
   CUDA) against the reference operations, in fp32 and, on CUDA, in bf16 (`snn_reference_vs_triton_fp32`, `_bf16`):
   a bf16 row whose one-step numbers stay within the bf16 yardstick's differs by rounding, not by a wrong fusion;
-- `generate_ids` end to end at the first context, batch 1 (`snn_generate`, and `snn_generate_graph` with `graph=True`,
-  what `ns-sample --graph` runs): milliseconds per new token over `--check_tokens` greedy tokens, the prefill and the
-  graph's recording included, and whether the two give the same tokens (`same_tokens`);
+- `generate_ids` end to end at the first context, batch 1 (`snn_generate` with `graph=False`, what `ns-sample --eager`
+  runs, and `snn_generate_graph` with `graph=True`, what `ns-sample` runs on a GPU): milliseconds per new token over
+  `--check_tokens` greedy tokens, the prefill and the graph's recording included, and whether the two give the same
+  tokens (`same_tokens`);
+- the SNN with its matrices stored in bf16 (chapter 6c's `bf16_matrices`, `--quantize bf16`: no fp32-to-bf16 cast per
+  step), batch 1, on CUDA: the graphed step (`snn_bf16w`) and the same with compiled layers (`snn_bf16w_compiled`);
+  `bf16w_equal` records whether its eager step gives the fp32-weight eager step's logits bit for bit, as it should;
 - the SNN with int8 weights (chapter 6c's `quantize_weights`, torchao weight-only int8), batch 1: the graphed step of
   `StaticDecoder` (`snn_int8`) and the same with compiled layers (`snn_int8_compiled`, where Inductor can also fuse
   the int8-to-bf16 conversion into the matrix products; eager torchao converts the whole weight first);
@@ -143,6 +147,7 @@ def main():
     ids_all = torch.randint(5, cfg.vocab_size, (1, longest + 1), generator=g).to(dev)
     check_ids = torch.randint(5, cfg.vocab_size, (a.check_tokens,), generator=g).to(dev)   # tokens fed to compare fast steps with eager
     snn8 = None if a.no_int8 else quantize_weights(copy.deepcopy(snn))   # int8 linear weights, the rest as in `snn`
+    snn16 = quantize_weights(copy.deepcopy(snn), 'bf16') if cuda else None  # bf16 matrices: for bf16 autocast, so CUDA only
     if a.val_data:                                         # the loss int8 costs, on the run's validation text
         from neuronspark.sample import loss_change
         texts = [json.loads(l)['text'] for l in open(a.val_data) if l.strip()]
@@ -244,7 +249,7 @@ def main():
                         decode.append(dict(model=f'snn_reference_vs_{fast}_{pname}', context=n, batch=b, status='check', **fields))
                         print(f"  check  eager reference ops vs eager {'Triton kernels' if cuda else 'compiled CPU loop'}, {pname}: {what}", flush=True)
                         tri = rfn = None
-                    # generate_ids end to end (what ns-sample runs), eagerly and with graph=True (ns-sample --graph): the
+                    # generate_ids end to end, eagerly (ns-sample --eager) and with graph=True (ns-sample on a GPU): the
                     # time per new token, the prefill and (for the graph) the recording included, and the same greedy tokens
                     prompt, gen_out = ids_all[0, :n].tolist(), {}
                     for gname, graph in (('snn_generate', False), ('snn_generate_graph', True)):
@@ -257,8 +262,15 @@ def main():
                     print(f"  check  generate_ids graph=True vs eager: {'the same' if decode[-1]['same_tokens'] else 'different'} "
                           f"{a.check_tokens} greedy tokens", flush=True)
                 bf16 = torch.bfloat16 if cuda else None
+                if snn16 is not None and b == 1 and n == contexts[0]:   # bf16 matrices: autocast's own numbers, without its casts
+                    with torch.no_grad():
+                        l32 = StaticDecoder(snn, c, graph=False, autocast=bf16).step(tok).clone()
+                        l16 = StaticDecoder(snn16, c, graph=False, autocast=bf16).step(tok).clone()
+                    info['bf16w_equal'] = bool(torch.equal(l32, l16))
+                    print(f"  check  bf16 matrices vs fp32 weights under bf16 autocast, one eager step: {'equal' if info['bf16w_equal'] else 'DIFFERENT'}", flush=True)
                 # the fp32 compiled row (CUDA only: on the CPU every row is fp32) tells rounding apart from a wrong fusion
                 for name, mdl, compiled, prec in (('snn_compiled', snn, True, bf16), ('snn_compiled_fp32', snn if cuda else None, True, None),
+                                                  ('snn_bf16w', snn16, False, bf16), ('snn_bf16w_compiled', snn16, True, bf16),
                                                   ('snn_int8', snn8, False, bf16), ('snn_int8_compiled', snn8, True, bf16)):
                     if mdl is None or (compiled and a.no_compiled): continue
                     try:
@@ -269,7 +281,7 @@ def main():
                         fn = lambda: sd.step(tok, check=False)
                         measure(fn, a.warmup)
                         rec('decode', name, n, b, measure(fn, a.steps),
-                            note=f"({'int8' if mdl is snn8 else 'model'} weights, {'fp32, ' if cuda and prec is None else ''}{'compiled layers, ' if compiled else ''}{'CUDA graph' if sd.graph else 'eager'}; "
+                            note=f"({'int8' if mdl is snn8 else 'bf16' if mdl is snn16 else 'model'} weights, {'fp32, ' if cuda and prec is None else ''}{'compiled layers, ' if compiled else ''}{'CUDA graph' if sd.graph else 'eager'}; "
                                  f"ready after {build_s:.0f} s; {what})")
                         decode[-1].update(fields, build_s=build_s)
                     except Exception as e:
@@ -411,12 +423,14 @@ def main():
                   f"{(s / g) if g else nan:9.2f}  {(l / best) if l else nan:11.2f}  {(r / best) if r else nan:15.1f}")
     top = max(contexts)
     int8 = [x for x in (get('snn_int8', top, 1), get('snn_int8_compiled', top, 1)) if x]
+    bf16w = [x for x in (get('snn_bf16w', top, 1), get('snn_bf16w_compiled', top, 1)) if x]
     piped = [v for k, v in long.items() if k.startswith('snn_pipelined_') and not k.endswith('diff')]
     speed = dict(ttft_16k_ms=long.get('snn'), ttft_16k_llama_ms=long.get('llama'), ttft_16k_pipelined_ms=min(piped) if piped else None, decode_b1_ms=get('snn_graph', top, 1), decode_b1_compiled_ms=get('snn_compiled', top, 1),
+                 decode_b1_bf16w_ms=min(bf16w) if bf16w else None,
                  decode_b1_int8_ms=min(int8) if int8 else None, decode_llama_graph_ms=get('llama_graph', top, 1),
                  mfu_b8=None, peak_gib_b8=None,
                  ttft_tokens=a.ttft_long, decode_context=top, device=info['device'], preset=a.preset,
-                 note='decode: batch 1 at decode_context tokens of context; decode_b1_ms is the graphed eager SNN step (decode_b1_compiled_ms the compiled layers\', not exact on a GPU yet), decode_b1_int8_ms '
+                 note='decode: batch 1 at decode_context tokens of context; decode_b1_ms is the graphed eager SNN step (decode_b1_compiled_ms the compiled layers\', not exact on a GPU yet), decode_b1_bf16w_ms the faster with bf16 matrices, decode_b1_int8_ms '
                       'the faster of its int8 steps (graphed, compiled layers); ttft_16k_pipelined_ms the best chunk size of prefill_pipelined; mfu_b8 and peak_gib_b8 come from bench/bench_train.py')
     print('\nissue 24 summary:', json.dumps({k: v for k, v in speed.items() if k != 'note'}))
     print('\ntime to first token (batch 1, ms):', ', '.join(f"{r['model']} {r['context']}: {r['ms']:.1f}" for r in ttft))

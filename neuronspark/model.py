@@ -303,6 +303,7 @@ class NeuronSparkForCausalLM(PreTrainedModel, GenerationMixin):
     base_model_prefix = 'neuronspark'
     main_input_name = 'input_ids'
     supports_gradient_checkpointing = True
+    _keep_in_fp32_modules = ['encode_proj']   # computed in fp32 (`encoder_fp32`): stays fp32 in a bf16 load or `quantize_weights(m, 'bf16')`
     _no_split_modules = ['SNNDecoderLayer']
     _is_stateful = True                          # a recurrent state: no assisted generation, no rewinding
 

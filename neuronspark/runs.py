@@ -13,7 +13,7 @@ from .plif import arg_error, check_choice, check_device
 # %% auto #0
 __all__ = ['PRECISIONS', 'QUANTIZE', 'resolve_device', 'resolve_precision', 'autocast', 'list_checkpoints', 'CheckpointError',
            'verify_checkpoint', 'model_folder', 'tokenizer_folder', 'load_sharded_weights', 'hf_bars_off', 'load_lm',
-           'load_run', 'quantize_weights']
+           'load_run', 'quantize_weights', 'bf16_matrices']
 
 # %% ../nbs/06c_runs.ipynb #569348c8
 PRECISIONS = ('auto', 'bf16', 'fp32')
@@ -107,7 +107,7 @@ def load_sharded_weights(model,   # a plain or a sharded (`fully_shard`) model o
     set_model_state_dict(model, sd['model'])
     return model
 
-QUANTIZE = ('none', 'int8')   # weight formats `load_lm` offers (int8: `quantize_weights`, below)
+QUANTIZE = ('none', 'bf16', 'int8')   # weight formats `load_lm` offers (`quantize_weights`, below)
 
 # %% ../nbs/06c_runs.ipynb #d2fb2822
 @contextlib.contextmanager
@@ -121,7 +121,7 @@ def hf_bars_off():
 
 def load_lm(path,                   # a model folder, a run folder or a checkpoint (see `model_folder`)
             device='cpu',           # where to put the model
-            quantize:str=None,      # None/'none': fp32 weights; 'int8': int8 weight-only linears (`quantize_weights`)
+            quantize:str=None,      # None/'none': fp32 weights; 'bf16': bf16 matrices (for bf16 autocast); 'int8': int8 weight-only linears (`quantize_weights`)
            ):                       # the model, fp32 (int8 linears if asked), in eval mode
     "Load a causal LM (NeuronSpark or any Hugging Face model) from what `ns-pretrain`, `ns-sft` or `save_pretrained` wrote."
     import neuronspark.model                                              # registers the `neuronspark` model type
@@ -157,12 +157,24 @@ def load_run(path,                  # a model folder, a run folder or a checkpoi
 
 # %% ../nbs/06c_runs.ipynb #83bc54b3
 def quantize_weights(model,                # any model; changed in place
-                     quantize:str='int8',  # 'int8' (None or 'none': leave the model as it is)
-                    ):                     # `model`, its `nn.Linear` weights int8 per output row
-    "Weight-only int8 of every `nn.Linear` (torchao's `Int8WeightOnlyConfig`); embeddings and a tied head stay as they are."
+                     quantize:str='int8',  # 'int8', 'bf16' (None or 'none': leave the model as it is)
+                    ):                     # `model`, its `nn.Linear` weights int8 per output row (or bf16)
+    "Weight-only int8 of every `nn.Linear` (torchao's `Int8WeightOnlyConfig`), or `bf16_matrices`; embeddings and a tied head stay as they are."
     check_choice('quantize', quantize or 'none', QUANTIZE)
     if quantize in (None, 'none'): return model
+    if quantize == 'bf16': return bf16_matrices(model)
     try: from torchao.quantization import Int8WeightOnlyConfig, quantize_
     except ImportError: raise arg_error('quantize', "'int8' needs torchao, which is not installed: pip install torchao==0.18.0") from None
     quantize_(model, Int8WeightOnlyConfig())
+    return model
+
+# %% ../nbs/06c_runs.ipynb #4aa2203d
+def bf16_matrices(model,   # any model; changed in place
+                 ):        # `model`, its `nn.Linear` weights and biases in bf16, except the tied head and `_keep_in_fp32_modules`
+    "Store the matrices that bf16 autocast casts at every call in bf16 once: the same outputs under autocast, half the weight bytes."
+    keep = set(getattr(model, '_keep_in_fp32_modules', None) or ())
+    emb = model.get_input_embeddings().weight if hasattr(model, 'get_input_embeddings') else None
+    for name, m in model.named_modules():
+        if not isinstance(m, torch.nn.Linear) or m.weight is emb or name.split('.')[-1] in keep: continue
+        m.to(torch.bfloat16)
     return model

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 import torch
 from .tokenizer import check_vocab_fits
-from .runs import QUANTIZE, autocast, load_run
+from .runs import QUANTIZE, autocast, load_run, resolve_device, resolve_precision
 from .plif import UsageError, arg_error, check_choice, check_device, check_path, check_range, ns_script, use_impl
 
 # %% auto #0
@@ -117,7 +117,7 @@ def generate_ids(model,                        # a `NeuronSparkForCausalLM`
                  chunk_size:int=0,             # prefill this many tokens per forward call (0: all at once)
                  vocab_limit:int=None,         # never pick ids >= this (a tokenizer smaller than the embedding)
                  return_state:bool=False,      # one prompt only: also return the state and the picked-but-unfed tokens
-                 graph:bool=False,             # NeuronSpark: decode through `StaticDecoder` (below), a CUDA graph replay per token on a GPU
+                 graph:bool=None,              # decode through `StaticDecoder` (below); None: a NeuronSpark model on a GPU does (a CUDA graph replay per token)
                 ):                             # B lists of new token ids (EOS not included)
     "`decode_loop` with the sampling controls: prefill once, one step per token (`decode_step`, or the static decoder with `graph`); rows end at EOS, `on_token` or `max_new_tokens`."
     check_sampling(temperature, top_k, top_p, repetition_penalty, max_new_tokens)
@@ -140,6 +140,7 @@ def generate_ids(model,                        # a `NeuronSparkForCausalLM`
         seen[at, tok] = True
         return tok
     from neuronspark.model import decode_loop, NeuronSparkForCausalLM  # the model stack loads on first use: `--help` stays fast
+    if graph is None: graph = isinstance(model, NeuronSparkForCausalLM) and dev.type == 'cuda'
     if graph and not isinstance(model, NeuronSparkForCausalLM):
         raise ValueError(f'`graph` decodes from a fixed-size state: it needs a NeuronSpark model, got {type(model).__name__}')
     new, cache, picked = decode_loop(model, rows, choose, max_new_tokens, eos, on_token, pad, cache, chunk_size,
@@ -300,17 +301,14 @@ def _check_generation_args(model, tokenizer, device, precision, max_new_tokens, 
     check_device('device', device); check_choice('precision', precision, ('auto', 'bf16', 'fp32')); check_choice('quantize', quantize or 'none', QUANTIZE)
     check_range('max_new_tokens', max_new_tokens, lo=1); check_range('seed', seed, lo=0)
     check_sampling(temperature, top_k, top_p, repetition_penalty, max_new_tokens)
+    if quantize == 'bf16' and resolve_precision(precision, resolve_device(device)) != 'bf16':
+        raise arg_error('quantize', "'bf16' stores the matrices for bf16 autocast: it needs --precision bf16 (the default on a GPU)")
 
 def _load(model:str, tokenizer:str=None, device:str='auto', quantize:str=None):
     "Chapter 6c's `load_run` (model in eval mode on `device`, int8 linears with `quantize='int8'`, its tokenizer checked against it), generation ids set from the tokenizer."
     m, tok = load_run(model, tokenizer, device, quantize)
     return configure_generation(m, tok), tok
 
-def _check_graph(graph:bool, m, path:str):
-    "`--graph` decodes from a fixed-size state: a NeuronSpark model only."
-    from neuronspark.model import NeuronSparkForCausalLM
-    if graph and not isinstance(m, NeuronSparkForCausalLM):
-        raise arg_error('graph', f'needs a NeuronSpark model (a fixed-size state); {path} holds a {type(m).__name__}')
 
 def chat_finetuned(model:str, config) -> bool:
     "Whether `ns-sft` made this model: its config says `chat_finetuned`, or `ns-sft`'s report (sentiment_eval.json) is in its run folder."
@@ -339,19 +337,18 @@ def ns_sample(model:str,                    # model: save_pretrained folder, run
               tokenizer:str=None,           # tokenizer folder; default: the model's folder, else the committed tokenizer_snn/
               device:str='auto',            # auto (CUDA if available), cpu, cuda
               precision:str='auto',         # auto (bf16 autocast on CUDA, fp32 on CPU), bf16, fp32
-              quantize:str='none',          # none, or int8: int8 weight-only linear layers (decode reads half the bytes of bf16; needs torchao)
-              graph:bool=False,             # NeuronSpark: decode through a static decoder, one CUDA graph replay per token on a GPU
+              quantize:str='none',          # none; bf16: matrices stored in bf16 (autocast's numbers without its cast per step; needs --precision bf16); int8: int8 weight-only linears (needs torchao)
+              eager:bool=False,             # NeuronSpark on a GPU: run each decode step's kernels one by one (default: replay the step recorded as a CUDA graph)
              ):
     "Continue prompts with a NeuronSpark (or any Hugging Face causal) model, streaming the text to the terminal."
     _check_generation_args(model, tokenizer, device, precision, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed, quantize)
     check_range('batch', batch, lo=1)
     if system is not None and not chat: raise arg_error('system', 'needs --chat (a system message is part of a chat)')
     m, tok = _load(model, tokenizer, device, quantize)
-    _check_graph(graph, m, model)
     prompts = [prompt] if prompt is not None else [l.rstrip('\n') for l in sys.stdin if l.strip()]
     if not prompts: raise arg_error('prompt', 'no prompt: pass --prompt, or one prompt per line on stdin')
     kw = dict(max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p, repetition_penalty=repetition_penalty,
-              stop=[s.replace('\\n', '\n') for s in stop.split('|') if s], chat=chat, system=system, bos=not no_bos, graph=graph)
+              stop=[s.replace('\\n', '\n') for s in stop.split('|') if s], chat=chat, system=system, bos=not no_bos, graph=False if eager else None)
     for i in range(0, len(prompts), batch):
         part, why = prompts[i:i + batch], []
         if i: print(SAMPLE_SEP, flush=True)
@@ -382,17 +379,16 @@ def ns_chat(model:str,                    # chat model: save_pretrained folder, 
             tokenizer:str=None,           # tokenizer folder; default: the model's folder, else the committed tokenizer_snn/
             device:str='auto',            # auto (CUDA if available), cpu, cuda
             precision:str='auto',         # auto (bf16 autocast on CUDA, fp32 on CPU), bf16, fp32
-            quantize:str='none',          # none, or int8: int8 weight-only linear layers (decode reads half the bytes of bf16; needs torchao)
-            graph:bool=False,             # NeuronSpark: decode through a static decoder, one CUDA graph replay per token on a GPU
+            quantize:str='none',          # none; bf16: matrices stored in bf16 (autocast's numbers without its cast per step; needs --precision bf16); int8: int8 weight-only linears (needs torchao)
+            eager:bool=False,             # NeuronSpark on a GPU: run each decode step's kernels one by one (default: replay the step recorded as a CUDA graph)
            ):
     "Chat with a fine-tuned model (ChatML): one line per turn, history kept in the model's state; /reset, /help, /quit; Ctrl-D quits."
     _check_generation_args(model, tokenizer, device, precision, max_new_tokens, temperature, top_k, top_p, repetition_penalty, seed, quantize)
     m, tok = _load(model, tokenizer, device, quantize)
-    _check_graph(graph, m, model)
     if not chat_finetuned(model, m.config):
         print(f'note: {model} has no chat fine-tuning (ns-sft): expect it to continue your text rather than answer it', file=sys.stderr)
     session = ChatSession(m, tok, system=system, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k,
-                          top_p=top_p, repetition_penalty=repetition_penalty, seed=seed, graph=graph)
+                          top_p=top_p, repetition_penalty=repetition_penalty, seed=seed, graph=False if eager else None)
     if sys.stdin.isatty(): print('type a message and press Enter; /help lists the commands; /quit or Ctrl-D quits')
     with autocast(m.device, precision): chat_loop(session, _stdin_lines(), write=lambda s, end='': print(s, end=end, flush=True))
 
