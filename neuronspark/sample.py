@@ -407,7 +407,7 @@ def _layer_step(layer, h, state):
 @functools.cache
 def fused_layer_step():
     "`_layer_step` under `torch.compile`, made once per process: every layer of every model reuses it (its weights are inputs)."
-    return torch.compile(_layer_step, fullgraph=True)
+    return torch.compile(_layer_step, fullgraph=True, options={'emulate_precision_casts': True})   # round low precision where eager does
 
 # %% ../nbs/09_sample.ipynb #6ec98949
 class StaticDecoder:
