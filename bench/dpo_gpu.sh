@@ -7,6 +7,8 @@
 #   DPO_STEPS (300), DPO_LRS ("2e-5 1e-4"), BETA (0.1), EVAL_N (0: all 862 held-out reviews), PYTHON (python),
 #   RECIPE (ns-pretrain --recipe, default auto: the preset's own, chapter 7's 'small' for the small preset), TEACHER (a
 #   causal LM folder, e.g. the matched Llama's pre/: the pretraining distils from it with weight KD_WEIGHT, default 0.9),
+#   SFT_TEACHER (a fine-tuned causal LM folder, e.g. the matched Llama's sft/: the fine-tuning distils from it, on the
+#   answer tokens, with weight SFT_KD_WEIGHT, default 0.9),
 #   PRE_EXTRA / SFT_EXTRA / DPO_EXTRA (more flags for each stage, e.g. SFT_EXTRA="--optimizer muon --lr 1e-3"), STAGES
 #   ("pre": stop after pretraining; "sft": after fine-tuning, the summary without DPO; default all), PRE_MINUTES (stop
 #   pretraining after this many minutes with a checkpoint; the same command later resumes it exactly, so that a plan
@@ -40,7 +42,7 @@ touch "$OUT/pre/complete"                      # all PRE_STEPS done: a student m
 [ "${STAGES:-all}" = pre ] && exit 0
 # shellcheck disable=SC2086  # SFT_PLAN and SFT_EXTRA are flag lists
 [ -f "$OUT/sft/sentiment_eval.json" ] || "$PY" bench/sft.py --init "$OUT/pre/$PICK" --out "$OUT/sft" $SFT_PLAN --steps "$SFT_STEPS" \
-    --seed "$SEED" --eval_n "$EVAL_N" ${SFT_EXTRA:-} > "$OUT/sft.log" 2>&1
+    --seed "$SEED" --eval_n "$EVAL_N" ${SFT_TEACHER:+--teacher "$SFT_TEACHER" --kd_weight "${SFT_KD_WEIGHT:-0.9}"} ${SFT_EXTRA:-} > "$OUT/sft.log" 2>&1
 for lr in $DPO_LRS; do
   [ "${STAGES:-all}" = sft ] || [ -f "$OUT/dpo_$lr/dpo_eval.json" ] || "$PY" bench/dpo.py "$OUT/sft" --out "$OUT/dpo_$lr" --tasks sentiment --beta "$BETA" --batch 16 --seq_len 192 --lr "$lr" \
       --steps "$DPO_STEPS" --eval_batches 10 --save_every 0 --no-progress --seed "$SEED" --eval_n "$EVAL_N" ${DPO_EXTRA:-} > "$OUT/dpo_$lr.log" 2>&1 &

@@ -8,7 +8,9 @@
 #   without it goes on from there; PRE_MINUTES: pretraining stops after that long with a checkpoint, and the same command
 #   resumes it; PRE_PICK), plus ARCHS (default "snn llama") and KD (1: the Llamas pretrain first, then each SNN distils
 #   from the Llama of its seed, chapter 7a's best recipe; with PRE_PICK=best from that Llama at its lowest validation
-#   loss). Writes OUT/<arch>_s<seed>/summary.json and OUT/seeds.json (per arm: pretrain_val, sft and dpo_<rate>).
+#   loss), and SFT_KD (1: the Llamas fine-tune first, then each SNN's fine-tuning distils from the fine-tuned Llama of
+#   its seed, weight SFT_KD_WEIGHT, default 0.9: chapter 8's best fine-tuning). Writes OUT/<arch>_s<seed>/summary.json
+#   and OUT/seeds.json (per arm: pretrain_val, sft and dpo_<rate>).
 # The shared data (out/data, out/sft, out/dpo) is built once before the pipelines start, so that they do not race.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,10 +27,18 @@ if [ "${KD:-0}" = 1 ]; then                    # the teachers first: each Llama'
     [ -f "$OUT/llama_s$s/pre/complete" ] || { echo "$OUT/llama_s$s: the teacher's pretraining is not finished; run the same command again"; exit 0; }
   done
 fi
+if [ "${SFT_KD:-0}" = 1 ] && [ "${STAGES:-all}" != pre ]; then   # the fine-tuned teachers next, side by side
+  for s in $SEEDS; do STAGES=sft ARCH=llama bash bench/dpo_gpu.sh "$OUT/llama_s$s" "$s" >> "$OUT/llama_s$s.log" 2>&1 & done
+  wait || true
+  for s in $SEEDS; do
+    [ -f "$OUT/llama_s$s/sft/sentiment_eval.json" ] || { echo "$OUT/llama_s$s: the teacher's fine-tuning is not finished (see its log); run the same command again"; exit 0; }
+  done
+fi
 for arch in $ARCHS; do
   for s in $SEEDS; do
+    sft_teacher=$([ "${SFT_KD:-0}" = 1 ] && [ "$arch" = snn ] && echo "$OUT/llama_s$s/sft" || true)
     teacher=$([ "${KD:-0}" = 1 ] && [ "$arch" = snn ] && echo "$OUT/llama_s$s/pre/${PRE_PICK:-final}" || true)   # best: at its lowest val
-    TEACHER=$teacher ARCH=$arch bash bench/dpo_gpu.sh "$OUT/${arch}_s$s" "$s" >> "$OUT/${arch}_s$s.log" 2>&1 &
+    TEACHER=$teacher SFT_TEACHER=$sft_teacher ARCH=$arch bash bench/dpo_gpu.sh "$OUT/${arch}_s$s" "$s" >> "$OUT/${arch}_s$s.log" 2>&1 &
   done
 done
 wait || true                                   # a failed pipeline is reported below, not here
