@@ -35,7 +35,7 @@ def start_server(folder, max_batch, a):
     launcher.write_text('from neuronspark.serve import ns_serve\nns_serve()\n')
     cmd = [sys.executable, str(launcher), str(folder), '--port', str(port),
            '--max_batch', str(max_batch), '--device', a.device, '--precision', a.precision, '--model_name', 'bench',
-           '--max_tokens', str(a.tokens), '--max_prompt_tokens', str(a.prompt_tokens + 8)]
+           '--max_tokens', str(a.tokens), '--max_prompt_tokens', str(a.prompt_tokens + 8)] + (['--eager'] if a.eager else [])
     log = open(Path(folder) / f'serve_{port}.log', 'w')                # not a pipe: an unread pipe would block the server
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True)
     url, t0 = f'http://127.0.0.1:{port}/v1', time.time()
@@ -86,6 +86,7 @@ def main():
     ap.add_argument('--prompt_tokens', type=int, default=32, help='prompt length, tokens')
     ap.add_argument('--rounds', type=int, default=2, help='requests per client, one after the other')
     ap.add_argument('--llama', action='store_true', help='also serve a Llama of the same size (one request at a time)')
+    ap.add_argument('--eager', action='store_true', help="ns-serve --eager: decode steps kernel by kernel, not the static decoder's CUDA graph")
     ap.add_argument('--threads', type=int, default=0, help='CPU: torch threads in the server (0: torch default)')
     ap.add_argument('--out', default=None, help='write the results as JSON here')
     a = ap.parse_args()

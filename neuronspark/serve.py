@@ -71,12 +71,15 @@ class Engine:
                  max_batch:int=32,              # rows decoded together at most (the SNN); other models run one request at a time
                  precision:str='auto',          # chapter 6c's `autocast`: bf16 on CUDA for 'auto', fp32 on CPU
                  start:bool=True,               # start the scheduler thread
+                 graph:bool=None,               # NeuronSpark: decode through chapter 9's static decoder; None: on a GPU (a CUDA graph per batch)
                 ):
         from neuronspark.model import NeuronSparkForCausalLM
         self.model, self.tokenizer, self.precision = model, tokenizer, precision
         self.stateful = isinstance(model, NeuronSparkForCausalLM)       # constant-size state: rows can join and leave
         self.max_batch = max(1, max_batch) if self.stateful else 1
         self.device = next(model.parameters()).device
+        self.graph = self.stateful and (self.device.type == 'cuda' if graph is None else graph)
+        self.stepper = None                                             # chapter 9's `static_stepper`, made on the first step
         self.vocab_limit = len(tokenizer)
         self.waiting, self.rows, self.cache, self.tokens = deque(), [], None, None
         self.cv, self.closed = threading.Condition(), False
@@ -86,8 +89,8 @@ class Engine:
 
     @property
     def mode(self) -> str:
-        return (f'continuous batching, up to {self.max_batch} requests per decode step' if self.stateful
-                else 'one request at a time (a KV-cache model: no continuous batching here)')
+        return (f"continuous batching, up to {self.max_batch} requests per decode step{', a CUDA graph per batch' if self.graph and self.device.type == 'cuda' else ''}"
+                if self.stateful else 'one request at a time (a KV-cache model: no continuous batching here)')
 
     def submit(self, req:Request):
         "Queue a request; the scheduler prefills it when a row is free."
@@ -151,11 +154,16 @@ def _admit(self:Engine, r:Request):
 
 @patch
 def _decode(self:Engine):
-    "Feed every row its newest token in one `decode_step`; each row picks its next token; finished rows leave."
+    "Feed every row its newest token in one `decode_step` (or static-decoder step); each row picks its next token; finished rows leave."
     import torch
     from neuronspark.model import decode_step
     from neuronspark.runs import autocast
-    with autocast(self.model.device, self.precision): logits, self.cache = decode_step(self.model, self.tokens, self.cache)
+    from neuronspark.sample import static_stepper
+    with autocast(self.model.device, self.precision):
+        if self.graph:                               # a new decoder (a new recording) whenever rows joined or left
+            self.stepper = self.stepper or static_stepper(self.model)
+            logits, self.cache = self.stepper(self.tokens, self.cache)
+        else: logits, self.cache = decode_step(self.model, self.tokens, self.cache)
     self.stats['steps'] += 1; self.stats['rows_stepped'] += len(self.rows)
     tok = self._pick(logits, self.rows)
     self.tokens = torch.tensor(tok, device=self.device)
@@ -407,13 +415,14 @@ def load_server(model:str,                    # save_pretrained folder, run fold
                 tokenizer:str=None,           # tokenizer folder; default: the model's folder, else the committed tokenizer_snn/
                 device:str='auto', precision:str='auto', max_batch:int=32, max_prompt_tokens:int=2048,
                 max_tokens:int=1024, model_name:str=None,
+                graph:bool=None,              # `Engine`'s: the static decoder (None: on a GPU)
                ):                             # (the FastAPI app, its `Engine`)
     "Load a model with chapter 9's `_load` and build its engine and app; the model id defaults to the run folder's name."
     from neuronspark.sample import _load
     m, tok = _load(model, tokenizer, device)
     p = Path(model).resolve()
     name = model_name or (p.parent.name if p.name == 'final' else p.name)
-    engine = Engine(m, tok, max_batch=max_batch, precision=precision)
+    engine = Engine(m, tok, max_batch=max_batch, precision=precision, graph=graph)
     return create_app(engine, name, max_prompt_tokens, max_tokens), engine
 
 # %% ../nbs/09a_serve.ipynb #483b3157
@@ -430,10 +439,11 @@ def ns_serve(model:str,                   # save_pretrained folder, run folder (
              tokenizer:str=None,          # tokenizer folder; default: the model's folder, else the committed tokenizer_snn/
              device:str='auto',           # auto (CUDA if available), cpu, cuda
              precision:str='auto',        # auto (bf16 autocast on CUDA, fp32 on CPU), bf16, fp32
+             eager:bool=False,            # NeuronSpark on a GPU: run each decode step's kernels one by one (default: a CUDA graph per batch)
             ):
     "Serve a model over an OpenAI-compatible HTTP API (/v1/chat/completions, /v1/completions, /v1/models), streaming or not."
     import uvicorn
-    app, engine = load_server(model, tokenizer, device, precision, max_batch, max_prompt_tokens, max_tokens, model_name)
+    app, engine = load_server(model, tokenizer, device, precision, max_batch, max_prompt_tokens, max_tokens, model_name, graph=False if eager else None)
     print(f'ns-serve: model `{app.state.model_name}` on {engine.device}, {engine.mode}; http://{host}:{port}/v1', flush=True)
     try: uvicorn.run(app, host=host, port=port, log_level='info')
     finally: engine.close()
