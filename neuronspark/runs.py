@@ -122,7 +122,7 @@ def hf_bars_off():
 def load_lm(path,                   # a model folder, a run folder or a checkpoint (see `model_folder`)
             device='cpu',           # where to put the model
             quantize:str=None,      # None/'none': fp32 weights; 'bf16': bf16 matrices (for bf16 autocast); 'int8': int8 weight-only linears (`quantize_weights`)
-           ):                       # the model, fp32 (int8 linears if asked), in eval mode
+           ):                       # the model, fp32 (bf16 or int8 linears if asked), in eval mode
     "Load a causal LM (NeuronSpark or any Hugging Face model) from what `ns-pretrain`, `ns-sft` or `save_pretrained` wrote."
     import neuronspark.model                                              # registers the `neuronspark` model type
     from transformers import AutoConfig, AutoModelForCausalLM

@@ -309,7 +309,6 @@ def _load(model:str, tokenizer:str=None, device:str='auto', quantize:str=None):
     m, tok = load_run(model, tokenizer, device, quantize)
     return configure_generation(m, tok), tok
 
-
 def chat_finetuned(model:str, config) -> bool:
     "Whether `ns-sft` made this model: its config says `chat_finetuned`, or `ns-sft`'s report (sentiment_eval.json) is in its run folder."
     if getattr(config, 'chat_finetuned', False): return True

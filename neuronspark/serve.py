@@ -71,7 +71,7 @@ class Engine:
                  max_batch:int=32,              # rows decoded together at most (the SNN); other models run one request at a time
                  precision:str='auto',          # chapter 6c's `autocast`: bf16 on CUDA for 'auto', fp32 on CPU
                  start:bool=True,               # start the scheduler thread
-                 graph:bool=None,               # NeuronSpark: decode through chapter 9's static decoder; None: on a GPU (a CUDA graph per batch)
+                 graph:bool=None,               # NeuronSpark: decode through chapter 9's static decoder once the rows settle; None: on a GPU
                 ):
         from neuronspark.model import NeuronSparkForCausalLM
         self.model, self.tokenizer, self.precision = model, tokenizer, precision
@@ -89,7 +89,7 @@ class Engine:
 
     @property
     def mode(self) -> str:
-        return (f"continuous batching, up to {self.max_batch} requests per decode step{', a CUDA graph per batch' if self.graph and self.device.type == 'cuda' else ''}"
+        return (f"continuous batching, up to {self.max_batch} requests per decode step{', a CUDA graph once the rows settle' if self.graph and self.device.type == 'cuda' else ''}"
                 if self.stateful else 'one request at a time (a KV-cache model: no continuous batching here)')
 
     def submit(self, req:Request):
