@@ -9,13 +9,15 @@
 #   resumes it; PRE_PICK), plus ARCHS (default "snn llama") and KD (1: the Llamas pretrain first, then each SNN distils
 #   from the Llama of its seed, chapter 7a's best recipe; with PRE_PICK=best from that Llama at its lowest validation
 #   loss), and SFT_KD (1: the Llamas fine-tune first, then each SNN's fine-tuning distils from the fine-tuned Llama of
-#   its seed, weight SFT_KD_WEIGHT, default 0.9: chapter 8's best fine-tuning). Writes OUT/<arch>_s<seed>/summary.json
+#   its seed, weight SFT_KD_WEIGHT, default 0.9: chapter 8's best fine-tuning; mean: from the mean of all the seeds'
+#   fine-tuned Llamas, an EnsembleLM). Writes OUT/<arch>_s<seed>/summary.json
 #   and OUT/seeds.json (per arm: pretrain_val, sft and dpo_<rate>).
 # The shared data (out/data, out/sft, out/dpo) is built once before the pipelines start, so that they do not race.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-runs/dpo_seeds}; SEEDS=${2:-0 1 2}; PY=${PYTHON:-python}; ARCHS=${ARCHS:-snn llama}
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
+case "${SFT_KD:-0}" in 0|1|mean) ;; *) echo "SFT_KD must be 0, 1 or mean, got ${SFT_KD}"; exit 2;; esac
 mkdir -p "$OUT"
 "$PY" -c "
 from neuronspark.data import prepare_data; from neuronspark.sft import prepare_sft_data; from neuronspark.dpo import prepare_dpo_data
@@ -27,7 +29,7 @@ if [ "${KD:-0}" = 1 ]; then                    # the teachers first: each Llama'
     [ -f "$OUT/llama_s$s/pre/complete" ] || { echo "$OUT/llama_s$s: the teacher's pretraining is not finished; run the same command again"; exit 0; }
   done
 fi
-if [ "${SFT_KD:-0}" = 1 ] && [ "${STAGES:-all}" != pre ]; then   # the fine-tuned teachers next, side by side
+if [ "${SFT_KD:-0}" != 0 ] && [ "${STAGES:-all}" != pre ]; then   # the fine-tuned teachers next, side by side
   for s in $SEEDS; do STAGES=sft ARCH=llama bash bench/dpo_gpu.sh "$OUT/llama_s$s" "$s" >> "$OUT/llama_s$s.log" 2>&1 & done
   wait || true
   for s in $SEEDS; do
@@ -36,7 +38,11 @@ if [ "${SFT_KD:-0}" = 1 ] && [ "${STAGES:-all}" != pre ]; then   # the fine-tune
 fi
 for arch in $ARCHS; do
   for s in $SEEDS; do
-    sft_teacher=$([ "${SFT_KD:-0}" = 1 ] && [ "$arch" = snn ] && echo "$OUT/llama_s$s/sft" || true)
+    sft_teacher=""
+    if [ "$arch" = snn ]; then case "${SFT_KD:-0}" in
+      1) sft_teacher="$OUT/llama_s$s/sft" ;;
+      mean) for t in $SEEDS; do sft_teacher+="${sft_teacher:+,}$OUT/llama_s$t/sft"; done ;;
+    esac; fi
     teacher=$([ "${KD:-0}" = 1 ] && [ "$arch" = snn ] && echo "$OUT/llama_s$s/pre/${PRE_PICK:-final}" || true)   # best: at its lowest val
     TEACHER=$teacher SFT_TEACHER=$sft_teacher ARCH=$arch bash bench/dpo_gpu.sh "$OUT/${arch}_s$s" "$s" >> "$OUT/${arch}_s$s.log" 2>&1 &
   done

@@ -6,6 +6,7 @@
 #   e.g. bash bench/sft_variants.sh runs/f "adamw:--lr 5e-4;muon:--optimizer muon --lr 1e-3;neuron10:--lr 5e-4 --neuron_lr_mult 10"
 #   In a variant's flags {out} stands for OUT and {seed} for the arm's seed, e.g. distilling each SNN from the Llama of
 #   its seed, fine-tuned by dpo_seeds.sh: ARCHS=snn bash bench/sft_variants.sh runs/f "kd5:--teacher {out}/llama_s{seed}/sft --kd_weight 0.5"
+#   or from the mean of every seed's: "kdmean:--teacher {out}/llama_s0/sft,{out}/llama_s1/sft,{out}/llama_s2/sft --kd_weight 0.9"
 # Environment: SFT_STEPS (600), EVAL_N (0: all 862 held-out reviews), PRE_PICK (final; best: start from pre/best/, a
 #   pretraining run with --keep_best), ARCHS ("snn llama"), PYTHON (python), JOBS (12: runs at once; a small SNN's
 #   fine-tuning holds 13-16 GB of GPU memory, a small Llama's about 3, so lower it on a GPU under 140 GB, or when other

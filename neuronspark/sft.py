@@ -410,7 +410,7 @@ def ns_sft(init:str=None,               # pretrained model: save_pretrained fold
            optimizer:str='adamw',       # 'adamw', 'adam', or 'muon' (Muon on the hidden matrices, AdamW on the rest)
            weight_decay:float=0.01,     # on matrices and embeddings
            grad_ckpt:bool=False,        # activation checkpointing per layer
-           teacher:str=None,            # distil from this causal LM on the answer tokens (same tokenizer), e.g. the fine-tuned Llama's run folder
+           teacher:str=None,            # distil from this causal LM on the answer tokens (same tokenizer), e.g. the fine-tuned Llama's run folder; several, comma-separated: their mean
            kd_weight:float=0.5,         # with --teacher: weight w of the distillation term
            eval_n:int=0,                # held-out reviews asked at the end (0: all, -1: none)
            heldout:str=None,            # JSONL of held-out {"text", "label"} reviews; default: heldout.jsonl next to --data, else the packaged split
@@ -421,7 +421,7 @@ def ns_sft(init:str=None,               # pretrained model: save_pretrained fold
     "Fine-tune a pretrained model on chat data (loss on assistant answers only); report held-out sentiment accuracy."
     from neuronspark.tokenizer import check_vocab_fits, load_tokenizer
     from neuronspark.train import (build_model, check_keep_best, check_run_folder, config_from_flags, count_params, init_distributed, load_teacher,
-                                   plot_log, save_final, teacher_folder, train)
+                                   plot_log, save_final, teacher_folders, train)
     from neuronspark.model import PRESETS
     import torch.distributed as dist
     check_choice('arch', arch, ('snn', 'llama')); check_choice('preset', preset, list(PRESETS))
@@ -434,7 +434,7 @@ def ns_sft(init:str=None,               # pretrained model: save_pretrained fold
                               optimizer=optimizer, weight_decay=weight_decay, kd_weight=kd_weight if teacher else 0.0, num_workers=workers, **kwargs)
     check_device('device', probe.device)
     check_run_folder(out, resume, force)
-    tp = teacher_folder(teacher) if teacher else None
+    tp = teacher_folders(teacher) if teacher else None
     if data != 'out/sft' and not Path(data).exists(): raise arg_error('data', f'{data} not found (a folder with train.jsonl, or one .jsonl file)')
     d, dev = init_distributed(probe.device)
     tok_dir = tokenizer or (tokenizer_folder(init) if init else None)
@@ -471,7 +471,7 @@ def ns_sft(init:str=None,               # pretrained model: save_pretrained fold
     out = Path(out); save_final(model, tok, out, cfg.keep_best)
     held = _heldout(heldout or (Path(data) if Path(data).is_dir() else Path(data).parent) / 'heldout.jsonl', eval_n) if eval_n >= 0 else []
     report = sft_report(model, tok, held, va_path, samples, cfg.precision, cfg.progress)
-    report.update(init=init, steps=res['step'], tokens=res['tokens'], val_loss=res['val_loss'], teacher=str(tp) if teacher else None)
+    report.update(init=init, steps=res['step'], tokens=res['tokens'], val_loss=res['val_loss'], teacher=','.join(map(str, tp)) if teacher else None)
     atomic_write(out / 'sentiment_eval.json', lambda f: json.dump(report, f, ensure_ascii=False, indent=1))
     from matplotlib.figure import Figure                         # no pyplot: leaves a notebook's backend alone
     ax = plot_log({'sft': out}, ax=Figure(figsize=(6, 3.2)).subplots(), x='step', smooth=5, title=f"SFT from {init or 'scratch'}")
@@ -504,7 +504,7 @@ def named_models(models:str,     # model folders, comma-separated (save_pretrain
 # %% ../nbs/08_sft.ipynb #3fdfe4c3
 @ns_script
 def ns_eval_sft(models:str,              # fine-tuned model folders, comma-separated (save_pretrained, run or checkpoint folders)
-                names:str=None,          # display names, comma-separated (default: the folder names)
+                names:str=None,          # display names, comma-separated (default: the folder names; with --ensemble: the row's name)
                 n:int=0,                 # held-out reviews to ask (0: all)
                 batch:int=64,            # questions per forward pass
                 device:str='auto',       # auto, cpu, cuda
@@ -512,14 +512,25 @@ def ns_eval_sft(models:str,              # fine-tuned model folders, comma-separ
                 heldout:str='out/sft/heldout.jsonl', # JSONL of held-out {"text", "label"} reviews; if missing: the packaged split
                 out:str=None,            # also write the results (answers included) to this JSON file
                 progress:bool=True,      # a progress bar while the reviews are answered
+                ensemble:bool=False,     # ask the models together, as one (`EnsembleLM`: the mean of their distributions), in one row
                ):
     "Held-out sentiment accuracy of fine-tuned models, next to the majority-class baseline."
     dev = resolve_device(device); resolve_precision(precision, dev)
     check_range('n', n, 0); check_range('batch', batch, 1)
     for p in filter(None, models.split(',')): check_path('models', p, 'dir', 'a model folder', flag=False)
     held = _heldout(heldout, n)
-    results = {}
-    for name, p, tok in named_models(models, names):
-        results[name] = sentiment_eval(load_lm(p, dev), tok, held, batch_size=batch, precision=precision, progress=progress)
+    results, ask = {}, dict(batch_size=batch, precision=precision, progress=progress)
+    if ensemble:
+        from neuronspark.train import EnsembleLM
+        named = named_models(models, None)
+        if len(named) < 2: raise arg_error('ensemble', f'needs two or more models, got {len(named)}')
+        tok = named[0][2]
+        for name, p, t in named[1:]:
+            if t.get_vocab() != tok.get_vocab(): raise arg_error('models', f'{p} was trained with another tokenizer than {named[0][1]}; an ensemble needs one')
+        try: ens = EnsembleLM([load_lm(p, dev) for _, p, _ in named])
+        except ValueError as e: raise arg_error('models', str(e)) from None
+        results[names or 'mean of ' + ' + '.join(n for n, _, _ in named)] = sentiment_eval(ens, tok, held, **ask)
+    else:
+        for name, p, tok in named_models(models, names): results[name] = sentiment_eval(load_lm(p, dev), tok, held, **ask)
     print(accuracy_table(results))
     if out: atomic_write(out, lambda f: json.dump(results, f, ensure_ascii=False, indent=1))

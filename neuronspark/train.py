@@ -23,10 +23,10 @@ __all__ = ['OPTIMIZERS', 'NEURON_OPTIMIZERS', 'ADAM_IMPLS', 'ARCHS', 'RECIPES', 
            'lr_at', 'param_groups', 'Lion', 'OptimizerChain', 'make_optimizer', 'ResumableSampler', 'micro_batches',
            'is_sharded', 'save_checkpoint', 'load_checkpoint', 'newest_good_checkpoint', 'MetricsLog', 'read_log',
            'Dist', 'init_distributed', 'wrap_ddp', 'decoder_layers', 'shard_model', 'plain_model', 'evaluate',
-           'train_step', 'best_record', 'save_best', 'train', 'train_memory', 'count_params', 'llama_params',
-           'llama_like', 'mamba_like', 'sample', 'plot_log', 'check_overrides', 'build_model', 'parse_overrides',
-           'resolve_recipe', 'train_flags', 'check_run_folder', 'check_keep_best', 'save_final', 'config_from_flags',
-           'teacher_folder', 'load_teacher', 'ns_pretrain']
+           'train_step', 'best_record', 'save_best', 'train', 'EnsembleLM', 'train_memory', 'count_params',
+           'llama_params', 'llama_like', 'mamba_like', 'sample', 'plot_log', 'check_overrides', 'build_model',
+           'parse_overrides', 'resolve_recipe', 'train_flags', 'check_run_folder', 'check_keep_best', 'save_final',
+           'config_from_flags', 'teacher_folders', 'load_teacher', 'ns_pretrain']
 
 # %% ../nbs/07_pretrain.ipynb #87ea9752
 def lm_loss_sum(logits:torch.Tensor,  # `[B, T, V]` next-token logits
@@ -609,6 +609,27 @@ def train(model:nn.Module,            # a causal LM: `model(input_ids=, attentio
     return dict(step=step, tokens=tokens, skipped=skipped, val_loss=val_loss, interrupted=interrupted, stopped_early=early,
                 seconds=time.time() - t0, tokens_this_call=tokens - tokens0)
 
+# %% ../nbs/07_pretrain.ipynb #a468c0d6
+class EnsembleLM(nn.Module):
+    "Causal LMs over one vocabulary as one model: its next-token distribution is the mean of theirs."
+    def __init__(self, members:list):   # two or more causal LMs, e.g. one model fine-tuned from several seeds
+        super().__init__()
+        if len(members) < 2: raise ValueError(f'EnsembleLM: needs two or more models, got {len(members)}')
+        vs = [m.get_input_embeddings().num_embeddings for m in members]
+        if len(set(vs)) > 1: raise ValueError(f'EnsembleLM: the models predict {vs} tokens; an ensemble needs one vocabulary')
+        self.members = nn.ModuleList(members)
+
+    def get_input_embeddings(self): return self.members[0].get_input_embeddings()
+
+    def forward(self, input_ids, attention_mask=None, **kw):
+        "`.logits` `[B, T, V]` (fp32): the log of the members' mean next-token probabilities."
+        from transformers.modeling_outputs import CausalLMOutput
+        lp = None
+        for m in self.members:
+            x = m(input_ids=input_ids, attention_mask=attention_mask).logits.float().log_softmax(-1)
+            lp = x if lp is None else torch.logaddexp(lp, x)
+        return CausalLMOutput(logits=lp - math.log(len(self.members)))
+
 # %% ../nbs/07_pretrain.ipynb #7fe84dec
 def train_memory(n_params:int,          # P
                  world:int=1,           # W processes (GPUs)
@@ -834,24 +855,30 @@ def config_from_flags(**kw) -> TrainConfig:
         raise arg_error(_FLAG.get(field, field), str(e).split(' ', 1)[1]) from None
 
 # %% ../nbs/07_pretrain.ipynb #074398b3
-def teacher_folder(teacher) -> Path:
-    "Where `--teacher` points (`model_folder`: a model folder, a run folder's final/ or newest checkpoint), or a usage error."
-    try: return model_folder(teacher)
+def teacher_folders(teacher:str) -> list:
+    "The folders `--teacher` names (each a model folder, a run folder's final/ or newest checkpoint: `model_folder`), or a usage error."
+    names = [t for t in teacher.split(',') if t]
+    if not names: raise arg_error('teacher', f'names no folder: {teacher!r}')
+    try: return [model_folder(t) for t in names]
     except FileNotFoundError as e: raise arg_error('teacher', str(e)) from None
 
-def load_teacher(path,                 # `teacher_folder`'s answer
+def load_teacher(paths:list,           # `teacher_folders`' answer: one folder, or several for an `EnsembleLM`
                  tok,                  # the student's tokenizer
                  tokenizer:str=None,   # its folder, as the user gave it (for the message)
                  cfg:TrainConfig=None, # for the line printed: kd_weight and kd_temperature
                  verbose:bool=True,
                 ) -> nn.Module:        # the teacher (fp32, eval mode; `train` moves it and freezes it)
-    "The teacher for `--teacher`: refused if the tokenizer saved with it is not the student's."
+    "The teacher for `--teacher`: one model, or the mean of several; refused if a tokenizer saved with one is not the student's."
     from neuronspark.tokenizer import load_tokenizer
-    own = tokenizer_folder(path)
-    if own is not None and load_tokenizer(own).get_vocab() != tok.get_vocab():
-        raise arg_error('teacher', f'the teacher in {path} was trained with another tokenizer than {tokenizer or "tokenizer_snn/"}; distillation needs the same one')
-    t = load_lm(path)
-    if verbose: print(f'teacher: {type(t).__name__} from {path}, {count_params(t):,} parameters' +
+    for path in paths:
+        own = tokenizer_folder(path)
+        if own is not None and load_tokenizer(own).get_vocab() != tok.get_vocab():
+            raise arg_error('teacher', f'the teacher in {path} was trained with another tokenizer than {tokenizer or "tokenizer_snn/"}; distillation needs the same one')
+    ms = [load_lm(path) for path in paths]
+    try: t = ms[0] if len(ms) == 1 else EnsembleLM(ms)
+    except ValueError as e: raise arg_error('teacher', str(e)) from None
+    what = type(t).__name__ if len(ms) == 1 else f"the mean of {len(ms)} models ({', '.join(type(m).__name__ for m in ms)})"
+    if verbose: print(f"teacher: {what} from {', '.join(map(str, paths))}, {count_params(t):,} parameters" + (' in all' if len(ms) > 1 else '') +
                       (f', kd_weight {cfg.kd_weight}, T {cfg.kd_temperature}' if cfg is not None else ''), flush=True)
     return t
 
@@ -875,7 +902,7 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
                 neuron_lr_mult:float=None,  # learning-rate multiplier for neuron parameters (default: the recipe's)
                 grad_ckpt:bool=False,       # activation checkpointing per layer (less memory, more time)
                 config:str='',              # SNN config overrides on top of the recipe's, e.g. "prenorm=False,k_frames=16"
-                teacher:str=None,           # distil from this causal LM (same tokenizer): a model, run or checkpoint folder, e.g. a Llama run
+                teacher:str=None,           # distil from this causal LM (same tokenizer): a model, run or checkpoint folder, e.g. a Llama run; several, comma-separated: their mean
                 kd_weight:float=0.5,        # with --teacher: weight w of the distillation term
                 minutes:float=0,            # stop early (validate, save) after this many minutes of training (0: no limit)
                 samples:int=3,              # lines sampled at the end (0: none)
@@ -902,7 +929,7 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
     try: overrides = {**rc['config'], **parse_overrides(config)}; check_overrides(overrides)
     except ValueError as e: raise arg_error('config', str(e).removeprefix('--config: ')) from None
     check_run_folder(out, resume, force)
-    tp = teacher_folder(teacher) if teacher else None
+    tp = teacher_folders(teacher) if teacher else None
     p = Path(data)
     tr_path, va_path = (p / 'train.jsonl', p / 'val.jsonl') if p.is_dir() else (p, None)
     if not tr_path.is_file(): raise arg_error('data', f'{tr_path} not found; build the corpus first: ns-prepare-data --out {data}')
