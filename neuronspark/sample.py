@@ -14,9 +14,9 @@ from .plif import UsageError, arg_error, check_choice, check_device, check_path,
 
 # %% auto #0
 __all__ = ['CHAT_HELP', 'SAMPLE_SEP', 'EOS_NOTE', 'state_floats', 'kv_cache_floats', 'check_sampling', 'process_logits', 'pick',
-           'as_rows', 'generate_ids', 'configure_generation', 'TextStream', 'encode_prompt', 'generate_text',
-           'ChatSession', 'chat_loop', 'chat_finetuned', 'ns_sample', 'ns_chat', 'fused_layer_step', 'StaticDecoder',
-           'static_stepper', 'pipeline_waves', 'prefill_pipelined', 'loss_change']
+           'as_rows', 'decode_graph', 'generate_ids', 'configure_generation', 'TextStream', 'encode_prompt',
+           'generate_text', 'ChatSession', 'chat_loop', 'chat_finetuned', 'ns_sample', 'ns_chat', 'fused_layer_step',
+           'StaticDecoder', 'static_stepper', 'pipeline_waves', 'prefill_pipelined', 'loss_change']
 
 # %% ../nbs/09_sample.ipynb #ee155299
 def state_floats(config,                   # the model's `NeuronSparkConfig`
@@ -101,6 +101,11 @@ def _id_set(x) -> set:
     return set() if x is None else {int(x)} if isinstance(x, int) else {int(i) for i in x}
 
 # %% ../nbs/09_sample.ipynb #aa83377a
+def decode_graph(model, graph:bool=None) -> bool:
+    "Whether decoding goes through `StaticDecoder` (below): `graph` when given; by default, for a NeuronSpark model on a GPU."
+    from neuronspark.model import NeuronSparkForCausalLM
+    return graph if graph is not None else isinstance(model, NeuronSparkForCausalLM) and next(model.parameters()).device.type == 'cuda'
+
 @torch.no_grad()
 def generate_ids(model,                        # a `NeuronSparkForCausalLM`
                  prompts,                      # token ids: a list of ints, a list of lists (any lengths), a tensor `[B, T]`
@@ -140,7 +145,7 @@ def generate_ids(model,                        # a `NeuronSparkForCausalLM`
         seen[at, tok] = True
         return tok
     from neuronspark.model import decode_loop, NeuronSparkForCausalLM  # the model stack loads on first use: `--help` stays fast
-    if graph is None: graph = isinstance(model, NeuronSparkForCausalLM) and dev.type == 'cuda'
+    graph = decode_graph(model, graph)
     if graph and not isinstance(model, NeuronSparkForCausalLM):
         raise ValueError(f'`graph` decodes from a fixed-size state: it needs a NeuronSpark model, got {type(model).__name__}')
     new, cache, picked = decode_loop(model, rows, choose, max_new_tokens, eos, on_token, pad, cache, chunk_size,
@@ -305,7 +310,7 @@ def _check_generation_args(model, tokenizer, device, precision, max_new_tokens, 
         raise arg_error('quantize', "'bf16' stores the matrices for bf16 autocast: it needs --precision bf16 (the default on a GPU)")
 
 def _load(model:str, tokenizer:str=None, device:str='auto', quantize:str=None):
-    "Chapter 6c's `load_run` (model in eval mode on `device`, int8 linears with `quantize='int8'`, its tokenizer checked against it), generation ids set from the tokenizer."
+    "Chapter 6c's `load_run` (model in eval mode on `device`, linears in bf16 or int8 as `quantize` says, its tokenizer checked against it), generation ids set from the tokenizer."
     m, tok = load_run(model, tokenizer, device, quantize)
     return configure_generation(m, tok), tok
 

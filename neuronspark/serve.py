@@ -74,11 +74,12 @@ class Engine:
                  graph:bool=None,               # NeuronSpark: decode through chapter 9's static decoder once the rows settle; None: on a GPU
                 ):
         from neuronspark.model import NeuronSparkForCausalLM
+        from neuronspark.sample import decode_graph
         self.model, self.tokenizer, self.precision = model, tokenizer, precision
         self.stateful = isinstance(model, NeuronSparkForCausalLM)       # constant-size state: rows can join and leave
         self.max_batch = max(1, max_batch) if self.stateful else 1
         self.device = next(model.parameters()).device
-        self.graph = self.stateful and (self.device.type == 'cuda' if graph is None else graph)
+        self.graph = self.stateful and decode_graph(model, graph)
         self.stepper, self.same_rows, self.last = None, 0, None         # chapter 9's `static_stepper`; steps since the rows changed
         self.vocab_limit = len(tokenizer)
         self.waiting, self.rows, self.cache, self.tokens = deque(), [], None, None
