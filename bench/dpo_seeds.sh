@@ -10,7 +10,7 @@
 #   from the Llama of its seed, chapter 7a's best recipe; with PRE_PICK=best from that Llama at its lowest validation
 #   loss), and SFT_KD (1: the Llamas fine-tune first, then each SNN's fine-tuning distils from the fine-tuned Llama of
 #   its seed, weight SFT_KD_WEIGHT, default 0.9: chapter 8's best fine-tuning; mean: from the mean of all the seeds'
-#   fine-tuned Llamas, an EnsembleLM). Writes OUT/<arch>_s<seed>/summary.json
+#   fine-tuned Llamas, an EnsembleLM; the SNNs pretrain while the Llamas fine-tune). Writes OUT/<arch>_s<seed>/summary.json
 #   and OUT/seeds.json (per arm: pretrain_val, sft and dpo_<rate>).
 # The shared data (out/data, out/sft, out/dpo) is built once before the pipelines start, so that they do not race.
 set -euo pipefail
@@ -29,23 +29,27 @@ if [ "${KD:-0}" = 1 ]; then                    # the teachers first: each Llama'
     [ -f "$OUT/llama_s$s/pre/complete" ] || { echo "$OUT/llama_s$s: the teacher's pretraining is not finished; run the same command again"; exit 0; }
   done
 fi
-if [ "${SFT_KD:-0}" != 0 ] && [ "${STAGES:-all}" != pre ]; then   # the fine-tuned teachers next, side by side
-  for s in $SEEDS; do STAGES=sft ARCH=llama bash bench/dpo_gpu.sh "$OUT/llama_s$s" "$s" >> "$OUT/llama_s$s.log" 2>&1 & done
+pipeline() {   # pipeline ARCH SEED: bench/dpo_gpu.sh for one arm, with its teachers; STAGES from the caller's environment
+  local arch=$1 s=$2 t sft_teacher="" teacher=""
+  if [ "$arch" = snn ]; then case "${SFT_KD:-0}" in
+    1) sft_teacher="$OUT/llama_s$s/sft" ;;
+    mean) for t in $SEEDS; do sft_teacher+="${sft_teacher:+,}$OUT/llama_s$t/sft"; done ;;
+  esac; fi
+  if [ "${KD:-0}" = 1 ] && [ "$arch" = snn ]; then teacher="$OUT/llama_s$s/pre/${PRE_PICK:-final}"; fi   # best: at its lowest val
+  TEACHER=$teacher SFT_TEACHER=$sft_teacher ARCH=$arch bash bench/dpo_gpu.sh "$OUT/${arch}_s$s" "$s" >> "$OUT/${arch}_s$s.log" 2>&1
+}
+if [ "${SFT_KD:-0}" != 0 ] && [ "${STAGES:-all}" != pre ]; then
+  # the fine-tuned teachers next, side by side, and beside them the students' pretraining, which does not need them
+  # (one small model leaves most of the GPU idle: the two phases overlap almost for free)
+  for s in $SEEDS; do STAGES=sft pipeline llama "$s" & done
+  case " $ARCHS " in *" snn "*) for s in $SEEDS; do STAGES=pre pipeline snn "$s" & done;; esac
   wait || true
   for s in $SEEDS; do
     [ -f "$OUT/llama_s$s/sft/sentiment_eval.json" ] || { echo "$OUT/llama_s$s: the teacher's fine-tuning is not finished (see its log); run the same command again"; exit 0; }
   done
 fi
-for arch in $ARCHS; do
-  for s in $SEEDS; do
-    sft_teacher=""
-    if [ "$arch" = snn ]; then case "${SFT_KD:-0}" in
-      1) sft_teacher="$OUT/llama_s$s/sft" ;;
-      mean) for t in $SEEDS; do sft_teacher+="${sft_teacher:+,}$OUT/llama_s$t/sft"; done ;;
-    esac; fi
-    teacher=$([ "${KD:-0}" = 1 ] && [ "$arch" = snn ] && echo "$OUT/llama_s$s/pre/${PRE_PICK:-final}" || true)   # best: at its lowest val
-    TEACHER=$teacher SFT_TEACHER=$sft_teacher ARCH=$arch bash bench/dpo_gpu.sh "$OUT/${arch}_s$s" "$s" >> "$OUT/${arch}_s$s.log" 2>&1 &
-  done
+for arch in $ARCHS; do                         # every arm's chain, side by side (stages already done are skipped)
+  for s in $SEEDS; do pipeline "$arch" "$s" & done
 done
 wait || true                                   # a failed pipeline is reported below, not here
 "$PY" - "$OUT" <<'PYEOF'
