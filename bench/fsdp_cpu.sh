@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # FSDP2 check on a CPU (chapter 7): the tiny SNN with 1 process x batch 8 (plain), with 2 processes x batch 4 sharded
 # (torchrun, gloo), and the sharded run resumed from its step-3 checkpoint on 2 processes (sharded) and on 1 (plain:
-# the sharded checkpoint is resharded on load). The four metrics logs must agree step by step. Then `ns-pretrain --fsdp`.
+# the sharded checkpoint is resharded on load). The four metrics logs must agree step by step, up to fp32 rounding that
+# grows a little with each step (chapter 7 says how closely). Then `ns-pretrain --fsdp`.
 # Usage: bash bench/fsdp_cpu.sh [OUT_DIR]   (about a minute on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
