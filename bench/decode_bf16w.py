@@ -11,6 +11,7 @@ import torch
 from neuronspark.model import NeuronSparkConfig, NeuronSparkForCausalLM, prefill
 from neuronspark.runs import quantize_weights
 from neuronspark.sample import StaticDecoder
+from bench_sample import timer                     # CUDA events around each call on a GPU
 
 p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 p.add_argument('--preset', default='v75'); p.add_argument('--contexts', default='128,16384')
@@ -26,17 +27,14 @@ fp32w = NeuronSparkForCausalLM(cfg).to(dev).eval()
 bf16w = quantize_weights(copy.deepcopy(fp32w), 'bf16')
 contexts = [int(x) for x in a.contexts.split(',')]
 ids = torch.randint(5, cfg.vocab_size, (1, max(contexts) + a.check_tokens + 1), device=dev)
-sync = torch.cuda.synchronize if cuda else (lambda: None)
+measure = timer(dev)
 
 def timed(sd, tok):
     "Median ms per step of `sd` over `reps` runs of `steps` steps."
-    for _ in range(5): sd.step(tok, check=False)
-    out = []
-    for _ in range(a.reps):
-        sync(); t0 = time.perf_counter()
+    def steps():
         for _ in range(a.steps): sd.step(tok, check=False)
-        sync(); out.append((time.perf_counter() - t0) * 1e3 / a.steps)
-    return statistics.median(out)
+    for _ in range(5): sd.step(tok, check=False)
+    return statistics.median(measure(steps, a.reps)) / a.steps
 
 rows = []
 for n in contexts:
