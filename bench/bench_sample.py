@@ -46,8 +46,9 @@ decode step (one new token per row), and tokens/s = b / step time, for
 Time-to-first-token (prefill of n tokens + the first token's logits) is measured for both models at batch 1, at every
 context and once more for a long prompt (`--ttft_long`, 16,384 tokens by default). The SNN prefills long prompts in
 chunks of `--chunk` tokens (exact: the state carries between chunks), which bounds memory.
-`--speed_out` writes issue 24's summary: ttft_16k_ms, ttft_16k_llama_ms (the long prompt), decode_b1_ms (the faster graphed SNN step, eager
-or compiled layers), decode_b1_int8_ms (the faster int8 step), decode_llama_graph_ms (compiled Llama), all at batch 1 and the longest
+`--speed_out` writes issue 24's summary: ttft_16k_ms, ttft_16k_llama_ms (the long prompt), decode_b1_ms (the graphed SNN step; with
+compiled layers decode_b1_compiled_ms, and with bf16 matrices decode_b1_bf16w_ms and decode_b1_bf16w_compiled_ms: a
+compiled row is kept apart because it need not give the eager step's tokens), decode_b1_int8_ms (the faster int8 step), decode_llama_graph_ms (compiled Llama), all at batch 1 and the longest
 context; ttft_16k_pipelined_ms (chapter 9's prefill_pipelined, the layers as a pipeline over chunks, at its best chunk
 size of `--pipe_chunks`, each timed next to prefill with the same chunks and checked against it); mfu_b8 and
 peak_gib_b8 come from bench/bench_train.py and are left null here.
@@ -423,14 +424,13 @@ def main():
                   f"{(s / g) if g else nan:9.2f}  {(l / best) if l else nan:11.2f}  {(r / best) if r else nan:15.1f}")
     top = max(contexts)
     int8 = [x for x in (get('snn_int8', top, 1), get('snn_int8_compiled', top, 1)) if x]
-    bf16w = [x for x in (get('snn_bf16w', top, 1), get('snn_bf16w_compiled', top, 1)) if x]
     piped = [v for k, v in long.items() if k.startswith('snn_pipelined_') and not k.endswith('diff')]
     speed = dict(ttft_16k_ms=long.get('snn'), ttft_16k_llama_ms=long.get('llama'), ttft_16k_pipelined_ms=min(piped) if piped else None, decode_b1_ms=get('snn_graph', top, 1), decode_b1_compiled_ms=get('snn_compiled', top, 1),
-                 decode_b1_bf16w_ms=min(bf16w) if bf16w else None,
+                 decode_b1_bf16w_ms=get('snn_bf16w', top, 1), decode_b1_bf16w_compiled_ms=get('snn_bf16w_compiled', top, 1),
                  decode_b1_int8_ms=min(int8) if int8 else None, decode_llama_graph_ms=get('llama_graph', top, 1),
                  mfu_b8=None, peak_gib_b8=None,
                  ttft_tokens=a.ttft_long, decode_context=top, device=info['device'], preset=a.preset,
-                 note='decode: batch 1 at decode_context tokens of context; decode_b1_ms is the graphed eager SNN step (decode_b1_compiled_ms the compiled layers\', not exact on a GPU yet), decode_b1_bf16w_ms the faster with bf16 matrices, decode_b1_int8_ms '
+                 note='decode: batch 1 at decode_context tokens of context; decode_b1_ms is the graphed eager SNN step (decode_b1_compiled_ms the compiled layers\', not exact on a GPU yet), decode_b1_bf16w_ms the graphed step with bf16 matrices (exact; decode_b1_bf16w_compiled_ms with compiled layers, not exact), decode_b1_int8_ms '
                       'the faster of its int8 steps (graphed, compiled layers); ttft_16k_pipelined_ms the best chunk size of prefill_pipelined; mfu_b8 and peak_gib_b8 come from bench/bench_train.py')
     print('\nissue 24 summary:', json.dumps({k: v for k, v in speed.items() if k != 'note'}))
     print('\ntime to first token (batch 1, ms):', ', '.join(f"{r['model']} {r['context']}: {r['ms']:.1f}" for r in ttft))
