@@ -400,9 +400,8 @@ def ns_chat(model:str,                    # chat model: save_pretrained folder, 
 def _clone_states(states): return [tuple(v.detach().clone() for v in s) for s in states]
 
 def _copy_states_(dst, src):
-    "Write the membranes of `src` into the buffers of `dst`, in place."
-    for d, s in zip(dst, src):
-        for a, b in zip(d, s): a.copy_(b)
+    "Write the membranes of `src` into the buffers of `dst`, in place: one multi-tensor copy (a few kernels, not one per tensor)."
+    torch._foreach_copy_([a for d in dst for a in d], [b for s in src for b in s])
 
 def _layer_step(layer, h, state):
     "One decoder layer from its state on the reference operations: plain PyTorch, every scan a loop over the K frames."

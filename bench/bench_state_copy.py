@@ -1,0 +1,79 @@
+"""Issue 24's decode step: what writing the membranes back costs. `StaticDecoder` copies every layer's new state into its
+fixed buffers after each step (six tensors a layer, 120 copies for v75); this times the step recorded as a CUDA graph
+with those copies made one tensor at a time against one `torch._foreach_copy_` (multi-tensor kernels), side by side in
+one run, batch 1, bf16 autocast, for fp32 weights and for bf16 matrices; checks that both give the same logits over
+`--check_tokens` consecutive tokens, and prints the ratio. A third variant skips the copies altogether (its state stops
+moving, so its tokens are wrong): the most that a layer writing its state straight into the buffers could save.
+
+    python bench/bench_state_copy.py --out bench/results/state_copy_h100.json     # GPU, v75, about a minute
+    python bench/bench_state_copy.py --device cpu --preset tiny --steps 3         # CPU smoke test (no graph, fp32)
+"""
+import argparse, copy, json, statistics, sys, time
+from pathlib import Path
+import torch
+sys.path.insert(0, str(Path(__file__).resolve().parents[1])); sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_sample import timer
+
+def copy_loop_(dst, src):
+    "The states written back one tensor at a time (one copy kernel each)."
+    for d, s in zip(dst, src):
+        for a, b in zip(d, s): a.copy_(b)
+
+def copy_foreach_(dst, src):
+    "The states written back by one multi-tensor copy."
+    torch._foreach_copy_([a for d in dst for a in d], [b for s in src for b in s])
+
+def copy_none_(dst, src):
+    "No write-back at all: the ceiling for in-place state, not a decoder (the state never moves)."
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--preset', default='v75'); ap.add_argument('--device', default='cuda')
+    ap.add_argument('--context', type=int, default=128, help='prompt tokens before the timed steps')
+    ap.add_argument('--steps', type=int, default=50, help='timed steps per round (median of all rounds reported)')
+    ap.add_argument('--rounds', type=int, default=5, help='alternating rounds of the two variants (drift hits both alike)')
+    ap.add_argument('--check_tokens', type=int, default=64)
+    ap.add_argument('--out', default=None)
+    a = ap.parse_args()
+    import neuronspark.sample as S
+    from neuronspark.model import NeuronSparkConfig, NeuronSparkForCausalLM, prefill
+    from neuronspark.runs import quantize_weights
+    dev = torch.device(a.device); cuda = dev.type == 'cuda'; measure = timer(dev)
+    amp = torch.bfloat16 if cuda else None
+    torch.manual_seed(0)
+    cfg = NeuronSparkConfig.from_preset(a.preset)
+    snn = NeuronSparkForCausalLM(cfg).to(dev).eval()
+    models = {'fp32 weights': snn}
+    if cuda: models['bf16 matrices'] = quantize_weights(copy.deepcopy(snn), 'bf16')
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(5, cfg.vocab_size, (1, a.context), generator=g).to(dev)
+    feed = torch.randint(5, cfg.vocab_size, (a.check_tokens,), generator=g).to(dev)
+    info = dict(device=torch.cuda.get_device_name(dev) if cuda else 'cpu', torch=torch.__version__, preset=a.preset,
+                layers=cfg.num_hidden_layers, context=a.context, steps=a.steps, rounds=a.rounds,
+                command=' '.join(['bench/bench_state_copy.py'] + sys.argv[1:]), date=time.strftime('%Y-%m-%d %H:%M'), rows={})
+    print(f"{info['device']} | {a.preset}, {cfg.num_hidden_layers} layers | context {a.context} | batch 1", flush=True)
+    for name, m in models.items():
+        with torch.no_grad(), torch.autocast(dev.type, dtype=amp or torch.float32, enabled=amp is not None):
+            _, cache = prefill(m, ids)
+        sds, logits = {}, {}
+        for var, fn in (('loop', copy_loop_), ('foreach', copy_foreach_), ('none', copy_none_)):
+            S._copy_states_ = fn                              # StaticDecoder's _step looks the name up at every call
+            sds[var] = sd = S.StaticDecoder(m, cache, autocast=amp)
+            logits[var] = torch.stack([sd.step(t.view(1), check=False).float().clone() for t in feed])
+        same = bool(torch.equal(logits['loop'], logits['foreach']))
+        ms = {k: [] for k in sds}
+        tok = feed[:1]
+        for _ in range(a.rounds):
+            for var, sd in sds.items():
+                ms[var] += measure(lambda: sd.step(tok, check=False), a.steps)
+        med = {k: statistics.median(v) for k, v in ms.items()}
+        row = dict(loop_ms=med['loop'], foreach_ms=med['foreach'], no_copy_ms=med['none'], speedup=med['loop'] / med['foreach'],
+                   ceiling_speedup=med['loop'] / med['none'], same_logits=same,
+                   graph=sds['loop'].graph is not None, n_state_tensors=sum(len(s) for s in sds['loop'].states))
+        info['rows'][name] = row
+        print(f"{name:14s}: one copy per tensor {med['loop']:.3f} ms | foreach {med['foreach']:.3f} ms | "
+              f"{row['speedup']:.2f}x | no copy (ceiling) {med['none']:.3f} ms, {row['ceiling_speedup']:.2f}x | {row['n_state_tensors']} state tensors | logits over {a.check_tokens} tokens "
+              f"{'identical' if same else 'DIFFERENT'}", flush=True)
+    if a.out: Path(a.out).parent.mkdir(parents=True, exist_ok=True); Path(a.out).write_text(json.dumps(info, indent=1)); print('wrote', a.out)
+
+if __name__ == '__main__': main()
