@@ -31,7 +31,7 @@ def main():
     ap.add_argument('--preset', default='v75'); ap.add_argument('--device', default='cuda')
     ap.add_argument('--context', type=int, default=128, help='prompt tokens before the timed steps')
     ap.add_argument('--steps', type=int, default=50, help='timed steps per round (median of all rounds reported)')
-    ap.add_argument('--rounds', type=int, default=5, help='alternating rounds of the two variants (drift hits both alike)')
+    ap.add_argument('--rounds', type=int, default=5, help='alternating rounds of the variants (drift hits them alike)')
     ap.add_argument('--check_tokens', type=int, default=64)
     ap.add_argument('--out', default=None)
     a = ap.parse_args()
@@ -56,7 +56,8 @@ def main():
         with torch.no_grad(), torch.autocast(dev.type, dtype=amp or torch.float32, enabled=amp is not None):
             _, cache = prefill(m, ids)
         sds, logits = {}, {}
-        for var, fn in (('loop', copy_loop_), ('foreach', copy_foreach_), ('none', copy_none_)):
+        fns = {'loop': copy_loop_, 'foreach': copy_foreach_, 'none': copy_none_}
+        for var, fn in fns.items():
             S._copy_states_ = fn                              # StaticDecoder's _step looks the name up at every call
             sds[var] = sd = S.StaticDecoder(m, cache, autocast=amp)
             logits[var] = torch.stack([sd.step(t.view(1), check=False).float().clone() for t in feed])
@@ -65,6 +66,7 @@ def main():
         tok = feed[:1]
         for _ in range(a.rounds):
             for var, sd in sds.items():
+                S._copy_states_ = fns[var]                    # a graph replays what it recorded; an eager step looks it up
                 ms[var] += measure(lambda: sd.step(tok, check=False), a.steps)
         med = {k: statistics.median(v) for k, v in ms.items()}
         row = dict(loop_ms=med['loop'], foreach_ms=med['foreach'], no_copy_ms=med['none'], speedup=med['loop'] / med['foreach'],
