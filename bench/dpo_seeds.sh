@@ -6,7 +6,8 @@
 # Environment: everything bench/dpo_gpu.sh reads (PRE_STEPS, SFT_STEPS, DPO_STEPS, DPO_LRS: one DPO run per rate and
 #   pipeline, DPO_EXTRA, BETA, EVAL_N, PRESET, STAGES: "pre" pretrains only, "sft" also fine-tunes, and a later call
 #   without it goes on from there; PRE_MINUTES: pretraining stops after that long with a checkpoint, and the same command
-#   resumes it; PRE_PICK), plus ARCHS (default "snn llama") and KD (1: the Llamas pretrain first, then each SNN distils
+#   resumes it; PRE_PICK), plus ARCHS (default "snn llama"), SNN_PRE_STEPS (the SNNs' pretraining plan when it differs
+#   from the Llamas', e.g. chapter 7a's 3,600 distilled steps beside the Llama's own best plan of 800; default PRE_STEPS) and KD (1: the Llamas pretrain first, then each SNN distils
 #   from the Llama of its seed, chapter 7a's best recipe; with PRE_PICK=best from that Llama at its lowest validation
 #   loss), and SFT_KD (1: the Llamas fine-tune first, then each SNN's fine-tuning distils from the fine-tuned Llama of
 #   its seed, weight SFT_KD_WEIGHT, default 0.9: chapter 8's best fine-tuning; mean: from the mean of all the seeds'
@@ -36,7 +37,8 @@ pipeline() {   # pipeline ARCH SEED: bench/dpo_gpu.sh for one arm, with its teac
     mean) for t in $SEEDS; do sft_teacher+="${sft_teacher:+,}$OUT/llama_s$t/sft"; done ;;
   esac; fi
   if [ "${KD:-0}" = 1 ] && [ "$arch" = snn ]; then teacher="$OUT/llama_s$s/pre/${PRE_PICK:-final}"; fi   # best: at its lowest val
-  TEACHER=$teacher SFT_TEACHER=$sft_teacher ARCH=$arch bash bench/dpo_gpu.sh "$OUT/${arch}_s$s" "$s" >> "$OUT/${arch}_s$s.log" 2>&1
+  local steps=${PRE_STEPS:-800}; [ "$arch" = snn ] && steps=${SNN_PRE_STEPS:-$steps}
+  PRE_STEPS=$steps TEACHER=$teacher SFT_TEACHER=$sft_teacher ARCH=$arch bash bench/dpo_gpu.sh "$OUT/${arch}_s$s" "$s" >> "$OUT/${arch}_s$s.log" 2>&1
 }
 if [ "${SFT_KD:-0}" != 0 ] && [ "${STAGES:-all}" != pre ]; then
   # the fine-tuned teachers next, side by side, and beside them the students' pretraining, which does not need them
