@@ -223,7 +223,7 @@ class SNNFFN(nn.Module):
             a = spike_and(gu)                                                # [T, B, F]: g * u
         else:                                                                # scans and AND in one operation
             a, v = plif_node_and(self.gate_up(x), n.beta, n.theta, n.v, n.alpha, n.impl)
-            n.v = v.detach().clone()
+            n.v = v.detach()
         s = self.out_node(self.down(a) + self.skip(x))
         return (s, gu.split(self.d_ff, dim=-1)) if return_hidden else s
 

@@ -148,7 +148,7 @@ def plif(beta, u, theta, v0=None, alpha:float=4.0,  # as `plif_ref`
 @register_impl('plif_node', 'reference')
 def _plif_node_ref(x, beta, theta, v0, alpha):
     s, v = plif_ref(beta, (1 - beta) * x, theta, v0, alpha)
-    return s.to(x.dtype), v[-1]
+    return s.to(x.dtype), v[-1].clone()                           # its own tensor: the [T, ...] membranes can go
 
 def plif_node(x,                # input `[T, ..., W]`
               beta,             # decay `[W]` per neuron
@@ -190,7 +190,7 @@ class PLIFNode(nn.Module):
                ) -> torch.Tensor:    # spikes `[T, ..., dim]`
         if x.shape[-1] != self.dim: raise ValueError(f'PLIFNode: expected last dim {self.dim}, got input {tuple(x.shape)}')
         s, v = plif_node(x, self.beta, self.theta, self.v, self.alpha, self.impl)   # the scan of u = (1 - beta) x
-        self.v = v.detach().clone()
+        self.v = v.detach()                                           # the op's own tensor: kept without a copy
         return s
 
     def extra_repr(self): return f'dim={self.dim}, alpha={self.alpha}'

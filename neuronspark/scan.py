@@ -225,13 +225,13 @@ def autocast_dtype(x):
 def _plif_node_cpu(x, beta, theta, v0, alpha):
     "`PLIFNode`'s scan: the drive in PyTorch, then `plif_scan`; spikes in `autocast_dtype(x)`."
     s, v = plif_scan(beta, (1 - beta) * x, theta, v0, alpha)
-    return s.to(autocast_dtype(x)), v[-1]
+    return s.to(autocast_dtype(x)), v[-1].clone()
 
 @register_impl('selective_plif', 'cpu')
 def _selective_plif_cpu(r, b_beta, b_alpha, b_th, v_min, v0, alpha):
     "Chapter 2's modulation, then `plif_scan`; spikes in r's dtype."
     s, v = plif_scan(*selective_modulation(r, b_beta, b_alpha, b_th, v_min), v0, alpha)
-    return s.to(r.dtype), v[-1]
+    return s.to(r.dtype), v[-1].clone()
 
 # %% ../nbs/03_scan.ipynb #841632d0
 @register_impl('selective_plif_proj', 'cpu')
@@ -248,7 +248,7 @@ def membrane_by(impl:str):   # the implementation of the 'plif' scan to run
         beta, u, theta = selective_modulation(r, b_beta, b_alpha, b_th, v_min)
         s, v = plif(beta, u, theta, v0, alpha, impl)
         v = v.to(torch.promote_types(v.dtype, torch.float32))
-        return (v + theta * s.detach()).to(r.dtype), v[-1]
+        return (v + theta * s.detach()).to(r.dtype), v[-1].clone()
     return membrane
 
 _selective_plif_membrane_cpu = register_impl('selective_plif_membrane', 'cpu')(membrane_by('cpu'))

@@ -101,7 +101,7 @@ def selective_modulation(r:torch.Tensor,        # projection output `[..., 4*W]`
 @register_impl('selective_plif', 'reference')
 def _selective_plif_ref(r, b_beta, b_alpha, b_th, v_min, v0, alpha):
     s, v = plif_ref(*selective_modulation(r, b_beta, b_alpha, b_th, v_min), v0, alpha)
-    return s.to(r.dtype), v[-1]
+    return s.to(r.dtype), v[-1].clone()
 
 @register_impl('selective_plif_proj', 'reference')
 def _selective_plif_proj_ref(x, weight, *args): return _selective_plif_ref(F.linear(x, weight), *args)
@@ -134,7 +134,7 @@ def _selective_plif_membrane_ref(r, b_beta, b_alpha, b_th, v_min, v0, alpha):
     _, v = plif_ref(beta, u, theta, v0, alpha)                          # post-reset membranes V_t, [T, ..., W]
     v_start = torch.zeros_like(v[0]) if v0 is None else v0.to(v.dtype).expand_as(v[0])
     v_prev = torch.cat([v_start[None], v[:-1]])                         # V_{t-1}
-    return (beta * v_prev + u).to(r.dtype), v[-1]                       # m_t = beta_t V_{t-1} + u_t
+    return (beta * v_prev + u).to(r.dtype), v[-1].clone()               # m_t = beta_t V_{t-1} + u_t
 
 def selective_plif_membrane(r,                      # projection output `[T, ..., 4*W]`, as `selective_plif`
                             b_beta, b_alpha, b_th,  # biases `[W]`
@@ -199,11 +199,11 @@ class SelectivePLIF(nn.Module):
 
     def scan(self, r:torch.Tensor, # projection output `[T, B, 4*D*N]`
             ) -> torch.Tensor:     # hidden spikes `[T, B, D*N]` (the membrane before the reset under readout='membrane')
-        "Modulation, then the PLIF scan over time from the stored membrane (`selective_plif`, or `selective_plif_membrane`); keeps a copy of the last membrane."
+        "Modulation, then the PLIF scan over time from the stored membrane (`selective_plif`, or `selective_plif_membrane`); keeps the last membrane."
         self._check_r(r)
         op = selective_plif_membrane if self.readout == 'membrane' else selective_plif
         s, v = op(r, self.b_beta, self.b_alpha, self.b_th, self.v_min, self.v, self.alpha, self.impl)
-        self.v = v.detach().clone()
+        self.v = v.detach()
         return s
 
     def scan_proj(self, x:torch.Tensor,      # input `[T, B, D]`
@@ -216,7 +216,7 @@ class SelectivePLIF(nn.Module):
             raise ValueError(f'SelectivePLIF: `weight` must have 4*D*N = {4 * self.dn} rows, got shape {tuple(weight.shape)}')
         if self.readout == 'membrane': return self.scan(F.linear(x, weight))
         s, v = selective_plif_proj(x, weight, self.b_beta, self.b_alpha, self.b_th, self.v_min, self.v, self.alpha, self.impl)
-        self.v = v.detach().clone()
+        self.v = v.detach()
         return s
 
     def forward(self, x:torch.Tensor, # input `[T, B, D]`

@@ -52,7 +52,7 @@ _NO_SPEC_F = ['T', 'R', 'W', 'sx_t', 'sx_r']
 
 @triton.jit(do_not_specialize=_NO_SPEC_F)
 def fused_fwd_kernel(x_ptr, p1_ptr, p2_ptr, p3_ptr, v0_ptr,   # inputs: x [T, R, K*W]; per-neuron parameters [W]; v0 [R, W]
-                     s_ptr, ckpt_ptr,                         # outputs: spikes [T, R, W]; membrane after each chunk
+                     s_ptr, ckpt_ptr, vl_ptr,                 # outputs: spikes [T, R, W]; membrane after each chunk; the last [R, W]
                      T, R, W, sx_t, sx_r, sx_w, sv0_r, sv0_w, v_min,
                      SEL: tl.constexpr, HAS_V0: tl.constexpr, CH: tl.constexpr, BR: tl.constexpr, BW: tl.constexpr,
                      DEEP: tl.constexpr = False):
@@ -89,6 +89,7 @@ def fused_fwd_kernel(x_ptr, p1_ptr, p2_ptr, p3_ptr, v0_ptr,   # inputs: x [T, R,
         U, Bt, THt = _modulate(RI, RB, RA, RT, p1, p2, p3, v_min, SEL)
         v = _fwd_chunk(U, Bt, THt, p1, p3, v, s_ptr, s_ptr, col, mc, RW, T - T_full, SEL, SEL, False, CH, True)
         tl.store(ckpt_ptr + col, v, mask=mc)
+    tl.store(vl_ptr + col, v, mask=mc)                   # the last membrane again, in a tensor of its own (the state)
 
 # %% ../../nbs/04a_fused.ipynb #5ad03658
 @triton.jit
@@ -281,7 +282,7 @@ def fused_config(R:int, W:int,        # columns: rows (batch) x neurons
 
 # %% ../../nbs/04a_fused.ipynb #bd7f1ac6
 def fused_fwd(x, p1, p2, p3, v0, v_min, sel, cfg=None, debug=False, s_dtype=None):
-    "Launch `fused_fwd_kernel`. Returns spikes `[T, R, W]` in `s_dtype` (x's when None), fp32 checkpoints, views `(x, v0)`, config."
+    "Launch `fused_fwd_kernel`. Returns spikes `[T, R, W]` in `s_dtype` (x's when None), fp32 checkpoints, the fp32 last membrane `[R, W]`, views `(x, v0)`, config."
     T, S = x.shape[0], x.shape[1:]
     R, W = math.prod(S[:-1]), S[-1] // (4 if sel else 1)
     cfg = cfg or fused_config(R, W, sel, x.device, T)
@@ -291,11 +292,12 @@ def fused_fwd(x, p1, p2, p3, v0, v_min, sel, cfg=None, debug=False, s_dtype=None
     v0v = None if v0 is None else _view(v0, (*S[:-1], W), False, R, W)
     s = _new((T, R, W), s_dtype or x.dtype, x.device, debug)
     ckpt = _new((triton.cdiv(T, CH), R, W), torch.float32, x.device, debug)
+    vl = _new((R, W), torch.float32, x.device, debug)
     fused_fwd_kernel[(triton.cdiv(W, BW), triton.cdiv(R, BR))](
-        x_ptr=xv, p1_ptr=p1, p2_ptr=p3 if p2 is None else p2, p3_ptr=p3, v0_ptr=xv if v0v is None else v0v, s_ptr=s, ckpt_ptr=ckpt,
+        x_ptr=xv, p1_ptr=p1, p2_ptr=p3 if p2 is None else p2, p3_ptr=p3, v0_ptr=xv if v0v is None else v0v, s_ptr=s, ckpt_ptr=ckpt, vl_ptr=vl,
         T=T, R=R, W=W, **_stride_args('sx', xv.stride()), **_stride_args('sv0', (0, 0) if v0v is None else v0v.stride(), 'rw'),
         v_min=float(v_min), SEL=sel, HAS_V0=v0v is not None, CH=CH, BR=BR, BW=BW, DEEP=bool(deep and deep[0]), num_warps=nw)
-    return s, ckpt, (xv, v0v), cfg
+    return s, ckpt, vl, (xv, v0v), cfg
 
 
 # %% ../../nbs/04a_fused.ipynb #6f46ed61
@@ -331,9 +333,10 @@ def fused_bwd(xv, p1, p2, p3, v0v, ckpt, gs, gvl, v_min, alpha, sel, cfg, debug=
     return dx, *(None if d is None else d.sum(0) for d in (dp1, dp2, dp3)), dv0
 
 # %% ../../nbs/04a_fused.ipynb #9a2bf971
-def _scan_outputs(s, ckpt, T, S):
-    "A fused scan's outputs: spikes `[T, *S]` and the last membrane `[*S]` (the last checkpoint, copied)."
-    return s.view(T, *S), ckpt[-1].view(S).clone()
+def _scan_outputs(s, vl, T, S):
+    """A fused scan's outputs: spikes `[T, *S]` and the last membrane `[*S]`, which the kernel wrote into a tensor of its
+    own: a module keeps it as its state as it is, with no copy (a decode step of the v75 model keeps 120 of them)."""
+    return s.view(T, *S), vl.view(S)
 
 def _v0_grad(dv0, S, v0_info):
     "The kernel's `[R, W]` membrane gradient as the gradient of `v0` as given: viewed as `S`, summed to `v0`'s shape, in its dtype."
@@ -343,11 +346,11 @@ class FusedPLIFFn(torch.autograd.Function):
     "PLIF scan from the raw input (selective projection `r`, or `x` with a per-neuron beta): Triton forward and backward."
     @staticmethod
     def forward(ctx, x, p1, p2, p3, v0, v_min, alpha, sel, cfg, debug, s_dtype):
-        s, ckpt, (xv, v0v), cfg = fused_fwd(x, p1, p2, p3, v0, v_min, sel, cfg, debug, s_dtype)
+        s, ckpt, vl, (xv, v0v), cfg = fused_fwd(x, p1, p2, p3, v0, v_min, sel, cfg, debug, s_dtype)
         ctx.save_for_backward(xv, p1, p2, p3, v0v, ckpt)
         ctx.meta = v_min, alpha, sel, cfg, debug, x.shape, None if v0 is None else (v0.shape, v0.dtype)
         ctx.set_materialize_grads(False)
-        return _scan_outputs(s, ckpt, x.shape[0], (*x.shape[1:-1], p1.shape[0]))
+        return _scan_outputs(s, vl, x.shape[0], (*x.shape[1:-1], p1.shape[0]))
 
     @staticmethod
     @torch.autograd.function.once_differentiable

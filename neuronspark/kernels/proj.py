@@ -25,11 +25,11 @@ class SelectiveProjFn(torch.autograd.Function):
     def forward(ctx, x, weight, b_beta, b_alpha, b_th, v0, v_min, alpha, cfg, debug):
         xc, wc = _cast_for_autocast(x), _cast_for_autocast(weight)
         r = F.linear(xc, wc)                                             # [T, ..., 4W], freed when forward returns
-        s, ckpt, (_, v0v), cfg = fused_fwd(r, b_beta, b_alpha, b_th, v0, v_min, True, cfg, debug)
+        s, ckpt, vl, (_, v0v), cfg = fused_fwd(r, b_beta, b_alpha, b_th, v0, v_min, True, cfg, debug)
         ctx.save_for_backward(xc, weight, b_beta, b_alpha, b_th, v0v, ckpt)
         ctx.meta = v_min, alpha, cfg, debug, x.dtype, None if v0 is None else (v0.shape, v0.dtype)
         ctx.set_materialize_grads(False)
-        return _scan_outputs(s, ckpt, x.shape[0], (*x.shape[1:-1], b_beta.shape[0]))
+        return _scan_outputs(s, vl, x.shape[0], (*x.shape[1:-1], b_beta.shape[0]))
 
     @staticmethod
     @torch.autograd.function.once_differentiable

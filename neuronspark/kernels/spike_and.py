@@ -50,7 +50,7 @@ def _pair_params(b_ptr, th_ptr, v0_ptr, r, w, mc, F, sv0_r, sv0_w, HAS_V0: tl.co
 # %% ../../nbs/04c_spike_and.ipynb #f71c4b5b
 @triton.jit(do_not_specialize=_NO_SPEC_F)
 def and_fwd_kernel(x_ptr, b_ptr, th_ptr, v0_ptr,   # inputs: x [T, R, 2F] (gate, up); beta, theta [2F]; v0 [R, 2F]
-                   a_ptr, ckpt_ptr,                # outputs: a [T, R, F]; membranes after each chunk [T/CH, R, 2F]
+                   a_ptr, ckpt_ptr, vl_ptr,        # outputs: a [T, R, F]; membranes after each chunk [T/CH, R, 2F]; the last [R, 2F]
                    T, R, F, sx_t, sx_r, sx_w, sv0_r, sv0_w,
                    HAS_V0: tl.constexpr, CH: tl.constexpr, BR: tl.constexpr, BW: tl.constexpr):
     "PLIF forward of the gate and up neurons of one column pair per thread, writing only their spike AND."
@@ -79,6 +79,8 @@ def and_fwd_kernel(x_ptr, b_ptr, th_ptr, v0_ptr,   # inputs: x [T, R, 2F] (gate,
         vg, vu = _and_fwd_chunk(XG, XU, bg, thg, bu, thu, vg, vu, a_ptr, col, mc, RF, T - T_full, CH, True)
         tl.store(ckpt_ptr + cg, vg, mask=mc)
         tl.store(ckpt_ptr + cg + F, vu, mask=mc)
+    tl.store(vl_ptr + cg, vg, mask=mc)                       # the last membranes again, in a tensor of their own
+    tl.store(vl_ptr + cg + F, vu, mask=mc)
 
 # %% ../../nbs/04c_spike_and.ipynb #8611af7f
 @triton.jit
@@ -190,7 +192,7 @@ def and_config(R:int, F:int, device:torch.device,
 
 # %% ../../nbs/04c_spike_and.ipynb #3ee6a727
 def and_fwd(x, beta, theta, v0, cfg=None, debug=False):
-    "Launch `and_fwd_kernel`. Returns `a` `[T, R, F]` in x's dtype, fp32 checkpoints `[T/CH, R, 2F]`, views `(x, v0)`, config."
+    "Launch `and_fwd_kernel`. Returns `a` `[T, R, F]` in x's dtype, fp32 checkpoints `[T/CH, R, 2F]`, the fp32 last membranes `[R, 2F]`, views `(x, v0)`, config."
     T, S = x.shape[0], x.shape[1:]
     R, F = math.prod(S[:-1]), S[-1] // 2
     BR, BW, CH, nw = (cfg := cfg or and_config(R, F, x.device))[:4]
@@ -198,11 +200,12 @@ def and_fwd(x, beta, theta, v0, cfg=None, debug=False):
     v0v = None if v0 is None else _view(v0, S, False, R, 2 * F)
     a = _new((T, R, F), x.dtype, x.device, debug)
     ckpt = _new((triton.cdiv(T, CH), R, 2 * F), torch.float32, x.device, debug)
+    vl = _new((R, 2 * F), torch.float32, x.device, debug)
     and_fwd_kernel[(triton.cdiv(F, BW), triton.cdiv(R, BR))](
-        x_ptr=xv, b_ptr=beta, th_ptr=theta, v0_ptr=xv if v0v is None else v0v, a_ptr=a, ckpt_ptr=ckpt, T=T, R=R, F=F,
+        x_ptr=xv, b_ptr=beta, th_ptr=theta, v0_ptr=xv if v0v is None else v0v, a_ptr=a, ckpt_ptr=ckpt, vl_ptr=vl, T=T, R=R, F=F,
         **_stride_args('sx', xv.stride()), **_stride_args('sv0', (0, 0) if v0v is None else v0v.stride(), 'rw'),
         HAS_V0=v0v is not None, CH=CH, BR=BR, BW=BW, num_warps=nw)
-    return a, ckpt, (xv, v0v), cfg
+    return a, ckpt, vl, (xv, v0v), cfg
 
 def and_bwd(xv, beta, theta, v0v, ckpt, ga, gvl, alpha, cfg, debug=False):
     "Launch `and_bwd_kernel`. Returns `dx` `[T, R, 2F]` in x's dtype, `dbeta`, `dtheta` `[2F]` (fp32), `dv0` `[R, 2F]`."
@@ -228,11 +231,11 @@ class PLIFAndFn(torch.autograd.Function):
     "Gate and up PLIF scans of `x` `[T, ..., 2F]` and their spike AND `[T, ..., F]`: Triton forward and backward."
     @staticmethod
     def forward(ctx, x, beta, theta, v0, alpha, cfg, debug):
-        a, ckpt, (xv, v0v), cfg = and_fwd(x, beta, theta, v0, cfg, debug)
+        a, ckpt, vl, (xv, v0v), cfg = and_fwd(x, beta, theta, v0, cfg, debug)
         ctx.save_for_backward(xv, beta, theta, v0v, ckpt)
         ctx.meta = alpha, cfg, debug, x.shape, None if v0 is None else (v0.shape, v0.dtype)
         ctx.set_materialize_grads(False)
-        return a.view(*x.shape[:-1], x.shape[-1] // 2), ckpt[-1].view(x.shape[1:]).clone()
+        return a.view(*x.shape[:-1], x.shape[-1] // 2), vl.view(x.shape[1:])
 
     @staticmethod
     @torch.autograd.function.once_differentiable
