@@ -8,9 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p .whl
 PY=${PYTHON:-python3}
-# versions: this project's constraints where it pins one; otherwise the versions its CPU venv installs
+# versions: this project's constraints where it pins one; otherwise the versions its CPU venv installs. Not jedi and
+# parso: IPython imports them only to complete code, and the device call's working tree plus .whl must stay under 64 MiB
 PKGS=(fastcore==1.14.5 execnb==0.1.18 loguru==0.7.3 spikingjelly==2.0.0
-      ipython==9.18.1 ipython_pygments_lexers==1.1.1 traitlets==5.16.1 jedi==0.20.1 parso==0.8.7 pexpect==4.9.0
+      ipython==9.18.1 ipython_pygments_lexers==1.1.1 traitlets==5.16.1 pexpect==4.9.0
       ptyprocess==0.7.0 prompt_toolkit==3.0.53 wcwidth==0.9.4 stack_data==0.6.3 asttokens==3.0.2 executing==2.3.0
       pure_eval==0.2.4 matplotlib-inline==0.2.2
       # the serving stack (ns-serve, bench/bench_serve.py): this project's constraints, and what the CPU venv resolves for them
