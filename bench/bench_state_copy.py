@@ -6,12 +6,14 @@ one run, batch 1, bf16 autocast, for fp32 weights and for bf16 matrices; checks 
 moving, so its tokens are wrong): the most that a layer writing its state straight into the buffers could save. A fourth
 puts back what the scans used to do before the state reached the buffers: two copies of every last membrane (out of
 the kernel's checkpoints, then once more by the module), as 240 small copy kernels in front of the package's
-write-back; today each kernel stores the last membrane into a tensor of its own and the module keeps it as it is.
+write-back; today each kernel stores the last membrane into a tensor of its own and the module keeps it as it is. A
+fifth computes every neuron group's decay sigmoid(w) at every step again (100 sigmoid kernels for v75), where the
+package's decoder computes them once when it is made (`decay_table`, `fixed_decays`).
 
     python bench/bench_state_copy.py --out bench/results/state_copy_h100.json     # GPU, v75, about a minute
     python bench/bench_state_copy.py --device cpu --preset tiny --steps 3         # CPU smoke test (no graph, fp32)
 """
-import argparse, copy, json, statistics, sys, time
+import argparse, contextlib, copy, json, statistics, sys, time
 from pathlib import Path
 import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1])); sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -29,6 +31,10 @@ def twice_copied(copy_):
     "`copy_` after two copies of every new state: the copies each scan's last membrane went through before it was a state."
     return lambda dst, src: copy_(dst, [tuple(v.clone().clone() for v in s) for s in src])
 
+def decays_each_step(table):
+    "In place of `fixed_decays`: the groups keep computing sigmoid(w) at every call."
+    return contextlib.nullcontext()
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--preset', default='v75'); ap.add_argument('--device', default='cuda')
@@ -39,7 +45,7 @@ def main():
     ap.add_argument('--out', default=None)
     a = ap.parse_args()
     import neuronspark.sample as S
-    shipped = S._copy_states_                          # what StaticDecoder uses: one multi-tensor copy
+    shipped, fixed = S._copy_states_, S.fixed_decays   # what StaticDecoder uses: one multi-tensor copy, decays computed once
     from neuronspark.model import NeuronSparkConfig, NeuronSparkForCausalLM, prefill
     from neuronspark.runs import quantize_weights
     dev = torch.device(a.device); cuda = dev.type == 'cuda'; measure = timer(dev)
@@ -60,30 +66,33 @@ def main():
         with torch.no_grad(), torch.autocast(dev.type, dtype=amp or torch.float32, enabled=amp is not None):
             _, cache = prefill(m, ids)
         sds, logits = {}, {}
-        fns = {'loop': copy_loop_, 'foreach': shipped, 'none': copy_none_, 'cloned': twice_copied(shipped)}
-        for var, fn in fns.items():
-            S._copy_states_ = fn                              # StaticDecoder's _step looks the name up at every call
+        fns = {'loop': (copy_loop_, fixed), 'foreach': (shipped, fixed), 'none': (copy_none_, fixed),
+               'cloned': (twice_copied(shipped), fixed), 'sigmoids': (shipped, decays_each_step)}
+        for var, (fn, dec) in fns.items():
+            S._copy_states_, S.fixed_decays = fn, dec         # StaticDecoder's _step looks the names up at every call
             sds[var] = sd = S.StaticDecoder(m, cache, autocast=amp)
             logits[var] = torch.stack([sd.step(t.view(1), check=False).float().clone() for t in feed])
-        same = bool(torch.equal(logits['loop'], logits['foreach'])) and bool(torch.equal(logits['cloned'], logits['foreach']))
+        same = all(bool(torch.equal(logits[v], logits['foreach'])) for v in ('loop', 'cloned', 'sigmoids'))
         ms = {k: [] for k in sds}
         tok = feed[:1]
         for _ in range(a.rounds):
             for var, sd in sds.items():
-                S._copy_states_ = fns[var]                    # a graph replays what it recorded; an eager step looks it up
+                S._copy_states_, S.fixed_decays = fns[var]    # a graph replays what it recorded; an eager step looks them up
                 ms[var] += measure(lambda: sd.step(tok, check=False), a.steps)
         med = {k: statistics.median(v) for k, v in ms.items()}
         row = dict(loop_ms=med['loop'], foreach_ms=med['foreach'], no_copy_ms=med['none'], speedup=med['loop'] / med['foreach'],
                    ceiling_speedup=med['loop'] / med['none'], same_logits=same,
                    cloned_ms=med['cloned'], own_state_speedup=med['cloned'] / med['foreach'],
+                   sigmoids_ms=med['sigmoids'], fixed_decays_speedup=med['sigmoids'] / med['foreach'],
                    graph=sds['loop'].graph is not None, n_state_tensors=sum(len(s) for s in sds['loop'].states))
         info['rows'][name] = row
         print(f"{name:14s}: one copy per tensor {med['loop']:.3f} ms | foreach {med['foreach']:.3f} ms | "
               f"{row['speedup']:.2f}x | no copy (ceiling) {med['none']:.3f} ms, {row['ceiling_speedup']:.2f}x | "
               f"with each state copied twice first (as before) {med['cloned']:.3f} ms: the package {row['own_state_speedup']:.2f}x faster | "
+              f"with the decays computed at every step {med['sigmoids']:.3f} ms: the package {row['fixed_decays_speedup']:.2f}x faster | "
               f"{row['n_state_tensors']} state tensors | logits over {a.check_tokens} tokens "
               f"{'identical' if same else 'DIFFERENT'}", flush=True)
-    S._copy_states_ = shipped
+    S._copy_states_, S.fixed_decays = shipped, fixed
     if a.out: Path(a.out).parent.mkdir(parents=True, exist_ok=True); Path(a.out).write_text(json.dumps(info, indent=1)); print('wrote', a.out)
 
 if __name__ == '__main__': main()

@@ -178,9 +178,10 @@ class PLIFNode(nn.Module):
         self.w = nn.Parameter(torch.full((dim,), math.log(tau0 - 1.0)))
         self.theta = nn.Parameter(torch.full((dim,), float(v_threshold)))
         self.v = None  # last membrane [..., dim] after the latest call; None = at rest
+        self.fixed_beta = None  # a decay computed once, used instead of sigmoid(w) (chapter 9's decoder, whose weights do not change)
 
     @property
-    def beta(self): return torch.sigmoid(self.w)
+    def beta(self): return torch.sigmoid(self.w) if self.fixed_beta is None else self.fixed_beta
 
     def reset(self):
         "Return the membrane to rest (zeros)."

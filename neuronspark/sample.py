@@ -10,13 +10,14 @@ from typing import Callable, Iterable
 import torch
 from .tokenizer import check_vocab_fits
 from .runs import QUANTIZE, autocast, load_run, resolve_device, resolve_precision
-from .plif import UsageError, arg_error, check_choice, check_device, check_path, check_range, ns_script, use_impl
+from .plif import PLIFNode, UsageError, arg_error, check_choice, check_device, check_path, check_range, ns_script, use_impl
 
 # %% auto #0
 __all__ = ['CHAT_HELP', 'SAMPLE_SEP', 'EOS_NOTE', 'state_floats', 'kv_cache_floats', 'check_sampling', 'process_logits', 'pick',
            'as_rows', 'decode_graph', 'generate_ids', 'configure_generation', 'TextStream', 'encode_prompt',
-           'generate_text', 'ChatSession', 'chat_loop', 'chat_finetuned', 'ns_sample', 'ns_chat', 'fused_layer_step',
-           'StaticDecoder', 'static_stepper', 'pipeline_waves', 'prefill_pipelined', 'loss_change']
+           'generate_text', 'ChatSession', 'chat_loop', 'chat_finetuned', 'ns_sample', 'ns_chat', 'decay_table',
+           'fixed_decays', 'fused_layer_step', 'StaticDecoder', 'static_stepper', 'pipeline_waves', 'prefill_pipelined',
+           'loss_change']
 
 # %% ../nbs/09_sample.ipynb #ee155299
 def state_floats(config,                   # the model's `NeuronSparkConfig`
@@ -403,6 +404,18 @@ def _copy_states_(dst, src):
     "Write the membranes of `src` into the buffers of `dst`, in place: one multi-tensor copy (a few kernels, not one per tensor)."
     torch._foreach_copy_([a for d in dst for a in d], [b for s in src for b in s])
 
+def decay_table(model) -> dict:
+    "Each `PLIFNode`'s decay `sigmoid(w)` in `model`, computed once (no gradient): `{node: decay}`."
+    with torch.no_grad(): return {n: n.beta for n in model.modules() if isinstance(n, PLIFNode)}
+
+@contextlib.contextmanager
+def fixed_decays(table:dict): # `decay_table`'s
+    "Inside, each `PLIFNode` of `table` uses its decay from the table instead of computing `sigmoid(w)` at every call."
+    for n, b in table.items(): n.fixed_beta = b
+    try: yield
+    finally:
+        for n in table: n.fixed_beta = None
+
 def _layer_step(layer, h, state):
     "One decoder layer from its state on the reference operations: plain PyTorch, every scan a loop over the K frames."
     with use_impl('reference'): return layer(h, state)
@@ -415,7 +428,8 @@ def fused_layer_step():
 # %% ../nbs/09_sample.ipynb #6ec98949
 class StaticDecoder:
     """Decode steps on fixed buffers (the token and every membrane updated in place); on CUDA one step is recorded as a CUDA graph
-    and replayed. With `compile=True` each layer's step is one `torch.compile`d function of plain PyTorch operations."""
+    and replayed. With `compile=True` each layer's step is one `torch.compile`d function of plain PyTorch operations.
+    The neurons' decays `sigmoid(w)` are computed once, when it is made: a decoder is for weights that stay as they are."""
     def __init__(self, model,                 # a `NeuronSparkForCausalLM` in eval mode
                  cache,                       # the `NeuronSparkCache` to continue from (e.g. `prefill`'s); copied, not changed
                  graph:bool=None,             # record a CUDA graph (default: when the state is on a CUDA device)
@@ -425,6 +439,7 @@ class StaticDecoder:
                 ):
         self.model, self.seen, self.amp = model, cache.seen_tokens, autocast
         self.layer_fn = fused_layer_step() if compile else None
+        self.decays = decay_table(model)                                            # read at every step, never recomputed
         self.states = _clone_states(cache.states)                                    # the fixed state buffers
         dev = self.states[0][0].device
         self.tokens = torch.zeros(cache.batch_size, dtype=torch.long, device=dev)    # the fixed input buffer
@@ -434,8 +449,8 @@ class StaticDecoder:
 
     def _step(self) -> torch.Tensor:
         "One step on the buffers, with no host synchronisation: encode, every layer from its state, decode; states written back."
-        with torch.no_grad(), torch.autocast(self.tokens.device.type, dtype=self.amp or torch.float32,
-                                             enabled=self.amp is not None, cache_enabled=False):
+        with torch.no_grad(), fixed_decays(self.decays), torch.autocast(self.tokens.device.type, dtype=self.amp or torch.float32,
+                                                                         enabled=self.amp is not None, cache_enabled=False):
             h, new, _ = self.model.stream(self.tokens[:, None], None, self.states, run_layer=self.layer_fn)
             logits = self.model.decode(h)[:, -1]                                    # [B, V]
         _copy_states_(self.states, new)
