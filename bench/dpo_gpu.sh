@@ -30,11 +30,22 @@ PICK=${PRE_PICK:-final}; [ "$PICK" = final ] || [ "$PICK" = best ] || { echo "PR
 # (pretraining in one, the rest in the next) picks up where it stopped
 pre_done() {   # the last step pretraining logged (0: none yet)
   "$PY" -c "import json, sys; print(max((json.loads(l)['step'] for l in open(sys.argv[1])), default=0))" "$OUT/pre/metrics.jsonl" 2>/dev/null || echo 0; }
-if [ ! -f "$OUT/pre/complete" ]; then
+pretrain() {
   "$PY" bench/pretrain.py --preset "$PRESET" $MODEL --seq_len 256 --batch 32 --steps "$PRE_STEPS" --eval_batches 10 \
       --save_every 0 --samples 0 --no-progress --seed "$SEED" --out "$OUT/pre" ${TEACHER:+--teacher "$TEACHER" --kd_weight "${KD_WEIGHT:-0.9}"} \
       $([ -d "$OUT/pre/checkpoints" ] && echo --resume) ${PRE_MINUTES:+--minutes "$PRE_MINUTES"} $([ "$PICK" = best ] && echo --keep_best) \
       ${PRE_EXTRA:-} >> "$OUT/pre.log" 2>&1
+}
+if [ ! -f "$OUT/pre/complete" ]; then
+  # Started beside five other processes on a fresh GPU machine, the first SNN pretraining has died at its first step
+  # with "CUDA error: unspecified launch failure" (runs L and M, 3 of 3 machines; its restart ran normally, and no
+  # kernel reads or writes out of bounds under the interpreter's address check): start it once more at once, in its
+  # place beside the others, rather than after them. Any other failure ends the script as before.
+  if ! pretrain; then
+    tail -n 30 "$OUT/pre.log" | grep -q 'unspecified launch failure' || exit 1
+    echo "dpo_gpu.sh: CUDA launch failure at the start; pretraining started again" | tee -a "$OUT/pre.log"
+    pretrain
+  fi
 fi
 done_steps=$(pre_done)
 if [ "$done_steps" -lt "$PRE_STEPS" ]; then echo "$OUT: pretraining at step $done_steps of $PRE_STEPS; run the same command again to go on"; exit 0; fi
