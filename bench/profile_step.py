@@ -4,6 +4,7 @@
     python bench/profile_step.py --batch 4 --ckpt off --top 40
     python bench/profile_step.py --device cpu --preset tiny --batch 2 --seq 32   # CPU smoke test (CPU op times instead)
     python bench/profile_step.py --decode compiled --batch 1 --seq 128            # a decode step instead (issue 24's goal 2)
+    python bench/profile_step.py --decode eager --quantize bf16 --batch 1 --seq 128   # the same with the matrices stored in bf16
 
 The step is chapter 7's `train_step`, as bench_train times it (`timed_steps`: bf16 autocast, fused AdamW, clipping, synthetic ids); `--warmup` steps run first
 (Triton compiles, the caching allocator settles), then one step under `torch.profiler`. The table sums the device time of
@@ -14,7 +15,9 @@ of all kernel time, then lists the `--top` kernels. Kernel time can exceed the s
 `--decode eager|compiled` profiles `--steps` decode steps of chapter 9's `StaticDecoder` instead (batch `--batch`, from
 the state after a `--seq`-token prompt, bf16 autocast on a GPU; `compiled`: each layer's step through `torch.compile`),
 run without its CUDA graph so that every kernel shows, and prints the kernel time per step next to the time of the
-same step replayed as a CUDA graph: what the graph's step spends outside its kernels is their difference.
+same step replayed as a CUDA graph: what the graph's step spends outside its kernels is their difference. `--quantize
+bf16` stores the matrices in bf16 first (chapter 6c's `bf16_matrices`, what `ns-sample --quantize bf16` loads: no casts
+per step), and then runs bf16 autocast on the CPU too.
 """
 from __future__ import annotations
 import json, re, statistics, sys, time
@@ -69,15 +72,14 @@ def scan_grids(events:list) -> list:
         n, us = g.get(k, (0, 0.0)); g[k] = (n + 1, us + float(e.get('dur', 0)))
     return sorted(g.items(), key=lambda kv: -kv[1][1])
 
-def decode_steps(model, dev, compiled:bool, batch:int, context:int, warmup:int, steps:int):
+def decode_steps(model, dev, compiled:bool, batch:int, context:int, warmup:int, steps:int, bf16:bool=False):
     """`run()`: `steps` decode steps of a `StaticDecoder` without its graph (every kernel visible to the profiler), after
     `warmup` (compilation); `run.graph_ms()`: on CUDA, the median time of the same step replayed as a CUDA graph."""
     from neuronspark.model import prefill
     from neuronspark.sample import StaticDecoder
-    from neuronspark.runs import autocast
-    amp = torch.bfloat16 if dev.type == 'cuda' else None
+    amp = torch.bfloat16 if dev.type == 'cuda' or bf16 else None
     ids = torch.randint(5, model.config.vocab_size, (batch, context + 1), generator=torch.Generator().manual_seed(0)).to(dev)
-    with torch.no_grad(), autocast(dev): _, c = prefill(model, ids[:, :context])
+    with torch.no_grad(), torch.autocast(dev.type, dtype=amp or torch.float32, enabled=amp is not None): _, c = prefill(model, ids[:, :context])
     tok = ids[:, context]
     sd = StaticDecoder(model, c, graph=False, autocast=amp, compile=compiled)
     for _ in range(warmup): sd.step(tok, check=False)
@@ -105,6 +107,7 @@ def main(preset:str='v75',       # SNN preset
          out:str=None,           # JSON with the table
          decode:str='none',      # none: a training step; eager or compiled: decode steps of StaticDecoder (its layers compiled or not)
          steps:int=20,           # with --decode: steps profiled (and graph replays timed)
+         quantize:str='none',    # with --decode: none, or bf16 (the matrices stored in bf16: no fp32-to-bf16 casts per step)
         ):
     "Profile one training step (or `--steps` decode steps) and print its kernel time by kind."
     from bench_train import bench_model, set_checkpointing, step_config, markov_tokens, timed_steps, _onoff
@@ -112,6 +115,8 @@ def main(preset:str='v75',       # SNN preset
     from torch.profiler import profile, ProfilerActivity
     from neuronspark.runs import resolve_device
     if decode not in ('none', 'eager', 'compiled'): raise SystemExit(f'--decode must be none, eager or compiled, got {decode!r}')
+    if quantize not in ('none', 'bf16') or (quantize == 'bf16' and decode == 'none'):
+        raise SystemExit(f'--quantize must be none, or bf16 with --decode, got {quantize!r}')
     dev = resolve_device(device)
     cuda = dev.type == 'cuda'
     model = bench_model('snn', preset, seq, device=dev)
@@ -125,7 +130,10 @@ def main(preset:str='v75',       # SNN preset
         timed_steps(model, model, opt, ids[:warmup], cfg)
         run, per = (lambda: timed_steps(model, model, opt, ids[warmup:], cfg)), 1
     else:
-        run, per = decode_steps(model.eval(), dev, decode == 'compiled', batch, seq, warmup, steps), steps
+        if quantize == 'bf16':
+            from neuronspark.runs import quantize_weights
+            model = quantize_weights(model, 'bf16')
+        run, per = decode_steps(model.eval(), dev, decode == 'compiled', batch, seq, warmup, steps, bf16=quantize == 'bf16'), steps
     if cuda: torch.cuda.synchronize()
     t0 = time.perf_counter()
     with profile(activities=acts) as prof:
@@ -150,7 +158,8 @@ def main(preset:str='v75',       # SNN preset
         head = f'{torch.cuda.get_device_name(dev) if cuda else "CPU"} | preset {preset} | batch {batch} x {seq} tokens | ' \
                f'checkpointing {ckpt} | one step: wall {wall:.3f} s (profiled), kernel time {total / 1e6:.3f} s'
     else:
-        head = f'{torch.cuda.get_device_name(dev) if cuda else "CPU"} | preset {preset} | decode, {decode} layers, batch {batch}, ' \
+        head = f'{torch.cuda.get_device_name(dev) if cuda else "CPU"} | preset {preset} | decode, {decode} layers, ' \
+               f'{"bf16 matrices" if quantize == "bf16" else "fp32 weights"}, batch {batch}, ' \
                f'context {seq} | per step, over {steps}: kernel time {total / 1e3:.3f} ms, wall {wall * 1e3:.3f} ms (eager, profiled)' + \
                (f'; replayed as a CUDA graph {graph_ms:.3f} ms' if graph_ms is not None else '')
     print(head)
