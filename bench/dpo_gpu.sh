@@ -9,7 +9,9 @@
 #   causal LM folder, e.g. the matched Llama's pre/: the pretraining distils from it with weight KD_WEIGHT, default 0.9),
 #   SFT_TEACHER (a fine-tuned causal LM folder, e.g. the matched Llama's sft/: the fine-tuning distils from it, on the
 #   answer tokens, with weight SFT_KD_WEIGHT, default 0.9),
-#   PRE_EXTRA / SFT_EXTRA / DPO_EXTRA (more flags for each stage, e.g. SFT_EXTRA="--optimizer muon --lr 1e-3"), STAGES
+#   PRE_EXTRA / SFT_EXTRA / DPO_EXTRA (more flags for each stage, e.g. SFT_EXTRA="--optimizer muon --lr 1e-3"), DPO_TAG (a
+#   suffix of the DPO folders, dpo_<rate><tag>, so that a second DPO variant of the same chain, e.g. DPO_TAG=-diff
+#   DPO_EXTRA="--score differing", lands beside the first), STAGES
 #   ("pre": stop after pretraining; "sft": after fine-tuning, the summary without DPO; default all), PRE_MINUTES (stop
 #   pretraining after this many minutes with a checkpoint; the same command later resumes it exactly, so that a plan
 #   longer than one call runs over several). A stage whose result is in OUT already (pre/complete: all PRE_STEPS done,
@@ -55,8 +57,9 @@ touch "$OUT/pre/complete"                      # all PRE_STEPS done: a student m
 [ -f "$OUT/sft/sentiment_eval.json" ] || "$PY" bench/sft.py --init "$OUT/pre/$PICK" --out "$OUT/sft" $SFT_PLAN --steps "$SFT_STEPS" \
     --seed "$SEED" --eval_n "$EVAL_N" ${SFT_TEACHER:+--teacher "$SFT_TEACHER" --kd_weight "${SFT_KD_WEIGHT:-0.9}"} ${SFT_EXTRA:-} > "$OUT/sft.log" 2>&1
 for lr in $DPO_LRS; do
-  [ "${STAGES:-all}" = sft ] || [ -f "$OUT/dpo_$lr/dpo_eval.json" ] || "$PY" bench/dpo.py "$OUT/sft" --out "$OUT/dpo_$lr" --tasks sentiment --beta "$BETA" --batch 16 --seq_len 192 --lr "$lr" \
-      --steps "$DPO_STEPS" --eval_batches 10 --save_every 0 --no-progress --seed "$SEED" --eval_n "$EVAL_N" ${DPO_EXTRA:-} > "$OUT/dpo_$lr.log" 2>&1 &
+  run=dpo_$lr${DPO_TAG:-}
+  [ "${STAGES:-all}" = sft ] || [ -f "$OUT/$run/dpo_eval.json" ] || "$PY" bench/dpo.py "$OUT/sft" --out "$OUT/$run" --tasks sentiment --beta "$BETA" --batch 16 --seq_len 192 --lr "$lr" \
+      --steps "$DPO_STEPS" --eval_batches 10 --save_every 0 --no-progress --seed "$SEED" --eval_n "$EVAL_N" ${DPO_EXTRA:-} > "$OUT/$run.log" 2>&1 &
 done
 wait
 "$PY" - "$OUT" <<'PYEOF'

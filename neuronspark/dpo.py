@@ -15,8 +15,8 @@ from .data import VAL_FRAC, atomic_write, collate_batch, load_reviews, pack_para
 from .sft import (SENTIMENT_ANSWER, encode_chats, news_tasks, parse_records, sentiment_question, to_messages)
 
 # %% auto #0
-__all__ = ['sequence_logps', 'dpo_loss', 'default_preference_records', 'to_pair', 'read_preferences', 'PreferenceDataset',
-           'DPOObjective', 'preference_eval', 'prepare_dpo_data', 'ns_dpo']
+__all__ = ['SCORES', 'sequence_logps', 'dpo_loss', 'default_preference_records', 'to_pair', 'read_preferences',
+           'PreferenceDataset', 'differing_labels', 'DPOObjective', 'preference_eval', 'prepare_dpo_data', 'ns_dpo']
 
 # %% ../nbs/08a_dpo.ipynb #ee49aa03
 def sequence_logps(logits:torch.Tensor,  # `[B, T, V]` next-token logits
@@ -127,31 +127,48 @@ class PreferenceDataset(Dataset):
         return collate_batch([x['chosen'] for x in items] + [x['rejected'] for x in items], self.pad_id)
 
 # %% ../nbs/08a_dpo.ipynb #840f4205
+SCORES = ('answer', 'differing')   # which answer tokens DPO compares: all of them, or those where the two answers differ
+
+def differing_labels(labels:torch.Tensor, # `[2B, T]` a pair batch's labels: the B chosen rows, then the B rejected ones
+                    ) -> torch.Tensor:    # the same, -100 wherever the chosen and the rejected row have the same label
+    "Keep only the answer tokens where a pair's two rows differ, position by position (both rows share the prompt, so their answers start together)."
+    B = labels.shape[0] // 2
+    same = labels[:B] == labels[B:]
+    return labels.masked_fill(torch.cat([same, same]), -100)
+
 class DPOObjective:
     "`train`'s objective for DPO: the loss summed over the batch's pairs, with a frozen reference model."
     metrics = ('reward_acc', 'margin')       # logged per pair next to the loss
     def __init__(self, ref:torch.nn.Module,  # the frozen reference (usually the model DPO starts from)
                  beta:float=0.1,             # see `dpo_loss`
-                 nll_weight:float=0.0):      # weight of the chosen answer's fine-tuning loss (per token) added to each pair's (RPO)
+                 nll_weight:float=0.0,       # weight of the chosen answer's fine-tuning loss (per token) added to each pair's (RPO)
+                 score:str='answer'):        # 'answer': the log-ratios over whole answers; 'differing': over the tokens where they differ
         if beta <= 0: raise ValueError(f'DPOObjective: beta must be > 0, got {beta}')
         if nll_weight < 0: raise ValueError(f'DPOObjective: nll_weight must be >= 0, got {nll_weight}')
-        self.ref, self.beta, self.nll_weight = ref.eval().requires_grad_(False), beta, nll_weight
+        if score not in SCORES: raise ValueError(f'DPOObjective: score must be one of {SCORES}, got {score!r}')
+        self.ref, self.beta, self.nll_weight, self.score = ref.eval().requires_grad_(False), beta, nll_weight, score
 
     def units(self, batch:dict) -> int: return batch['input_ids'].shape[0] // 2     # pairs
 
-    def logps(self, model, batch:dict, autocast) -> torch.Tensor:
-        with autocast(): logits = model(input_ids=batch['input_ids'], attention_mask=batch.get('attention_mask')).logits
-        return sequence_logps(logits, batch['labels'])
+    def _logits(self, model, batch:dict, autocast) -> torch.Tensor:
+        with autocast(): return model(input_ids=batch['input_ids'], attention_mask=batch.get('attention_mask')).logits
+
+    def logps(self, model, batch:dict, autocast, labels=None) -> torch.Tensor:
+        "Each row's `sequence_logps` over `labels` (default: the batch's, every answer token)."
+        return sequence_logps(self._logits(model, batch, autocast), batch['labels'] if labels is None else labels)
 
     def __call__(self, model, batch:dict, autocast) -> tuple:
         dev = batch['input_ids'].device
         if next(self.ref.parameters()).device != dev: self.ref.to(dev)
-        lp = self.logps(model, batch, autocast)
-        with torch.no_grad(): rp = self.logps(self.ref, batch, autocast)
-        B = self.units(batch)
+        B, lab = self.units(batch), batch['labels']
+        if self.score == 'differing': lab = differing_labels(lab)
+        logits = self._logits(model, batch, autocast)
+        lp = sequence_logps(logits, lab)
+        with torch.no_grad(): rp = self.logps(self.ref, batch, autocast, lab)
         loss, rc, rr = dpo_loss(lp[:B], lp[B:], rp[:B], rp[B:], self.beta)
-        if self.nll_weight:                  # + w * (-log pi(y_w | x)) / |y_w|: the chosen answer's mean token loss
-            loss = loss - self.nll_weight * lp[:B] / (batch['labels'][:B, 1:] != -100).sum(-1).clamp(min=1)
+        if self.nll_weight:                  # + w * (-log pi(y_w | x)) / |y_w|: the chosen answer's mean token loss, every token of it
+            whole = lp[:B] if self.score == 'answer' else sequence_logps(logits[:B], batch['labels'][:B])
+            loss = loss - self.nll_weight * whole / (batch['labels'][:B, 1:] != -100).sum(-1).clamp(min=1)
         return loss.sum(), torch.stack([(rc > rr).float().sum(), (rc - rr).sum()])
 
 # %% ../nbs/08a_dpo.ipynb #9fa1b047
@@ -211,6 +228,7 @@ def ns_dpo(init:str,                    # the model to tune (usually ns-sft's ru
            force:bool=False,            # start over in an `out` that already holds a run
            beta:float=0.1,              # DPO's beta: how far the model may move from the reference (smaller: further)
            nll_weight:float=1.0,        # weight of the fine-tuning loss on the chosen answer, per token, added to DPO's (RPO; 0: plain DPO)
+           score:str='answer',          # which answer tokens DPO compares: 'answer' (all) or 'differing' (where chosen and rejected differ)
            tasks:str=None,              # keep only these tasks, comma-separated (sentiment, title)
            system:str=None,             # system message for pairs without one
            skip_bad:bool=False,         # skip malformed records (counted) instead of stopping
@@ -236,6 +254,7 @@ def ns_dpo(init:str,                    # the model to tune (usually ns-sft's ru
     check_path('init', init, 'dir', 'a model folder, run folder or checkpoint', flag=False)
     if ref is not None: check_path('ref', ref, 'dir', 'a model folder, run folder or checkpoint')
     check_range('beta', beta, 0, lo_open=True); check_range('epochs', epochs, 0, lo_open=True); check_range('nll_weight', nll_weight, 0)
+    check_choice('score', score, SCORES)
     for name, v, lo in (('batch', batch, 1), ('seq_len', seq_len, 2), ('eval_n', eval_n, -1)): check_range(name, v, lo)
     if tasks is not None:
         for t in tasks.split(','): check_choice('tasks', t, ('sentiment', 'title'))
@@ -268,12 +287,12 @@ def ns_dpo(init:str,                    # the model to tune (usually ns-sft's ru
     if d.main:
         print(f"{type(model).__name__} {count_params(model):,} parameters from {init}, reference {ref or init} | {len(train_ds):,} pairs | "
               f"{steps} steps x {rows} pairs = {steps * rows / len(train_ds):.2f} epochs | beta {beta}"
-              f"{f', nll_weight {nll_weight}' if nll_weight else ''} | {d.world} process(es), {dev}", flush=True)
-    res = train(model, train_ds, val_ds, cfg, resume=resume, objective=DPOObjective(ref_model, beta, nll_weight))
+              f"{f', nll_weight {nll_weight}' if nll_weight else ''}{f', score {score}' if score != 'answer' else ''} | {d.world} process(es), {dev}", flush=True)
+    res = train(model, train_ds, val_ds, cfg, resume=resume, objective=DPOObjective(ref_model, beta, nll_weight, score))
     if not d.main or res['interrupted']: return
     out = Path(out); save_final(model, tok, out, cfg.keep_best)
     amp = lambda: autocast(dev, cfg.precision)
-    report = dict(init=init, ref=ref or init, beta=beta, nll_weight=nll_weight, steps=res['step'], val_loss=res['val_loss'])
+    report = dict(init=init, ref=ref or init, beta=beta, nll_weight=nll_weight, score=score, steps=res['step'], val_loss=res['val_loss'])
     if val_ds is not None:
         report['pairs'] = preference_eval(model, val_ds, ref_model, beta, autocast=amp)
         print(f"held-out pairs: chosen more likely {report['pairs']['logp_acc']:.1%}, mean reward margin {report['pairs']['margin']:+.3f} ({report['pairs']['pairs']} pairs)")
