@@ -38,14 +38,16 @@ pretrain() {
       $([ -d "$OUT/pre/checkpoints" ] && echo --resume) ${PRE_MINUTES:+--minutes "$PRE_MINUTES"} $([ "$PICK" = best ] && echo --keep_best) \
       ${PRE_EXTRA:-} >> "$OUT/pre.log" 2>&1
 }
+# Started beside five other processes on a fresh GPU machine, an SNN pretraining has died at its first step with "CUDA
+# error: unspecified launch failure" (runs L and M, 4 of 4 machines; its restart ran normally, and no kernel reads or
+# writes out of bounds under the interpreter's address check), and DPO runs started beside five others with "CUDA
+# error: out of memory" on a GPU with most of its memory free (run M). Such a run is started once more at once, in its
+# place beside the others, rather than after them; any other failure is reported as before.
+cuda_start_error() { tail -n 30 "$1" | grep -qE 'unspecified launch failure|CUDA error: out of memory'; }
 if [ ! -f "$OUT/pre/complete" ]; then
-  # Started beside five other processes on a fresh GPU machine, the first SNN pretraining has died at its first step
-  # with "CUDA error: unspecified launch failure" (runs L and M, 3 of 3 machines; its restart ran normally, and no
-  # kernel reads or writes out of bounds under the interpreter's address check): start it once more at once, in its
-  # place beside the others, rather than after them. Any other failure ends the script as before.
   if ! pretrain; then
-    tail -n 30 "$OUT/pre.log" | grep -q 'unspecified launch failure' || exit 1
-    echo "dpo_gpu.sh: CUDA launch failure at the start; pretraining started again" | tee -a "$OUT/pre.log"
+    cuda_start_error "$OUT/pre.log" || exit 1
+    echo "dpo_gpu.sh: CUDA error at the start; pretraining started again" | tee -a "$OUT/pre.log"
     pretrain
   fi
 fi
@@ -56,10 +58,18 @@ touch "$OUT/pre/complete"                      # all PRE_STEPS done: a student m
 # shellcheck disable=SC2086  # SFT_PLAN and SFT_EXTRA are flag lists
 [ -f "$OUT/sft/sentiment_eval.json" ] || "$PY" bench/sft.py --init "$OUT/pre/$PICK" --out "$OUT/sft" $SFT_PLAN --steps "$SFT_STEPS" \
     --seed "$SEED" --eval_n "$EVAL_N" ${SFT_TEACHER:+--teacher "$SFT_TEACHER" --kd_weight "${SFT_KD_WEIGHT:-0.9}"} ${SFT_EXTRA:-} > "$OUT/sft.log" 2>&1
+dpo() {   # dpo LR RUN: one DPO run from the fine-tuned model, started again once after a CUDA error at its start (above)
+  local try
+  for try in 1 2; do
+    "$PY" bench/dpo.py "$OUT/sft" --out "$OUT/$2" --tasks sentiment --beta "$BETA" --batch 16 --seq_len 192 --lr "$1" \
+        --steps "$DPO_STEPS" --eval_batches 10 --save_every 0 --no-progress --seed "$SEED" --eval_n "$EVAL_N" ${DPO_EXTRA:-} > "$OUT/$2.log" 2>&1 && return 0
+    [ "$try" = 1 ] && cuda_start_error "$OUT/$2.log" || return 1
+    cp "$OUT/$2.log" "$OUT/$2.failed.log"; rm -rf "${OUT:?}/$2"; echo "dpo_gpu.sh: CUDA error at the start of $2 (its log: $2.failed.log); started again"
+  done
+}
 for lr in $DPO_LRS; do
   run=dpo_$lr${DPO_TAG:-}
-  [ "${STAGES:-all}" = sft ] || [ -f "$OUT/$run/dpo_eval.json" ] || "$PY" bench/dpo.py "$OUT/sft" --out "$OUT/$run" --tasks sentiment --beta "$BETA" --batch 16 --seq_len 192 --lr "$lr" \
-      --steps "$DPO_STEPS" --eval_batches 10 --save_every 0 --no-progress --seed "$SEED" --eval_n "$EVAL_N" ${DPO_EXTRA:-} > "$OUT/$run.log" 2>&1 &
+  [ "${STAGES:-all}" = sft ] || [ -f "$OUT/$run/dpo_eval.json" ] || dpo "$lr" "$run" &
 done
 wait
 "$PY" - "$OUT" <<'PYEOF'
