@@ -114,6 +114,30 @@ def page_map(proc: Path) -> dict:
 
 MD_LINK = re.compile(r'\[`([^`\]<>]+)`\]\(([^)\s"<>]+)\)')   # [`sym`](page.html#sym), as nbdev writes a symbol's link
 
+@functools.cache
+def ids(page: Path) -> str:
+    "The `id=\"...\"` attributes of a page, one per line (section links are checked against them)."
+    return '\n'.join(f'id="{i}"' for i in re.findall(r'\bid="([^"]+)"', page.read_text()))
+
+SYMBOL_LINK = re.compile(r'<a href="([\w-]*\.html)?#([\w.]+)">(.*?)</a>', re.S)   # nbdev's link to a symbol's entry
+
+def fix_symbol_links(htmls: list):
+    """nbdev links every backticked name of the package to its entry, also names that have none on the site (private
+    helpers, most methods): such a link lands at the top of the page. Point a method's at its class's entry, and make the
+    others plain code."""
+    for f in htmls:
+        h = f.read_text()
+        def fix(m):
+            page, frag, text = m.groups()
+            target = f.parent / page if page else f
+            if not target.exists() or f'id="{frag}"' in ids(target): return m.group(0)
+            owner = frag.split('.')[0]
+            if '.' in frag and f'id="{owner}"' in ids(target): return f'<a href="{page or ""}#{owner}">{text}</a>'
+            return text
+        h2 = SYMBOL_LINK.sub(fix, h)
+        if h2 != h: f.write_text(h2)
+    ids.cache_clear()
+
 def postprocess(site: Path, cfg, pages: dict):
     "Make the site self-contained: local KaTeX, relative doc links, links into the repository only where it is published."
     kd = katex_dir()
@@ -143,6 +167,7 @@ def postprocess(site: Path, cfg, pages: dict):
             h = re.sub(r'<p>\s*<a [^>]*href="' + re.escape(repo) + r'/blob/[^"]*"[^>]*>\s*source\s*</a>\s*</p>\s*', '', h)
             h = re.sub(r'<a [^>]*href="' + re.escape(repo) + r'[^"]*"[^>]*>(.*?)</a>', r'\1', h, flags=re.S)
         f.write_text(h)
+    fix_symbol_links(htmls)
     for css in site.rglob('*.css'):  # Bootswatch themes @import web fonts: fall back to the system fonts instead
         t = css.read_text(errors='ignore'); t2 = re.sub(r'@import\s+url\((["\']?)https?://[^)]*\)\s*;?', '', t)
         if t2 != t: css.write_text(t2)
@@ -191,7 +216,7 @@ def check_site(site: Path = ROOT / '_docs') -> bool:
     """Every chapter has a page; math is rendered; nothing external is loaded; internal links resolve. API entries show
     their own signature and docstring (a Triton kernel's too), no bare word "source" sits above them, code, signatures and
     display math scroll sideways (styles.css), every exported cell's code is on its page, no raw markdown link sits
-    in a signature, and the navbar links to the repository exactly when it is published."""
+    in a signature, every link to a section (`page.html#id`) finds that id on its page, and the navbar links to the repository exactly when it is published."""
     from nbdev.config import get_config
     problems = []
     cfg = get_config(); repo, published = cfg.git_url.rstrip('/'), published_repo(cfg)
@@ -223,6 +248,10 @@ def check_site(site: Path = ROOT / '_docs') -> bool:
             target = (f.parent / href).resolve()
             if href.endswith('/'): target = target / 'index.html'
             if not target.exists(): problems.append(f'{rel}: broken internal link {href}')
+        for page, frag in re.findall(r'<a\b[^>]*\bhref="([\w./-]*\.html)?#([^"]+)"', h):   # a section link lands on its heading
+            target = (f.parent / page).resolve() if page else f
+            if target.suffix == '.html' and target.exists() and f'id="{frag}"' not in ids(target):
+                problems.append(f'{rel}: link to {page or ""}#{frag}, which has no such anchor')
     for css in site.rglob('*.css'):
         if re.search(r'@import\s+url\((["\']?)https?://|url\((["\']?)https?://', css.read_text(errors='ignore')):
             problems.append(f'{css.relative_to(site)}: stylesheet loads from the network')
