@@ -40,8 +40,8 @@ pretrain() {
 }
 # Started beside five other processes on a fresh GPU machine, an SNN pretraining has died at its first step with "CUDA
 # error: unspecified launch failure" (runs L and M, 4 of 4 machines; its restart ran normally, and no kernel reads or
-# writes out of bounds under the interpreter's address check), and DPO runs started beside five others with "CUDA
-# error: out of memory" on a GPU with most of its memory free (run M). Such a run is started once more at once, in its
+# writes out of bounds under the interpreter's address check), and three DPO runs started beside three others with
+# "CUDA error: out of memory" (run M; run again alone, they ran normally). Such a run is started once more at once, in its
 # place beside the others, rather than after them; any other failure is reported as before.
 cuda_start_error() { tail -n 30 "$1" | grep -qE 'unspecified launch failure|CUDA error: out of memory'; }
 if [ ! -f "$OUT/pre/complete" ]; then
