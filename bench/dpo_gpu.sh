@@ -38,12 +38,13 @@ pretrain() {
       $([ -d "$OUT/pre/checkpoints" ] && echo --resume) ${PRE_MINUTES:+--minutes "$PRE_MINUTES"} $([ "$PICK" = best ] && echo --keep_best) \
       ${PRE_EXTRA:-} >> "$OUT/pre.log" 2>&1
 }
-# Started beside five other processes on a fresh GPU machine, an SNN pretraining has died at its first step with "CUDA
-# error: unspecified launch failure" (runs L and M, 4 of 4 machines; its restart ran normally, and no kernel reads or
-# writes out of bounds under the interpreter's address check), and three DPO runs started beside three others with
-# "CUDA error: out of memory" (run M; run again alone, they ran normally). Such a run is started once more at once, in its
-# place beside the others, rather than after them; any other failure is reported as before.
-cuda_start_error() { tail -n 30 "$1" | grep -qE 'unspecified launch failure|CUDA error: out of memory'; }
+# The chains run their pipelines side by side on one GPU, and together they can run out of its memory: an SNN small
+# pretraining that distils from its Llama holds 12 to 17 GB in its first steps (six started at once on an H100 held that
+# much each when its 79 GB ran out, and five stopped with torch.OutOfMemoryError or CUBLAS_STATUS_ALLOC_FAILED). Beside five other
+# processes, runs have died at their start with "CUDA error: unspecified launch failure" (SNN pretrainings, runs L and M)
+# or "CUDA error: out of memory" (three DPO runs beside three others, run M), and each ran normally when started again.
+# Such a run is started once more at once, in its place beside the others; any other failure is reported as before.
+cuda_start_error() { tail -n 30 "$1" | grep -qE 'unspecified launch failure|CUDA error: out of memory|CUDA out of memory|CUBLAS_STATUS_ALLOC_FAILED'; }
 if [ ! -f "$OUT/pre/complete" ]; then
   if ! pretrain; then
     cuda_start_error "$OUT/pre.log" || exit 1
