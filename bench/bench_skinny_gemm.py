@@ -11,8 +11,8 @@ from the L2 cache (the calls cycle through enough copies of the weight to overfl
   that enough programs run at once; each writes an fp32 partial sum, and one more kernel adds the partials in a fixed
   order (deterministic, so a CUDA graph and an eager step give the same numbers). Several block sizes and splits are
   tried per shape and the fastest is reported with its configuration;
-- the bound: the weight's bytes at the device's copy bandwidth, measured in the same run (a large device-to-device
-  copy: bytes read + written over time).
+- the bound: the weight's bytes at the device's copy bandwidth, measured in the same run (`bench_plif.copy_bandwidth`,
+  chapter 4's yardstick: a large device-to-device copy, bytes read + written over time).
 It also times the two merges the decoder could make without new kernels: the block's two products of the same input
 (its selective rows and its gate/skip rows, one weight already) as one, and the FFN's gate/up and skip products as one.
 Every result is checked against the product in fp32 (bf16 tolerance). Prints per-shape times, the ratios and what the
@@ -39,7 +39,7 @@ a = parse()
 if a.device == 'cpu': os.environ.setdefault('TRITON_INTERPRET', '1')      # before triton is imported
 import torch, torch.nn.functional as F
 import triton, triton.language as tl
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1])); sys.path.insert(0, str(Path(__file__).resolve().parent))
 INTERPRETED = os.environ.get('TRITON_INTERPRET') == '1'
 
 @triton.jit
@@ -90,16 +90,11 @@ def main():
     print(' | '.join(f'{k} {v}' for k, v in info.items()), flush=True)
     g = torch.Generator(device=dev).manual_seed(0)
     results = []
-    if cuda:                                                               # the hardware limit, measured here
-        buf = torch.empty(2 ** 30, dtype=torch.uint8, device=dev); dst = torch.empty_like(buf)
-        for _ in range(3): dst.copy_(buf)
-        e0, e1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        ts = []
-        for _ in range(5):
-            e0.record(); dst.copy_(buf); e1.record(); torch.cuda.synchronize(); ts.append(e0.elapsed_time(e1) / 1e3)
-        copy_bw = 2 * buf.numel() / min(ts); del buf, dst
+    if cuda:                                                               # the hardware limit, measured here (chapter 4's yardstick)
+        from bench_plif import copy_bandwidth
+        copy_bw = copy_bandwidth()[0] * 1e9                                # bytes/s, read + written
         info['copy_gbs'] = copy_bw / 1e9
-        print(f'device copy bandwidth {copy_bw / 1e9:.0f} GB/s (read + write of 1 GiB)')
+        print(f'device copy bandwidth {copy_bw / 1e9:.0f} GB/s (bench_plif.copy_bandwidth: read + write of 2 GiB)')
         l2 = torch.cuda.get_device_properties(dev).L2_cache_size
     for name, n_out, n_in, per_layer in shapes:
         x = torch.randn(rows, n_in, device=dev, generator=g).bfloat16()

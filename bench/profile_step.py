@@ -77,9 +77,10 @@ def decode_steps(model, dev, compiled:bool, batch:int, context:int, warmup:int, 
     `warmup` (compilation); `run.graph_ms()`: on CUDA, the median time of the same step replayed as a CUDA graph."""
     from neuronspark.model import prefill
     from neuronspark.sample import StaticDecoder
+    from neuronspark.runs import autocast
     amp = torch.bfloat16 if dev.type == 'cuda' or bf16 else None
     ids = torch.randint(5, model.config.vocab_size, (batch, context + 1), generator=torch.Generator().manual_seed(0)).to(dev)
-    with torch.no_grad(), torch.autocast(dev.type, dtype=amp or torch.float32, enabled=amp is not None): _, c = prefill(model, ids[:, :context])
+    with torch.no_grad(), autocast(dev, 'bf16' if amp else 'fp32'): _, c = prefill(model, ids[:, :context])
     tok = ids[:, context]
     sd = StaticDecoder(model, c, graph=False, autocast=amp, compile=compiled)
     for _ in range(warmup): sd.step(tok, check=False)
