@@ -13,7 +13,8 @@
 #   runs share the GPU: 18 at once ran an H200 out of memory). Each variant writes
 #   OUT/<arch>_s<seed>/sft_<name>/ and is skipped when its sentiment_eval.json is there already. Every run uses the
 #   plan of bench/dpo_gpu.sh's fine-tuning (bench/sft_plan.sh, and the arm's seed) plus the variant's flags, which win.
-# Writes OUT/sft_variants.json: per arch and variant, the mean, lowest and highest accuracy over the seeds.
+# Writes OUT/sft_variants.json: per arch and variant (every one in OUT, earlier calls' too), the mean, lowest and highest
+#   accuracy over the seeds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:?usage: bash bench/sft_variants.sh OUT \"name:flags;...\"}; VARIANTS=${2:?give the variants, e.g. \"adamw:--lr 5e-4\"}
@@ -47,14 +48,16 @@ echo "started $n fine-tuning runs"; wait || true      # a failed run shows as mi
 "$PY" - "$OUT" "$VARIANTS" "$ARCHS" <<'PYEOF'
 import json, statistics as st, sys
 from pathlib import Path
+# every arm and variant in OUT, not only this call's: a call for ARCHS=snn adds to an earlier call's Llamas, not replaces them
 out, names, archs = Path(sys.argv[1]), [s.split(':', 1)[0] for s in sys.argv[2].split(';')], sys.argv[3].split()
 res = {}
 for d in sorted(p for p in out.iterdir() if p.is_dir() and '_s' in p.name):
     arch, seed = d.name.rsplit('_s', 1)
-    if arch not in archs: continue
-    for name in names:
+    for name in sorted({*names, *(v.name[4:] for v in d.glob('sft_*') if (v / 'sentiment_eval.json').is_file())}):
         f = d / f'sft_{name}' / 'sentiment_eval.json'
-        if not f.is_file(): print(f'{d.name}/sft_{name}: no result (see {d.name}/sft_{name}.log)'); continue
+        if not f.is_file():
+            if arch in archs: print(f'{d.name}/sft_{name}: no result (see {d.name}/sft_{name}.log)')
+            continue
         e = json.loads(f.read_text())
         res.setdefault(arch, {}).setdefault(name, []).append(dict(seed=int(seed), accuracy=e['accuracy'], other=e['other']))
 summary = {arch: {name: dict(runs=runs, mean=st.mean(r['accuracy'] for r in runs), min=min(r['accuracy'] for r in runs),
