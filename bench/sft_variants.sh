@@ -8,9 +8,11 @@
 #   its seed, fine-tuned by dpo_seeds.sh: ARCHS=snn bash bench/sft_variants.sh runs/f "kd5:--teacher {out}/llama_s{seed}/sft --kd_weight 0.5"
 #   or from the mean of every seed's: "kdmean:--teacher {out}/llama_s0/sft,{out}/llama_s1/sft,{out}/llama_s2/sft --kd_weight 0.9"
 # Environment: SFT_STEPS (600), EVAL_N (0: all 862 held-out reviews), PRE_PICK (final; best: start from pre/best/, a
-#   pretraining run with --keep_best), ARCHS ("snn llama"), PYTHON (python), JOBS (12: runs at once; a small SNN's
-#   fine-tuning holds 13-16 GB of GPU memory, a small Llama's about 3, so lower it on a GPU under 140 GB, or when other
-#   runs share the GPU: 18 at once ran an H200 out of memory). Each variant writes
+#   pretraining run with --keep_best), ARCHS ("snn llama"), PYTHON (python), GPU_GIB (the GPU memory the runs may
+#   hold together; default: the first GPU's, from nvidia-smi). A run starts only when it fits beside those running,
+#   counting 16 GiB for a small SNN's fine-tuning (it holds 13-16 GB) and 4 for a small Llama's (about 3): twelve at
+#   once ran an 80 GB H100 out of memory, eighteen an H200. Lower it when other runs share the GPU. JOBS: at most this
+#   many runs at once as well (default: no limit but the memory). Each variant writes
 #   OUT/<arch>_s<seed>/sft_<name>/ and is skipped when its sentiment_eval.json is there already. Every run uses the
 #   plan of bench/dpo_gpu.sh's fine-tuning (bench/sft_plan.sh, and the arm's seed) plus the variant's flags, which win.
 # Writes OUT/sft_variants.json: per arch and variant (every one in OUT, earlier calls' too), the mean, lowest and highest
@@ -19,7 +21,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:?usage: bash bench/sft_variants.sh OUT \"name:flags;...\"}; VARIANTS=${2:?give the variants, e.g. \"adamw:--lr 5e-4\"}
 PY=${PYTHON:-python}; PICK=${PRE_PICK:-final}; ARCHS=${ARCHS:-snn llama}
-[[ "${JOBS:-12}" =~ ^[1-9][0-9]*$ ]] || { echo "JOBS must be a positive whole number, got ${JOBS}"; exit 2; }
+if [ -z "${GPU_GIB:-}" ]; then
+  mib=$(nvidia-smi --query-gpu=memory.total --format=csv,noheader,nounits 2>/dev/null | head -n 1 || true)
+  [[ "$mib" =~ ^[0-9]+$ ]] && GPU_GIB=$(( mib / 1024 )) || GPU_GIB=140
+fi
+JOBS=${JOBS:-1000}
+for v in GPU_GIB JOBS; do [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || { echo "$v must be a positive whole number, got ${!v}"; exit 2; }; done
+declare -A holds=()            # running run's pid -> the GiB it is counted for
+held() {                       # GiB and number of the runs still running
+  local gib=0 n=0 p
+  for p in "${!holds[@]}"; do kill -0 "$p" 2>/dev/null && { gib=$((gib + holds[$p])); n=$((n + 1)); }; done
+  echo "$gib $n"
+}
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 [ "$PICK" = final ] || [ "$PICK" = best ] || { echo "PRE_PICK must be final or best, got $PICK"; exit 2; }
 . bench/sft_plan.sh                             # SFT_PLAN: dpo_gpu.sh's fine-tuning flags
@@ -36,11 +49,14 @@ for arch in $ARCHS; do
     for spec in "${specs[@]}"; do
       name=${spec%%:*}; flags=${spec#*:}; flags=${flags//\{out\}/$OUT}; flags=${flags//\{seed\}/$seed}
       [ -f "$d/sft_$name/sentiment_eval.json" ] && continue
-      while [ "$(jobs -rp | wc -l)" -ge "${JOBS:-12}" ]; do wait -n || true; done     # at most JOBS at once
+      need=4; [ "$arch" = snn ] && need=16
+      while read -r gib running < <(held); [ "$running" -gt 0 ] && { [ $((gib + need)) -gt "$GPU_GIB" ] || [ "$running" -ge "$JOBS" ]; }; do
+        wait -n || true        # until this run fits beside the others (one runs alone whatever it needs)
+      done
       # shellcheck disable=SC2086  # the plan's and the variant's flags are split on purpose
       "$PY" bench/sft.py --init "$d/pre/$PICK" --out "$d/sft_$name" --force $SFT_PLAN --steps "${SFT_STEPS:-600}" \
           --seed "$seed" --eval_n "${EVAL_N:-0}" $flags > "$d/sft_$name.log" 2>&1 &
-      n=$((n + 1))
+      holds[$!]=$need; n=$((n + 1))
     done
   done
 done
