@@ -4,7 +4,7 @@
 
 # %% ../nbs/06c_runs.ipynb #34301423
 from __future__ import annotations
-import contextlib, hashlib, json, re
+import contextlib, hashlib, json, re, warnings
 from pathlib import Path
 import torch
 from safetensors.torch import load_model
@@ -103,7 +103,10 @@ def load_sharded_weights(model,   # a plain or a sharded (`fully_shard`) model o
     import torch.distributed.checkpoint as dcp
     from torch.distributed.checkpoint.state_dict import get_model_state_dict, set_model_state_dict
     sd = {'model': get_model_state_dict(model)}
-    dcp.load(sd, checkpoint_id=str(Path(path) / 'dcp'))
+    with warnings.catch_warnings():
+        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):   # one process is what is meant here:
+            warnings.filterwarnings('ignore', message='torch.distributed is disabled')      # not worth dcp's warning
+        dcp.load(sd, checkpoint_id=str(Path(path) / 'dcp'))
     set_model_state_dict(model, sd['model'])
     return model
 
