@@ -903,7 +903,7 @@ def ns_pretrain(preset:str='tiny',          # model preset of chapters 5-6: tiny
                 grad_ckpt:bool=False,       # activation checkpointing per layer (less memory, more time)
                 config:str='',              # SNN config overrides on top of the recipe's, e.g. "prenorm=False,k_frames=16"
                 teacher:str=None,           # distil from this causal LM (same tokenizer): a model, run or checkpoint folder, e.g. a Llama run; several, comma-separated: their mean
-                kd_weight:float=0.9,        # with --teacher: weight w of the distillation term (0.9: the best weight found)
+                kd_weight:float=0.9,        # with --teacher: weight w of the distillation term; 0.9 was best in pretraining (chapter 7a) and fine-tuning (chapter 8)
                 minutes:float=0,            # stop early (validate, save) after this many minutes of training (0: no limit)
                 samples:int=3,              # lines sampled at the end (0: none)
                 workers:int=0,              # DataLoader worker processes
