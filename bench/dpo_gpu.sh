@@ -27,6 +27,7 @@ mkdir -p "$OUT"
 [ -f out/data/train.jsonl ] || "$PY" -c "from neuronspark.data import prepare_data; prepare_data('out/data')"
 MODEL="--arch $ARCH --recipe ${RECIPE:-auto}"   # a recipe gives the Llama its own settings (Muon at 3e-3 for small)
 . bench/sft_plan.sh                             # SFT_PLAN: the fine-tuning flags, shared with bench/sft_variants.sh
+. bench/cuda_retry.sh                           # again LOG DIR CMD: a stage started once more after a CUDA error at its start
 PICK=${PRE_PICK:-final}; [ "$PICK" = final ] || [ "$PICK" = best ] || { echo "PRE_PICK must be final or best, got $PICK"; exit 2; }
 # a stage whose model is already there is not run again, so that a chain split over several calls on one machine
 # (pretraining in one, the rest in the next) picks up where it stopped
@@ -38,23 +39,7 @@ pretrain() {
       $([ -d "$OUT/pre/checkpoints" ] && echo --resume) ${PRE_MINUTES:+--minutes "$PRE_MINUTES"} $([ "$PICK" = best ] && echo --keep_best) \
       ${PRE_EXTRA:-} >> "$OUT/pre.log" 2>&1
 }
-# The chains run their pipelines side by side on one GPU, and together they can run out of its memory: an SNN small
-# pretraining that distils from its Llama holds 12 to 17 GB in its first steps (six started at once on an H100 held that
-# much each when its 79 GB ran out, and five stopped with torch.OutOfMemoryError or CUBLAS_STATUS_ALLOC_FAILED). Beside five other
-# processes, runs have died at their start with "CUDA error: unspecified launch failure" (SNN pretrainings, runs L and M)
-# or "CUDA error: out of memory" (three DPO runs beside three others, run M), and each ran normally when started again.
-# Such a stage is started once more at once, in its place beside the others; any other failure is reported as before.
-cuda_start_error() { tail -n 30 "$1" | grep -qE 'unspecified launch failure|CUDA error: out of memory|CUDA out of memory|CUBLAS_STATUS_ALLOC_FAILED'; }
-again() {   # again NAME CMD...: run a stage (CMD writes OUT/NAME.log); after a CUDA error at its start, run it once more,
-            # its failed log kept as NAME.failed.log and its folder cleared first unless it holds checkpoints to resume
-  local name=$1; shift
-  "$@" && return 0
-  cuda_start_error "$OUT/$name.log" || return 1
-  cp "$OUT/$name.log" "$OUT/$name.failed.log"; [ -d "$OUT/$name/checkpoints" ] || rm -rf "${OUT:?}/$name"
-  echo "dpo_gpu.sh: CUDA error at the start of $name (its log: $name.failed.log); started again" | tee -a "$OUT/$name.log"
-  "$@"
-}
-if [ ! -f "$OUT/pre/complete" ]; then again pre pretrain || exit 1; fi
+if [ ! -f "$OUT/pre/complete" ]; then again "$OUT/pre.log" "$OUT/pre" pretrain || exit 1; fi
 done_steps=$(pre_done)
 if [ "$done_steps" -lt "$PRE_STEPS" ]; then echo "$OUT: pretraining at step $done_steps of $PRE_STEPS; run the same command again to go on"; exit 0; fi
 touch "$OUT/pre/complete"                      # all PRE_STEPS done: a student may distil from this model (dpo_seeds.sh)
@@ -64,14 +49,14 @@ sft() {   # the fine-tuning (its log: sft.log)
   "$PY" bench/sft.py --init "$OUT/pre/$PICK" --out "$OUT/sft" $SFT_PLAN --steps "$SFT_STEPS" --seed "$SEED" --eval_n "$EVAL_N" \
       ${SFT_TEACHER:+--teacher "$SFT_TEACHER" --kd_weight "${SFT_KD_WEIGHT:-0.9}"} ${SFT_EXTRA:-} > "$OUT/sft.log" 2>&1
 }
-[ -f "$OUT/sft/sentiment_eval.json" ] || again sft sft || exit 1
+[ -f "$OUT/sft/sentiment_eval.json" ] || again "$OUT/sft.log" "$OUT/sft" sft || exit 1
 dpo() {   # dpo LR RUN: one DPO run from the fine-tuned model (its log: RUN.log)
   "$PY" bench/dpo.py "$OUT/sft" --out "$OUT/$2" --tasks sentiment --beta "$BETA" --batch 16 --seq_len 192 --lr "$1" \
       --steps "$DPO_STEPS" --eval_batches 10 --save_every 0 --no-progress --seed "$SEED" --eval_n "$EVAL_N" ${DPO_EXTRA:-} > "$OUT/$2.log" 2>&1
 }
 for lr in $DPO_LRS; do
   run=dpo_$lr${DPO_TAG:-}
-  [ "${STAGES:-all}" = sft ] || [ -f "$OUT/$run/dpo_eval.json" ] || again "$run" dpo "$lr" "$run" &
+  [ "${STAGES:-all}" = sft ] || [ -f "$OUT/$run/dpo_eval.json" ] || again "$OUT/$run.log" "$OUT/$run" dpo "$lr" "$run" &
 done
 wait
 "$PY" - "$OUT" <<'PYEOF'

@@ -15,6 +15,7 @@
 #   many runs at once as well (default: no limit but the memory). Each variant writes
 #   OUT/<arch>_s<seed>/sft_<name>/ and is skipped when its sentiment_eval.json is there already. Every run uses the
 #   plan of bench/dpo_gpu.sh's fine-tuning (bench/sft_plan.sh, and the arm's seed) plus the variant's flags, which win.
+#   A run that dies at its start of a CUDA error (one that crowding the GPU causes) is started once more (bench/cuda_retry.sh).
 # Writes OUT/sft_variants.json: per arch and variant (every one in OUT, earlier calls' too), the mean, lowest and highest
 #   accuracy over the seeds.
 set -euo pipefail
@@ -36,6 +37,12 @@ held() {                       # GiB and number of the runs still running
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 [ "$PICK" = final ] || [ "$PICK" = best ] || { echo "PRE_PICK must be final or best, got $PICK"; exit 2; }
 . bench/sft_plan.sh                             # SFT_PLAN: dpo_gpu.sh's fine-tuning flags
+. bench/cuda_retry.sh                           # again LOG DIR CMD: a run started once more after a CUDA error at its start
+sft_run() {   # sft_run DIR SEED FLAGS: one fine-tuning (its log: DIR.log)
+  # shellcheck disable=SC2086  # the plan's and the variant's flags are split on purpose
+  "$PY" bench/sft.py --init "$(dirname "$1")/pre/$PICK" --out "$1" --force $SFT_PLAN --steps "${SFT_STEPS:-600}" \
+      --seed "$2" --eval_n "${EVAL_N:-0}" $3 > "$1.log" 2>&1
+}
 IFS=';' read -r -a specs <<< "$VARIANTS"
 for spec in "${specs[@]}"; do       # names become folder names: check them all before anything starts
   name=${spec%%:*}
@@ -53,9 +60,7 @@ for arch in $ARCHS; do
       while read -r gib running < <(held); [ "$running" -gt 0 ] && { [ $((gib + need)) -gt "$GPU_GIB" ] || [ "$running" -ge "$JOBS" ]; }; do
         wait -n || true        # until this run fits beside the others (one runs alone whatever it needs)
       done
-      # shellcheck disable=SC2086  # the plan's and the variant's flags are split on purpose
-      "$PY" bench/sft.py --init "$d/pre/$PICK" --out "$d/sft_$name" --force $SFT_PLAN --steps "${SFT_STEPS:-600}" \
-          --seed "$seed" --eval_n "${EVAL_N:-0}" $flags > "$d/sft_$name.log" 2>&1 &
+      again "$d/sft_$name.log" "$d/sft_$name" sft_run "$d/sft_$name" "$seed" "$flags" &
       holds[$!]=$need; n=$((n + 1))
     done
   done
